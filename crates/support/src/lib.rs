@@ -1,0 +1,233 @@
+//! What every opswatch function needs at cold start, done once per execution environment:
+//! the AWS SDK configuration from the environment, the Slack client (webhook URL from the
+//! environment or from Secrets Manager), JSON logs that carry the request id, and the summary
+//! line each invocation ends with.
+//!
+//! Nothing here runs per invocation except [`Summary::log`]; the clients built here are meant
+//! to be built in `run()` and shared by every invocation of a warm environment.
+
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use opswatch_slack::{Destination, RetryPolicy, Slack, SlackError, WebhookUrl};
+
+/// Environment variable names shared by every function (also in `template.yaml`).
+pub mod env {
+    pub const SLACK_WEBHOOK_URL: &str = "SLACK_WEBHOOK_URL";
+    pub const SLACK_WEBHOOK_SECRET_ARN: &str = "SLACK_WEBHOOK_SECRET_ARN";
+    /// Upper bound, in seconds, on the time one Slack message may spend waiting between
+    /// retries (default 20). Keep it well below the function's timeout.
+    pub const SLACK_MAX_RETRY_SECONDS: &str = "SLACK_MAX_RETRY_SECONDS";
+    pub const LOG_LEVEL: &str = "LOG_LEVEL";
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SupportError {
+    #[error("{name} is invalid: {why}")]
+    InvalidVariable { name: &'static str, why: String },
+    #[error("reading the Slack webhook secret {arn}: {why}")]
+    Secret { arn: String, why: String },
+    #[error(transparent)]
+    Slack(#[from] SlackError),
+}
+
+/// JSON logs to stderr, one object per line, each with the current span (which carries the
+/// Lambda request id: the runtime opens a span with `requestId` around every invocation).
+/// `LOG_LEVEL` (or `RUST_LOG`) sets the filter; default `info`.
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var(env::LOG_LEVEL)
+        .ok()
+        .or_else(|| std::env::var("RUST_LOG").ok())
+        .unwrap_or_else(|| "info".to_owned());
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(EnvFilter::new(filter))
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_target(false)
+        .without_time()
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// The AWS SDK configuration, from the environment: region, credentials, and the endpoint
+/// overrides `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` (honoured by aws-config).
+pub async fn aws_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+/// Whether requests to `service` (e.g. `"S3"`) go to an overridden endpoint, such as a moto
+/// server on loopback, where S3 needs path-style addressing.
+pub fn endpoint_overridden(service: &str) -> bool {
+    let set = |k: &str| std::env::var(k).is_ok_and(|v| !v.trim().is_empty());
+    set("AWS_ENDPOINT_URL")
+        || set(&format!(
+            "AWS_ENDPOINT_URL_{}",
+            service.to_ascii_uppercase()
+        ))
+}
+
+/// An S3 client for `config`, path-style when the endpoint is overridden.
+#[cfg(feature = "s3")]
+pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::config::Builder::from(config)
+        .force_path_style(endpoint_overridden("S3"))
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// The Slack client for this environment: `SLACK_WEBHOOK_URL`, else the secret named by
+/// `SLACK_WEBHOOK_SECRET_ARN` (read once, here), else a dry run that prints each message to
+/// stderr. The secret may hold the URL itself or JSON with a `url` / `webhook_url` key.
+pub async fn slack_from_env(config: &SdkConfig) -> Result<Slack, SupportError> {
+    let destination = match (
+        var(env::SLACK_WEBHOOK_URL),
+        var(env::SLACK_WEBHOOK_SECRET_ARN),
+    ) {
+        (Some(url), _) => Destination::Webhook(WebhookUrl::parse(&url)?),
+        (None, Some(arn)) => {
+            let secret = read_secret(config, &arn).await?;
+            Destination::Webhook(webhook_from_secret(&secret).map_err(|why| {
+                SupportError::Secret {
+                    arn: arn.clone(),
+                    why,
+                }
+            })?)
+        }
+        (None, None) => {
+            tracing::warn!(
+                "neither SLACK_WEBHOOK_URL nor SLACK_WEBHOOK_SECRET_ARN is set: dry run, messages go to stderr"
+            );
+            Destination::DryRun
+        }
+    };
+    let mut retry = RetryPolicy::default();
+    if let Some(secs) = var(env::SLACK_MAX_RETRY_SECONDS) {
+        let secs: f64 = secs.parse().map_err(|_| SupportError::InvalidVariable {
+            name: env::SLACK_MAX_RETRY_SECONDS,
+            why: format!("{secs:?} is not a number of seconds"),
+        })?;
+        if !(0.0..=900.0).contains(&secs) {
+            return Err(SupportError::InvalidVariable {
+                name: env::SLACK_MAX_RETRY_SECONDS,
+                why: format!("{secs} is outside 0..=900"),
+            });
+        }
+        retry.budget = Duration::from_secs_f64(secs);
+    }
+    Ok(Slack::new(destination, retry)?)
+}
+
+/// Read a Secrets Manager secret's string value.
+pub async fn read_secret(config: &SdkConfig, arn: &str) -> Result<String, SupportError> {
+    let client = aws_sdk_secretsmanager::Client::new(config);
+    let out = client
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| SupportError::Secret {
+            arn: arn.to_owned(),
+            why: error_chain(&e),
+        })?;
+    out.secret_string()
+        .map(str::to_owned)
+        .ok_or_else(|| SupportError::Secret {
+            arn: arn.to_owned(),
+            why: "the secret has no string value".into(),
+        })
+}
+
+fn webhook_from_secret(secret: &str) -> Result<WebhookUrl, String> {
+    let secret = secret.trim();
+    let url = if secret.starts_with('{') {
+        let v: serde_json::Value = serde_json::from_str(secret)
+            .map_err(|e| format!("the secret is JSON but unreadable: {e}"))?;
+        ["url", "webhook_url", "SLACK_WEBHOOK_URL"]
+            .iter()
+            .find_map(|k| v.get(k).and_then(|u| u.as_str()).map(str::to_owned))
+            .ok_or("the secret's JSON has no \"url\" or \"webhook_url\" key")?
+    } else {
+        secret.to_owned()
+    };
+    WebhookUrl::parse(&url).map_err(|e| e.to_string())
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// An error and its causes on one line (AWS SDK errors hide the useful part in `source`).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+/// The one summary line every invocation ends with.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    /// Records (or items) received.
+    pub records: usize,
+    /// Slack messages delivered (or printed, in a dry run).
+    pub messages_posted: usize,
+    /// Records deliberately not alerted on (filtered, status notices, …).
+    pub ignored: usize,
+    /// Records that failed.
+    pub failed: usize,
+    /// Extra Slack attempts spent on retries.
+    pub slack_retries: u32,
+}
+
+impl Summary {
+    pub fn log(&self) {
+        tracing::info!(
+            records = self.records,
+            messages_posted = self.messages_posted,
+            ignored = self.ignored,
+            failed = self.failed,
+            slack_retries = self.slack_retries,
+            "invocation summary"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_forms() {
+        let ok = |s: &str| webhook_from_secret(s).is_ok();
+        assert!(ok("https://hooks.slack.com/services/T/B/x"));
+        assert!(ok(" https://hooks.slack.com/services/T/B/x\n"));
+        assert!(ok(r#"{"url":"https://hooks.slack.com/services/T/B/x"}"#));
+        assert!(ok(
+            r#"{"webhook_url":"https://hooks.slack.com/services/T/B/x"}"#
+        ));
+        assert!(!ok(r#"{"other":"https://hooks.slack.com/services/T/B/x"}"#));
+        assert!(!ok("not a url"));
+        assert!(!ok("{broken"));
+    }
+
+    #[test]
+    fn secret_errors_do_not_echo_the_secret() {
+        let secret = "hooks.slack.com/services/T000/B000/SENTINELxyz";
+        let err = webhook_from_secret(secret).unwrap_err();
+        assert!(!err.contains("SENTINEL"), "{err}");
+        let err = webhook_from_secret(&format!("{{\"u\":\"{secret}\"}}")).unwrap_err();
+        assert!(!err.contains("SENTINEL"), "{err}");
+    }
+}
