@@ -6,6 +6,7 @@
 //! the event, and stops it once it has answered. `cargo xtask invoke` and the end-to-end tests
 //! use it, so both run exactly what Lambda runs.
 
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -26,9 +27,15 @@ pub enum Outcome {
     /// The handler returned; the body it posted (JSON text).
     Response(String),
     /// The handler failed.
-    Error { error_type: String, error_message: String },
+    Error {
+        error_type: String,
+        error_message: String,
+    },
     /// The runtime could not start.
-    InitError { error_type: String, error_message: String },
+    InitError {
+        error_type: String,
+        error_message: String,
+    },
     /// The process ended without answering.
     Exited(Option<i32>),
     /// No answer within the timeout.
@@ -51,8 +58,11 @@ pub struct LocalLambda {
     pub function_name: String,
     pub env: Vec<(String, String)>,
     pub timeout: Duration,
-    /// Capture stdout/stderr (tests) instead of passing them through (xtask).
+    /// Capture stdout/stderr (tests) instead of passing them through to stderr (xtask).
     pub capture: bool,
+    /// Start from this process's environment (xtask) rather than an empty one, as on Lambda
+    /// (tests: nothing from the developer's shell leaks in).
+    pub inherit_env: bool,
 }
 
 struct Shared {
@@ -79,6 +89,7 @@ impl LocalLambda {
             env: Vec::new(),
             timeout: Duration::from_secs(60),
             capture: true,
+            inherit_env: false,
         }
     }
 
@@ -87,10 +98,17 @@ impl LocalLambda {
         self
     }
 
+    pub fn envs(mut self, vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.env.extend(vars);
+        self
+    }
+
     /// Run the binary on one event.
     pub async fn invoke(&self, event: &[u8]) -> std::io::Result<Invoked> {
         let request_id = request_id();
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         let (tx, rx) = oneshot::channel();
         let shared = Arc::new(Shared {
             event: Mutex::new(Some(Bytes::copy_from_slice(event))),
@@ -104,7 +122,10 @@ impl LocalLambda {
         });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(response),
+            )
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(shared);
@@ -113,17 +134,26 @@ impl LocalLambda {
         let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
         let mut cmd = tokio::process::Command::new(&self.binary);
+        if !self.inherit_env {
+            cmd.env_clear();
+        }
         cmd.env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", &self.function_name)
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", self.function_name))
+            .env(
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                format!("/aws/lambda/{}", self.function_name),
+            )
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .kill_on_drop(true);
         if self.capture {
             cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        } else {
+            // stdout is for the response alone: the function's own output goes to stderr.
+            cmd.stdout(Stdio::from(std::io::stderr().as_fd().try_clone_to_owned()?));
         }
         let mut child = cmd.spawn().map_err(|e| {
             std::io::Error::new(e.kind(), format!("starting {}: {e}", self.binary.display()))
@@ -146,7 +176,12 @@ impl LocalLambda {
             Some(h) => h.await.unwrap_or_default(),
             None => String::new(),
         };
-        Ok(Invoked { outcome, stdout, stderr, request_id })
+        Ok(Invoked {
+            outcome,
+            stdout,
+            stderr,
+            request_id,
+        })
     }
 }
 
@@ -157,8 +192,15 @@ async fn read_all(mut r: impl tokio::io::AsyncRead + Unpin) -> String {
 }
 
 fn request_id() -> String {
-    let n = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
-    format!("{:08x}-0000-4000-8000-{:012x}", (n >> 48) as u32, n & 0xffff_ffff_ffff)
+    let n = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!(
+        "{:08x}-0000-4000-8000-{:012x}",
+        (n >> 48) as u32,
+        n & 0xffff_ffff_ffff
+    )
 }
 
 async fn next(State(s): State<Arc<Shared>>) -> axum::response::Response {
@@ -177,31 +219,50 @@ async fn next(State(s): State<Arc<Shared>>) -> axum::response::Response {
     };
     set("lambda-runtime-aws-request-id", s.request_id.clone());
     set("lambda-runtime-deadline-ms", s.deadline_ms.to_string());
-    set("lambda-runtime-invoked-function-arn", s.function_arn.clone());
-    set("lambda-runtime-trace-id", format!("Root=1-00000000-{}", &s.request_id[..8]));
+    set(
+        "lambda-runtime-invoked-function-arn",
+        s.function_arn.clone(),
+    );
+    set(
+        "lambda-runtime-trace-id",
+        format!("Root=1-00000000-{}", &s.request_id[..8]),
+    );
     set("content-type", "application/json".into());
     (StatusCode::OK, headers, event).into_response()
 }
 
 async fn response(State(s): State<Arc<Shared>>, body: Bytes) -> StatusCode {
-    s.finish(Outcome::Response(String::from_utf8_lossy(&body).into_owned()));
+    s.finish(Outcome::Response(
+        String::from_utf8_lossy(&body).into_owned(),
+    ));
     StatusCode::ACCEPTED
 }
 
 fn diagnostic(body: &[u8]) -> (String, String) {
     let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-    let get = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or_default().to_owned();
+    let get = |k: &str| {
+        v.get(k)
+            .and_then(|x| x.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
     (get("errorType"), get("errorMessage"))
 }
 
 async fn error(State(s): State<Arc<Shared>>, body: Bytes) -> StatusCode {
     let (error_type, error_message) = diagnostic(&body);
-    s.finish(Outcome::Error { error_type, error_message });
+    s.finish(Outcome::Error {
+        error_type,
+        error_message,
+    });
     StatusCode::ACCEPTED
 }
 
 async fn init_error(State(s): State<Arc<Shared>>, body: Bytes) -> StatusCode {
     let (error_type, error_message) = diagnostic(&body);
-    s.finish(Outcome::InitError { error_type, error_message });
+    s.finish(Outcome::InitError {
+        error_type,
+        error_message,
+    });
     StatusCode::ACCEPTED
 }

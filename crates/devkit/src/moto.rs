@@ -1,0 +1,91 @@
+//! moto server on a free loopback port, for tests and the demo; stopped when dropped.
+//!
+//! The executable is `$OPSWATCH_MOTO_SERVER`, else `target/py/bin/moto_server` of this
+//! workspace (where `cargo xtask test|demo` install the pinned moto), else `moto_server` on
+//! `PATH`. A missing moto is an error, never a skipped test.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const REGION: &str = "us-east-1";
+
+pub struct Moto {
+    child: Child,
+    addr: SocketAddr,
+}
+
+/// Where moto_server is.
+pub fn moto_server_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("OPSWATCH_MOTO_SERVER") {
+        return PathBuf::from(p);
+    }
+    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/py/bin/moto_server");
+    if local.exists() {
+        local
+    } else {
+        PathBuf::from("moto_server")
+    }
+}
+
+impl Moto {
+    /// Start moto and wait until it answers.
+    pub fn start() -> Result<Self, String> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("finding a free port: {e}"))?
+            .port();
+        let exe = moto_server_path();
+        let mut child = Command::new(&exe)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| {
+                format!(
+                    "starting {} ({e}): run `cargo xtask test`, which installs the pinned moto, or set OPSWATCH_MOTO_SERVER",
+                    exe.display()
+                )
+            })?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let started = Instant::now();
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("moto_server exited at start: {status}"));
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                return Err("moto_server did not listen within 60 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(Self { child, addr })
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The environment that points an AWS SDK client (or a function) at this moto.
+    pub fn aws_env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_REGION", REGION.to_owned()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
