@@ -1,1 +1,123 @@
-fn main() {}
+//! Development automation for opswatch, run as `cargo xtask <command>`:
+//!
+//! - `invoke [--release] <function> <event-file|->`: run a function's real binary once on an
+//!   event behind a local Lambda Runtime API; the response on stdout, logs on stderr.
+//! - `demo`: every function on its `events/` samples against moto and a local Slack.
+//! - `test`: formatting, clippy, every test, template lint: what CI runs.
+
+mod demo;
+mod invoke;
+mod python;
+mod show;
+mod test;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// A function of the suite: its binary name and its samples folder under `events/`.
+pub struct Function {
+    pub name: &'static str,
+    pub events: &'static str,
+}
+
+pub const FUNCTIONS: &[Function] = &[Function {
+    name: "config-change-notifier",
+    events: "config",
+}];
+
+pub fn function(name: &str) -> Result<&'static Function, String> {
+    FUNCTIONS.iter().find(|f| f.name == name).ok_or_else(|| {
+        let known: Vec<_> = FUNCTIONS.iter().map(|f| f.name).collect();
+        format!("unknown function {name:?}; known: {}", known.join(", "))
+    })
+}
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The shared target directory.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// `cargo` as invoked us.
+pub fn cargo() -> std::process::Command {
+    let mut c =
+        std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+/// Run a command, failing with its name when it fails.
+pub fn run(cmd: &mut std::process::Command) -> Result<(), String> {
+    let what = format!("{cmd:?}");
+    let status = cmd.status().map_err(|e| format!("starting {what}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what} failed: {status}"))
+    }
+}
+
+/// Build function binaries; cargo's output goes to stderr.
+pub fn build_bins(names: &[&str], release: bool) -> Result<(), String> {
+    let mut c = cargo();
+    c.arg("build").arg("--quiet");
+    if release {
+        c.arg("--release");
+    }
+    if std::env::var_os("CI").is_some() {
+        c.arg("--locked");
+    }
+    for n in names {
+        c.args(["--bin", n]);
+    }
+    c.stdout(std::io::stderr());
+    run(&mut c)
+}
+
+pub fn binary(name: &str, release: bool) -> PathBuf {
+    target_dir()
+        .join(if release { "release" } else { "debug" })
+        .join(name)
+}
+
+const USAGE: &str = "usage: cargo xtask <command>
+  invoke [--release] <function> <event-file|->   run a function once on an event
+  demo                                           every function on its samples, locally
+  test                                           fmt, clippy, all tests, template lint (CI)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: starting tokio: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match args.first().map(String::as_str) {
+        Some("invoke") => runtime.block_on(invoke::main(&args[1..])),
+        Some("demo") => runtime.block_on(demo::main()),
+        Some("test") => test::main(),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(USAGE.to_owned()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -33,7 +33,7 @@ pub struct Response {
 }
 
 /// Why an invocation failed. Every healthy record was still handled first.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum HandlerError {
     #[error("{0}")]
     Event(ParseError),
@@ -44,6 +44,13 @@ pub enum HandlerError {
         details: String,
         delivery: bool,
     },
+}
+
+/// The runtime logs a failed invocation's error with `Debug`: keep it the one readable line.
+impl std::fmt::Debug for HandlerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 impl From<HandlerError> for lambda_runtime::Diagnostic {

@@ -224,21 +224,23 @@ fn natural_cmp(a: &str, b: &str) -> Ordering {
     }
 }
 
+/// Describes one element of a well-known collection (a rule, a route, an ACL entry).
+type Describe = fn(&Value) -> Option<String>;
+
 /// The lines for one changed property.
 fn property_lines(resource_type: &str, path: &str, p: &PropertyChange) -> Vec<String> {
     let (before, after) = (&p.previous_value, &p.updated_value);
-    let special: Option<(&str, fn(&Value) -> Option<String>)> =
-        match (resource_type, collection(path)) {
-            ("AWS::EC2::SecurityGroup", Some("Configuration.IpPermissions")) => {
-                Some(("ingress", sg_ingress))
-            }
-            ("AWS::EC2::SecurityGroup", Some("Configuration.IpPermissionsEgress")) => {
-                Some(("egress", sg_egress))
-            }
-            ("AWS::EC2::RouteTable", Some("Configuration.Routes")) => Some(("route", route)),
-            ("AWS::EC2::NetworkAcl", Some("Configuration.Entries")) => Some(("", nacl_entry)),
-            _ => None,
-        };
+    let special: Option<(&str, Describe)> = match (resource_type, collection(path)) {
+        ("AWS::EC2::SecurityGroup", Some("Configuration.IpPermissions")) => {
+            Some(("ingress", sg_ingress))
+        }
+        ("AWS::EC2::SecurityGroup", Some("Configuration.IpPermissionsEgress")) => {
+            Some(("egress", sg_egress))
+        }
+        ("AWS::EC2::RouteTable", Some("Configuration.Routes")) => Some(("route", route)),
+        ("AWS::EC2::NetworkAcl", Some("Configuration.Entries")) => Some(("", nacl_entry)),
+        _ => None,
+    };
     if let Some((label, describe)) = special {
         let describe = |v: &Value| if v.is_null() { None } else { describe(v) };
         let rendered = match (

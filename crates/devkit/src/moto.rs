@@ -30,14 +30,18 @@ pub fn moto_server_path() -> PathBuf {
 }
 
 impl Moto {
-    /// Start moto and wait until it answers.
+    /// Start moto (found as [`moto_server_path`] says) and wait until it answers.
     pub fn start() -> Result<Self, String> {
+        Self::start_with(&moto_server_path())
+    }
+
+    /// Start this moto_server executable and wait until it answers.
+    pub fn start_with(exe: &std::path::Path) -> Result<Self, String> {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("finding a free port: {e}"))?
             .port();
-        let exe = moto_server_path();
-        let mut child = Command::new(&exe)
+        let mut child = Command::new(exe)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -1,0 +1,147 @@
+//! `cargo xtask demo`: every function on its `events/` samples, against moto (AWS) and a
+//! local Slack webhook on loopback, printing each Slack message as it would read.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use opswatch_devkit::{LocalLambda, Moto, Outcome, SlackFake};
+
+use crate::show::{BOLD_CYAN, CYAN, RED, RESET, YELLOW, ansi};
+
+pub async fn main() -> Result<(), String> {
+    crate::python::ensure()?;
+    let names: Vec<&str> = crate::FUNCTIONS.iter().map(|f| f.name).collect();
+    eprintln!("xtask demo: building {}", names.join(", "));
+    crate::build_bins(&names, false)?;
+    let moto = Moto::start_with(&crate::python::bin("moto_server"))?;
+    let slack = SlackFake::start()
+        .await
+        .map_err(|e| format!("starting the local Slack: {e}"))?;
+    seed(&moto).await?;
+
+    let mut events_run = 0;
+    for f in crate::FUNCTIONS {
+        let dir = crate::root().join("events").join(f.events);
+        for event in samples(&dir)? {
+            events_run += 1;
+            let before = slack.received().len();
+            let mut lambda = LocalLambda::new(crate::binary(f.name, false), f.name)
+                .envs(moto.aws_env())
+                .env("SLACK_WEBHOOK_URL", slack.url())
+                .env("SLACK_MAX_RETRY_SECONDS", "2")
+                .env("LOG_LEVEL", "warn");
+            lambda.timeout = Duration::from_secs(120);
+            let bytes =
+                std::fs::read(&event).map_err(|e| format!("reading {}: {e}", event.display()))?;
+            let invoked = lambda.invoke(&bytes).await.map_err(|e| e.to_string())?;
+            let rel = event.strip_prefix(crate::root()).unwrap_or(&event);
+            println!(
+                "\n{}▶ {}{} {}{}{}",
+                ansi(BOLD_CYAN),
+                f.name,
+                ansi(RESET),
+                ansi(CYAN),
+                rel.display(),
+                ansi(RESET)
+            );
+            match &invoked.outcome {
+                Outcome::Response(r) => println!("  response: {r}"),
+                Outcome::Error {
+                    error_type,
+                    error_message,
+                } => {
+                    println!(
+                        "  {}failed ({error_type}): {error_message}{}",
+                        ansi(YELLOW),
+                        ansi(RESET)
+                    )
+                }
+                other => println!(
+                    "  {}{other:?}{}\n{}",
+                    ansi(RED),
+                    ansi(RESET),
+                    invoked.stderr
+                ),
+            }
+            let received = slack.received();
+            if received.len() == before {
+                println!("  (no Slack message)");
+            }
+            for m in &received[before..] {
+                println!("  Slack message:\n{}", crate::show::message(m));
+            }
+        }
+    }
+    let _ = std::io::stdout().flush();
+    println!(
+        "\ndemo: {events_run} events, {} Slack messages delivered to the local webhook",
+        slack.received().len()
+    );
+    Ok(())
+}
+
+/// The `.json` events of a samples folder (sub-folders hold fixtures, not events).
+fn samples(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("reading {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// The AWS state the samples refer to.
+async fn seed(moto: &Moto) -> Result<(), String> {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(moto.endpoint())
+        .region(aws_config::Region::new(opswatch_devkit::moto::REGION))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "testing", "testing", None, None, "moto",
+        ))
+        .load()
+        .await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    // config-change-notifier: the oversized item AWS Config put in S3.
+    let event: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(crate::root().join("events/config/oversized-security-group.json"))
+            .map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    let message: serde_json::Value = serde_json::from_str(
+        event["Records"][0]["Sns"]["Message"]
+            .as_str()
+            .unwrap_or_default(),
+    )
+    .map_err(|e| e.to_string())?;
+    let location = message["s3DeliverySummary"]["s3BucketLocation"]
+        .as_str()
+        .unwrap_or_default();
+    let (bucket, key) = location
+        .split_once('/')
+        .ok_or("the oversized sample has no S3 location")?;
+    let object =
+        std::fs::read(crate::root().join("events/config/s3-objects/oversized-security-group.json"))
+            .map_err(|e| e.to_string())?;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&object).map_err(|e| e.to_string())?;
+    let gz = gz.finish().map_err(|e| e.to_string())?;
+    s3.create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .map_err(|e| format!("creating {bucket} in moto: {e:?}"))?;
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(gz.into())
+        .send()
+        .await
+        .map_err(|e| format!("seeding {key}: {e:?}"))?;
+    Ok(())
+}
