@@ -1,0 +1,48 @@
+//! activity-stream-decoder: Aurora/RDS Database Activity Streams, decrypted and decoded to
+//! NDJSON, as a Kinesis Data Firehose data transformation.
+//!
+//! - [`firehose`]: the transformation contract and the 6 MB response guard (pure);
+//! - [`das`]: the DAS outer record, encryption context and payload decoding (pure);
+//! - [`crypto`]: KMS for the data key, the AWS Encryption SDK for the events, the key cache;
+//! - [`handler`]: one batch: each distinct data key once, every record accounted for;
+//! - [`sample`]: builds records the way RDS does, for tests, the demo and the benchmark.
+
+pub mod crypto;
+pub mod das;
+pub mod firehose;
+pub mod handler;
+pub mod sample;
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+
+pub use handler::{Decoder, HandlerError, Stats};
+
+pub mod env {
+    /// The DAS resource id (`cluster-…` or `db-…`) when events lack sourceKinesisStreamArn.
+    pub const DAS_RESOURCE_ID: &str = "DAS_RESOURCE_ID";
+}
+
+impl Decoder {
+    pub async fn from_env() -> Result<Self, lambda_runtime::Error> {
+        let config = opswatch_support::aws_config().await;
+        Ok(Self {
+            kms: aws_sdk_kms::Client::new(&config),
+            esdk: crypto::Esdk::new()?,
+            cache: crypto::KeyCache::default(),
+            resource_id: std::env::var(env::DAS_RESOURCE_ID).ok().filter(|v| !v.trim().is_empty()),
+            response_limit: handler::DEFAULT_RESPONSE_LIMIT,
+        })
+    }
+}
+
+/// The Lambda entry point.
+pub async fn run() -> Result<(), lambda_runtime::Error> {
+    opswatch_support::init_tracing();
+    let decoder = Decoder::from_env().await?;
+    let decoder = &decoder;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        decoder.handle(event.payload).await
+    }))
+    .await
+}
