@@ -37,9 +37,13 @@ impl Esdk {
             .commitment_policy(EsdkCommitmentPolicy::ForbidEncryptAllowDecrypt)
             .build()
             .map_err(|e| format!("ESDK config: {e:?}"))?;
-        let client = aws_esdk::client::Client::from_conf(config).map_err(|e| format!("ESDK client: {e}"))?;
-        let mpl_config = MaterialProvidersConfig::builder().build().map_err(|e| format!("MPL config: {e:?}"))?;
-        let mpl = mpl_client::Client::from_conf(mpl_config).map_err(|e| format!("MPL client: {e}"))?;
+        let client =
+            aws_esdk::client::Client::from_conf(config).map_err(|e| format!("ESDK client: {e}"))?;
+        let mpl_config = MaterialProvidersConfig::builder()
+            .build()
+            .map_err(|e| format!("MPL config: {e:?}"))?;
+        let mpl =
+            mpl_client::Client::from_conf(mpl_config).map_err(|e| format!("MPL client: {e}"))?;
         Ok(Self { client, mpl })
     }
 
@@ -57,7 +61,11 @@ impl Esdk {
     }
 
     /// Decrypt one ESDK message.
-    pub async fn decrypt(&self, keyring: &KeyringRef, message: &[u8]) -> Result<Vec<u8>, RecordError> {
+    pub async fn decrypt(
+        &self,
+        keyring: &KeyringRef,
+        message: &[u8],
+    ) -> Result<Vec<u8>, RecordError> {
         let out = self
             .client
             .decrypt()
@@ -66,11 +74,18 @@ impl Esdk {
             .send()
             .await
             .map_err(|e| RecordError::Esdk(one_line(&e.to_string())))?;
-        out.plaintext.map(Blob::into_inner).ok_or_else(|| RecordError::Esdk("no plaintext returned".into()))
+        out.plaintext
+            .map(Blob::into_inner)
+            .ok_or_else(|| RecordError::Esdk("no plaintext returned".into()))
     }
 
     /// Encrypt as RDS does (used by the sample generator and tests).
-    pub async fn encrypt(&self, keyring: &KeyringRef, plaintext: &[u8], frame_length: i64) -> Result<Vec<u8>, String> {
+    pub async fn encrypt(
+        &self,
+        keyring: &KeyringRef,
+        plaintext: &[u8],
+        frame_length: i64,
+    ) -> Result<Vec<u8>, String> {
         use aws_esdk::material_providers::types::EsdkAlgorithmSuiteId;
         let out = self
             .client
@@ -82,13 +97,19 @@ impl Esdk {
             .send()
             .await
             .map_err(|e| format!("ESDK encrypt: {e}"))?;
-        out.ciphertext.map(Blob::into_inner).ok_or_else(|| "ESDK encrypt returned no ciphertext".into())
+        out.ciphertext
+            .map(Blob::into_inner)
+            .ok_or_else(|| "ESDK encrypt returned no ciphertext".into())
     }
 }
 
 fn one_line(s: &str) -> String {
     let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if s.len() > 300 { format!("{}…", &s[..s.floor_char_boundary(300)]) } else { s }
+    if s.len() > 300 {
+        format!("{}…", &s[..s.floor_char_boundary(300)])
+    } else {
+        s
+    }
 }
 
 /// Keyrings by (encryption context, data-key blob), bounded, oldest evicted first.
@@ -106,7 +127,9 @@ struct CacheInner {
 impl KeyCache {
     pub fn get(&self, resource_id: &str, key: &str) -> Option<KeyringRef> {
         let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        g.map.get(&(resource_id.to_owned(), key.to_owned())).cloned()
+        g.map
+            .get(&(resource_id.to_owned(), key.to_owned()))
+            .cloned()
     }
 
     pub fn insert(&self, resource_id: &str, key: &str, keyring: KeyringRef) {
@@ -123,7 +146,11 @@ impl KeyCache {
     }
 
     pub fn len(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).map.len()
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map
+            .len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -145,7 +172,9 @@ pub async fn kms_decrypt_data_key(
         .send()
         .await
         .map_err(|e| RecordError::Kms(kms_error(&e)))?;
-    out.plaintext.map(|b| b.into_inner()).ok_or_else(|| RecordError::Kms("KMS returned no plaintext".into()))
+    out.plaintext
+        .map(|b| b.into_inner())
+        .ok_or_else(|| RecordError::Kms("KMS returned no plaintext".into()))
 }
 
 fn kms_error<E, R>(e: &aws_sdk_kms::error::SdkError<E, R>) -> String
@@ -154,7 +183,11 @@ where
     R: std::fmt::Debug,
 {
     match e.as_service_error() {
-        Some(s) => format!("{}: {}", s.code().unwrap_or("error"), s.message().unwrap_or_default()),
+        Some(s) => format!(
+            "{}: {}",
+            s.code().unwrap_or("error"),
+            s.message().unwrap_or_default()
+        ),
         None => opswatch_support::error_chain(e),
     }
 }

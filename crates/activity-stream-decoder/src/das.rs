@@ -40,9 +40,13 @@ pub enum RecordError {
     TooLarge,
     #[error("the decrypted payload is not the DAS events JSON ({0})")]
     PayloadJson(String),
-    #[error("no resource id: the event has no sourceKinesisStreamArn of the form …/aws-rds-das-<resource-id> and DAS_RESOURCE_ID is not set")]
+    #[error(
+        "no resource id: the event has no sourceKinesisStreamArn of the form …/aws-rds-das-<resource-id> and DAS_RESOURCE_ID is not set"
+    )]
     NoResourceId,
-    #[error("the response would exceed Firehose's 6 MB limit; lower the processor's BufferSizeInMBs")]
+    #[error(
+        "the response would exceed Firehose's 6 MB limit; lower the processor's BufferSizeInMBs"
+    )]
     ResponseTooLarge,
 }
 
@@ -82,17 +86,27 @@ struct Outer<'a> {
 }
 
 pub fn parse_outer(data: &str) -> Result<OuterRecord, RecordError> {
-    let json = B64.decode(data.trim()).map_err(|e| RecordError::DataBase64(e.to_string()))?;
-    let outer: Outer = serde_json::from_slice(&json).map_err(|e| RecordError::OuterJson(e.to_string()))?;
+    let json = B64
+        .decode(data.trim())
+        .map_err(|e| RecordError::DataBase64(e.to_string()))?;
+    let outer: Outer =
+        serde_json::from_slice(&json).map_err(|e| RecordError::OuterJson(e.to_string()))?;
     match outer.kind.as_deref() {
         Some(RECORDS_TYPE) => {}
         Some(other) => return Err(RecordError::UnknownType(other.to_owned())),
         None => return Err(RecordError::OuterJson("missing field `type`".into())),
     }
-    let events = outer.events.ok_or_else(|| RecordError::OuterJson("missing field `databaseActivityEvents`".into()))?;
-    let key = outer.key.ok_or_else(|| RecordError::OuterJson("missing field `key`".into()))?;
+    let events = outer
+        .events
+        .ok_or_else(|| RecordError::OuterJson("missing field `databaseActivityEvents`".into()))?;
+    let key = outer
+        .key
+        .ok_or_else(|| RecordError::OuterJson("missing field `key`".into()))?;
     let field = |field: &'static str, s: &str| {
-        B64.decode(s.trim()).map_err(|e| RecordError::FieldBase64 { field, why: e.to_string() })
+        B64.decode(s.trim()).map_err(|e| RecordError::FieldBase64 {
+            field,
+            why: e.to_string(),
+        })
     };
     Ok(OuterRecord {
         activity_events: field("databaseActivityEvents", &events)?,
@@ -136,10 +150,15 @@ struct EventType<'a> {
 
 /// The activity events of a decompressed payload, heartbeats removed, one per line.
 pub fn decode_payload(json: &[u8]) -> Result<Decoded, RecordError> {
-    let payload: Payload = serde_json::from_slice(json).map_err(|e| RecordError::PayloadJson(e.to_string()))?;
-    let mut out = Decoded { ndjson: Vec::with_capacity(json.len()), ..Decoded::default() };
+    let payload: Payload =
+        serde_json::from_slice(json).map_err(|e| RecordError::PayloadJson(e.to_string()))?;
+    let mut out = Decoded {
+        ndjson: Vec::with_capacity(json.len()),
+        ..Decoded::default()
+    };
     for raw in payload.events {
-        let kind: EventType = serde_json::from_str(raw.get()).map_err(|e| RecordError::PayloadJson(e.to_string()))?;
+        let kind: EventType =
+            serde_json::from_str(raw.get()).map_err(|e| RecordError::PayloadJson(e.to_string()))?;
         if kind.kind.as_deref() == Some("heartbeat") {
             out.heartbeats += 1;
             continue;
@@ -154,7 +173,10 @@ pub fn decode_payload(json: &[u8]) -> Result<Decoded, RecordError> {
 /// Copy JSON text without whitespace outside strings, so an event is one line whatever its
 /// formatting; strings, numbers and key order stay exactly as they were.
 fn minify_into(json: &str, out: &mut Vec<u8>) {
-    if !json.bytes().any(|b| matches!(b, b'\n' | b'\r' | b'\t' | b' ')) {
+    if !json
+        .bytes()
+        .any(|b| matches!(b, b'\n' | b'\r' | b'\t' | b' '))
+    {
         out.extend_from_slice(json.as_bytes());
         return;
     }
@@ -218,7 +240,11 @@ mod tests {
 
     #[test]
     fn only_heartbeats_yield_nothing() {
-        check_decode(r#"{"databaseActivityEventList":[{"type":"heartbeat"},{"type":"heartbeat"}]}"#, &[], 2);
+        check_decode(
+            r#"{"databaseActivityEventList":[{"type":"heartbeat"},{"type":"heartbeat"}]}"#,
+            &[],
+            2,
+        );
     }
 
     #[test]
@@ -232,21 +258,50 @@ mod tests {
     fn outer_records() {
         let enc = |s: &str| B64.encode(s);
         let ok = parse_outer(&enc(r#"{"type":"DatabaseActivityMonitoringRecords","version":"1.2","databaseActivityEvents":"QUJD","key":"REVG"}"#)).unwrap();
-        assert_eq!((ok.activity_events.as_slice(), ok.key_blob.as_slice(), ok.key.as_str()), (&b"ABC"[..], &b"DEF"[..], "REVG"));
+        assert_eq!(
+            (
+                ok.activity_events.as_slice(),
+                ok.key_blob.as_slice(),
+                ok.key.as_str()
+            ),
+            (&b"ABC"[..], &b"DEF"[..], "REVG")
+        );
         let err = |s: &str| parse_outer(s).unwrap_err().to_string();
         assert!(err("***").starts_with("record data is not valid base64"));
         assert!(err(&enc("not json")).starts_with("record data is not the DAS JSON record"));
-        assert_eq!(err(&enc(r#"{"type":"Other"}"#)), "unknown DAS record type \"Other\" (expected \"DatabaseActivityMonitoringRecords\")");
+        assert_eq!(
+            err(&enc(r#"{"type":"Other"}"#)),
+            "unknown DAS record type \"Other\" (expected \"DatabaseActivityMonitoringRecords\")"
+        );
         assert!(err(&enc(r#"{"type":"DatabaseActivityMonitoringRecords","databaseActivityEvents":"@@","key":"QQ=="}"#)).starts_with("the \"databaseActivityEvents\" field is not valid base64"));
-        assert!(err(&enc(r#"{"type":"DatabaseActivityMonitoringRecords","key":"QQ=="}"#)).contains("databaseActivityEvents"));
+        assert!(
+            err(&enc(
+                r#"{"type":"DatabaseActivityMonitoringRecords","key":"QQ=="}"#
+            ))
+            .contains("databaseActivityEvents")
+        );
     }
 
     #[test]
     fn resource_ids_and_contexts() {
-        assert_eq!(resource_id_from_stream_arn("arn:aws:kinesis:us-east-1:123456789012:stream/aws-rds-das-cluster-ABC"), Some("cluster-ABC"));
-        assert_eq!(resource_id_from_stream_arn("arn:aws:kinesis:us-east-1:123456789012:stream/other"), None);
-        assert_eq!(resource_id_from_stream_arn("arn:aws:kinesis:x:1:stream/aws-rds-das-"), None);
-        assert_eq!(encryption_context("cluster-ABC"), ("aws:rds:dbc-id", "cluster-ABC"));
+        assert_eq!(
+            resource_id_from_stream_arn(
+                "arn:aws:kinesis:us-east-1:123456789012:stream/aws-rds-das-cluster-ABC"
+            ),
+            Some("cluster-ABC")
+        );
+        assert_eq!(
+            resource_id_from_stream_arn("arn:aws:kinesis:us-east-1:123456789012:stream/other"),
+            None
+        );
+        assert_eq!(
+            resource_id_from_stream_arn("arn:aws:kinesis:x:1:stream/aws-rds-das-"),
+            None
+        );
+        assert_eq!(
+            encryption_context("cluster-ABC"),
+            ("aws:rds:dbc-id", "cluster-ABC")
+        );
         assert_eq!(encryption_context("db-XYZ"), ("aws:rds:db-id", "db-XYZ"));
     }
 

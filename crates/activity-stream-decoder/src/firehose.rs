@@ -36,22 +36,34 @@ pub enum EventError {
 impl FirehoseEvent {
     /// Read the event leniently: only what makes the contract impossible fails it.
     pub fn from_value(v: &Value) -> Result<Self, EventError> {
-        let records = v.get("records").and_then(Value::as_array).ok_or(EventError::NoRecords)?;
+        let records = v
+            .get("records")
+            .and_then(Value::as_array)
+            .ok_or(EventError::NoRecords)?;
         let records = records
             .iter()
             .enumerate()
             .map(|(i, r)| {
-                let record_id = r.get("recordId").and_then(Value::as_str).ok_or(EventError::NoRecordId(i))?;
+                let record_id = r
+                    .get("recordId")
+                    .and_then(Value::as_str)
+                    .ok_or(EventError::NoRecordId(i))?;
                 let data = match r.get("data") {
                     Some(Value::String(s)) => Ok(s.clone()),
                     Some(_) => Err("\"data\" is not a string".to_owned()),
                     None => Err("the record has no \"data\"".to_owned()),
                 };
-                Ok(InputRecord { record_id: record_id.to_owned(), data })
+                Ok(InputRecord {
+                    record_id: record_id.to_owned(),
+                    data,
+                })
             })
             .collect::<Result<_, _>>()?;
         Ok(Self {
-            source_kinesis_stream_arn: v.get("sourceKinesisStreamArn").and_then(Value::as_str).map(str::to_owned),
+            source_kinesis_stream_arn: v
+                .get("sourceKinesisStreamArn")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             records,
         })
     }
@@ -119,27 +131,70 @@ mod tests {
 
     #[test]
     fn size_matches_serialization() {
-        for (status, data) in [(Status::Ok, "QUJD"), (Status::Dropped, ""), (Status::ProcessingFailed, "eHl6eHl6")] {
-            let r = OutputRecord { record_id: "49546986683135544286507457936321625675700192471156785154".into(), result: status, data: data.into() };
-            let one = serde_json::to_string(&FirehoseResponse { records: vec![r.clone()] }).unwrap().len();
-            let two = serde_json::to_string(&FirehoseResponse { records: vec![r.clone(), r.clone()] }).unwrap().len();
-            assert!(one <= 14 + r.size() && two <= 14 + 2 * r.size(), "{status:?}: {one} {two} vs {}", r.size());
-            assert!(14 + 2 * r.size() - two <= 4, "estimate too loose: {two} vs {}", r.size());
+        for (status, data) in [
+            (Status::Ok, "QUJD"),
+            (Status::Dropped, ""),
+            (Status::ProcessingFailed, "eHl6eHl6"),
+        ] {
+            let r = OutputRecord {
+                record_id: "49546986683135544286507457936321625675700192471156785154".into(),
+                result: status,
+                data: data.into(),
+            };
+            let one = serde_json::to_string(&FirehoseResponse {
+                records: vec![r.clone()],
+            })
+            .unwrap()
+            .len();
+            let two = serde_json::to_string(&FirehoseResponse {
+                records: vec![r.clone(), r.clone()],
+            })
+            .unwrap()
+            .len();
+            assert!(
+                one <= 14 + r.size() && two <= 14 + 2 * r.size(),
+                "{status:?}: {one} {two} vs {}",
+                r.size()
+            );
+            assert!(
+                14 + 2 * r.size() - two <= 4,
+                "estimate too loose: {two} vs {}",
+                r.size()
+            );
         }
     }
 
     #[test]
     fn guard_fails_the_last_ok_records_until_it_fits() {
-        let mk = |i: usize, s: Status, n: usize| OutputRecord { record_id: format!("id{i}"), result: s, data: "A".repeat(n) };
-        let mut records = vec![mk(0, Status::Ok, 1000), mk(1, Status::Ok, 1000), mk(2, Status::Dropped, 10), mk(3, Status::Ok, 1000)];
+        let mk = |i: usize, s: Status, n: usize| OutputRecord {
+            record_id: format!("id{i}"),
+            result: s,
+            data: "A".repeat(n),
+        };
+        let mut records = vec![
+            mk(0, Status::Ok, 1000),
+            mk(1, Status::Ok, 1000),
+            mk(2, Status::Dropped, 10),
+            mk(3, Status::Ok, 1000),
+        ];
         let inputs: Vec<String> = (0..4).map(|_| "in".to_owned()).collect();
         let failed = enforce_limit(&mut records, &inputs, 2300);
         assert_eq!(failed, ["id3"]);
         assert_eq!(records[3].result, Status::ProcessingFailed);
         assert_eq!(records[3].data, "in");
-        let len = serde_json::to_string(&FirehoseResponse { records: records.clone() }).unwrap().len();
+        let len = serde_json::to_string(&FirehoseResponse {
+            records: records.clone(),
+        })
+        .unwrap()
+        .len();
         assert!(len <= 2300, "{len}");
-        assert_eq!(records.iter().map(|r| r.record_id.as_str()).collect::<Vec<_>>(), ["id0", "id1", "id2", "id3"]);
+        assert_eq!(
+            records
+                .iter()
+                .map(|r| r.record_id.as_str())
+                .collect::<Vec<_>>(),
+            ["id0", "id1", "id2", "id3"]
+        );
     }
 
     #[test]
@@ -148,7 +203,13 @@ mod tests {
         let e = FirehoseEvent::from_value(&v).unwrap();
         assert_eq!(e.records[0].data, Ok("QQ==".into()));
         assert!(e.records[1].data.is_err() && e.records[2].data.is_err());
-        assert_eq!(FirehoseEvent::from_value(&serde_json::json!({})), Err(EventError::NoRecords));
-        assert_eq!(FirehoseEvent::from_value(&serde_json::json!({"records":[{}]})), Err(EventError::NoRecordId(0)));
+        assert_eq!(
+            FirehoseEvent::from_value(&serde_json::json!({})),
+            Err(EventError::NoRecords)
+        );
+        assert_eq!(
+            FirehoseEvent::from_value(&serde_json::json!({"records":[{}]})),
+            Err(EventError::NoRecordId(0))
+        );
     }
 }

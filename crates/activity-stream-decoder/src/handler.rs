@@ -11,7 +11,10 @@ use serde_json::Value;
 
 use crate::crypto::{Esdk, KeyCache, kms_decrypt_data_key};
 use crate::das::{self, OuterRecord, RecordError};
-use crate::firehose::{EventError, FirehoseEvent, FirehoseResponse, OutputRecord, RESPONSE_LIMIT, Status, enforce_limit};
+use crate::firehose::{
+    EventError, FirehoseEvent, FirehoseResponse, OutputRecord, RESPONSE_LIMIT, Status,
+    enforce_limit,
+};
 
 /// Built once per execution environment.
 pub struct Decoder {
@@ -31,7 +34,10 @@ pub enum HandlerError {
 
 impl From<HandlerError> for lambda_runtime::Diagnostic {
     fn from(e: HandlerError) -> Self {
-        lambda_runtime::Diagnostic { error_type: "BadInput".into(), error_message: e.to_string() }
+        lambda_runtime::Diagnostic {
+            error_type: "BadInput".into(),
+            error_message: e.to_string(),
+        }
     }
 }
 
@@ -80,7 +86,10 @@ impl Decoder {
     }
 
     pub async fn transform(&self, event: &FirehoseEvent) -> (FirehoseResponse, Stats) {
-        let mut stats = Stats { records: event.records.len(), ..Stats::default() };
+        let mut stats = Stats {
+            records: event.records.len(),
+            ..Stats::default()
+        };
         let resource_id = event
             .source_kinesis_stream_arn
             .as_deref()
@@ -148,20 +157,36 @@ impl Decoder {
                 Ok(d) if d.events > 0 => {
                     stats.events += d.events;
                     stats.heartbeats += d.heartbeats;
-                    OutputRecord { record_id: input.record_id.clone(), result: Status::Ok, data: B64.encode(&d.ndjson) }
+                    OutputRecord {
+                        record_id: input.record_id.clone(),
+                        result: Status::Ok,
+                        data: B64.encode(&d.ndjson),
+                    }
                 }
                 Ok(d) => {
                     stats.heartbeats += d.heartbeats;
-                    OutputRecord { record_id: input.record_id.clone(), result: Status::Dropped, data: original() }
+                    OutputRecord {
+                        record_id: input.record_id.clone(),
+                        result: Status::Dropped,
+                        data: original(),
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(record_id = %input.record_id, error = %e, "record failed");
-                    OutputRecord { record_id: input.record_id.clone(), result: Status::ProcessingFailed, data: original() }
+                    OutputRecord {
+                        record_id: input.record_id.clone(),
+                        result: Status::ProcessingFailed,
+                        data: original(),
+                    }
                 }
             });
         }
 
-        let inputs: Vec<String> = event.records.iter().map(|r| r.data.clone().unwrap_or_default()).collect();
+        let inputs: Vec<String> = event
+            .records
+            .iter()
+            .map(|r| r.data.clone().unwrap_or_default())
+            .collect();
         let limited = enforce_limit(&mut records, &inputs, self.response_limit);
         for id in &limited {
             tracing::warn!(record_id = %id, error = %RecordError::ResponseTooLarge, "record failed");
@@ -177,7 +202,12 @@ impl Decoder {
         (FirehoseResponse { records }, stats)
     }
 
-    async fn decode(&self, keyring: &KeyringRef, outer: &OuterRecord, stats: &mut Stats) -> Result<das::Decoded, RecordError> {
+    async fn decode(
+        &self,
+        keyring: &KeyringRef,
+        outer: &OuterRecord,
+        stats: &mut Stats,
+    ) -> Result<das::Decoded, RecordError> {
         let t = Instant::now();
         let gz = self.esdk.decrypt(keyring, &outer.activity_events).await?;
         let t2 = Instant::now();

@@ -21,6 +21,8 @@ pub use handler::{Decoder, HandlerError, Stats};
 pub mod env {
     /// The DAS resource id (`cluster-…` or `db-…`) when events lack sourceKinesisStreamArn.
     pub const DAS_RESOURCE_ID: &str = "DAS_RESOURCE_ID";
+    /// Lower bound for the response guard, in bytes (default and maximum 6,000,000).
+    pub const RESPONSE_LIMIT_BYTES: &str = "RESPONSE_LIMIT_BYTES";
 }
 
 impl Decoder {
@@ -31,7 +33,15 @@ impl Decoder {
             esdk: crypto::Esdk::new()?,
             cache: crypto::KeyCache::default(),
             resource_id: std::env::var(env::DAS_RESOURCE_ID).ok().filter(|v| !v.trim().is_empty()),
-            response_limit: handler::DEFAULT_RESPONSE_LIMIT,
+            response_limit: match std::env::var(env::RESPONSE_LIMIT_BYTES) {
+                Ok(v) => v
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n <= handler::DEFAULT_RESPONSE_LIMIT)
+                    .ok_or_else(|| format!("RESPONSE_LIMIT_BYTES must be a number of bytes up to 6000000, not {v:?}"))?,
+                Err(_) => handler::DEFAULT_RESPONSE_LIMIT,
+            },
         })
     }
 }

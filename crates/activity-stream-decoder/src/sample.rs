@@ -59,7 +59,12 @@ pub fn activity_event(flavor: Flavor, n: u64, rng: &mut Rng) -> Value {
     let sql = SQL[rng.below(SQL.len() as u64) as usize];
     let user = USERS[rng.below(USERS.len() as u64) as usize];
     let command = sql.split_whitespace().next().unwrap_or("SELECT");
-    let time = format!("2026-11-20 09:{:02}:{:02}.{:06}+00", (n / 60) % 60, n % 60, rng.below(1_000_000));
+    let time = format!(
+        "2026-11-20 09:{:02}:{:02}.{:06}+00",
+        (n / 60) % 60,
+        n % 60,
+        rng.below(1_000_000)
+    );
     let host = format!("10.0.{}.{}", rng.below(8), 10 + rng.below(200));
     match flavor {
         Flavor::Postgres => json!({
@@ -88,8 +93,12 @@ pub fn activity_event(flavor: Flavor, n: u64, rng: &mut Rng) -> Value {
 
 pub fn heartbeat(flavor: Flavor) -> Value {
     match flavor {
-        Flavor::Postgres => json!({"type": "heartbeat", "logTime": "2026-11-20 09:00:00.000000+00"}),
-        Flavor::Mysql => json!({"type": "heartbeat", "logTime": "2026-11-20 09:00:00.000000+00", "serverType": "MySQL"}),
+        Flavor::Postgres => {
+            json!({"type": "heartbeat", "logTime": "2026-11-20 09:00:00.000000+00"})
+        }
+        Flavor::Mysql => {
+            json!({"type": "heartbeat", "logTime": "2026-11-20 09:00:00.000000+00", "serverType": "MySQL"})
+        }
     }
 }
 
@@ -191,8 +200,14 @@ pub async fn generate_data_key(
         .send()
         .await
         .map_err(|e| format!("KMS GenerateDataKey: {}", opswatch_support::error_chain(&e)))?;
-    let plain = out.plaintext.map(|b| b.into_inner()).ok_or("no plaintext key")?;
-    let blob = out.ciphertext_blob.map(|b| b.into_inner()).ok_or("no key blob")?;
+    let plain = out
+        .plaintext
+        .map(|b| b.into_inner())
+        .ok_or("no plaintext key")?;
+    let blob = out
+        .ciphertext_blob
+        .map(|b| b.into_inner())
+        .ok_or("no key blob")?;
     Ok((plain, blob))
 }
 
@@ -203,14 +218,24 @@ pub struct DataKey {
 }
 
 impl DataKey {
-    pub async fn generate(kms: &aws_sdk_kms::Client, esdk: &Esdk, key_id: &str, resource_id: &str) -> Result<Self, String> {
+    pub async fn generate(
+        kms: &aws_sdk_kms::Client,
+        esdk: &Esdk,
+        key_id: &str,
+        resource_id: &str,
+    ) -> Result<Self, String> {
         let (plain, blob) = generate_data_key(kms, key_id, resource_id).await?;
         let keyring = esdk.keyring(&plain).await.map_err(|e| e.to_string())?;
         Ok(Self { blob, keyring })
     }
 
     /// Record data carrying these events.
-    pub async fn record(&self, esdk: &Esdk, resource_id: &str, events: &[Value]) -> Result<String, String> {
+    pub async fn record(
+        &self,
+        esdk: &Esdk,
+        resource_id: &str,
+        events: &[Value],
+    ) -> Result<String, String> {
         let gz = gzip(&payload(resource_id, events));
         let message = esdk.encrypt(&self.keyring, &gz, FRAME_LENGTH).await?;
         Ok(record_data(&message, &self.blob))
@@ -232,7 +257,11 @@ pub fn expected(events: &[Value]) -> Expected {
         .filter(|e| e["type"] != "heartbeat")
         .map(|e| serde_json::to_string(e).unwrap_or_default())
         .collect();
-    if lines.is_empty() { Expected::Dropped } else { Expected::Ok(lines) }
+    if lines.is_empty() {
+        Expected::Dropped
+    } else {
+        Expected::Ok(lines)
+    }
 }
 
 /// A realistic batch: `records` records of `per_record` events (about one in ten a
@@ -261,14 +290,22 @@ pub async fn batch(
         if i % spec.rotate_every.max(1) == 0 || key.is_none() {
             key = Some(DataKey::generate(kms, esdk, key_id, &spec.resource_id).await?);
         }
-        let flavor = if (i / spec.rotate_every.max(1)) % 2 == 0 { Flavor::Postgres } else { Flavor::Mysql };
+        let flavor = if (i / spec.rotate_every.max(1)) % 2 == 0 {
+            Flavor::Postgres
+        } else {
+            Flavor::Mysql
+        };
         let events: Vec<Value> = if i % 25 == 24 {
             vec![heartbeat(flavor)]
         } else {
             (0..spec.per_record)
                 .map(|_| {
                     n += 1;
-                    if rng.below(10) == 0 { heartbeat(flavor) } else { activity_event(flavor, n, &mut rng) }
+                    if rng.below(10) == 0 {
+                        heartbeat(flavor)
+                    } else {
+                        activity_event(flavor, n, &mut rng)
+                    }
                 })
                 .collect()
         };
@@ -288,7 +325,10 @@ mod tests {
     async fn roundtrip(plaintext_gz: &[u8]) -> Vec<u8> {
         let esdk = Esdk::new().unwrap();
         let keyring = esdk.keyring(&[7u8; 32]).await.unwrap();
-        let message = esdk.encrypt(&keyring, plaintext_gz, FRAME_LENGTH).await.unwrap();
+        let message = esdk
+            .encrypt(&keyring, plaintext_gz, FRAME_LENGTH)
+            .await
+            .unwrap();
         let fresh = esdk.keyring(&[7u8; 32]).await.unwrap();
         esdk.decrypt(&fresh, &message).await.unwrap()
     }
@@ -296,7 +336,9 @@ mod tests {
     #[tokio::test]
     async fn exact_multiple_of_the_frame_length() {
         let mut rng = Rng::new(3);
-        let events: Vec<Value> = (0..40).map(|n| activity_event(Flavor::Postgres, n, &mut rng)).collect();
+        let events: Vec<Value> = (0..40)
+            .map(|n| activity_event(Flavor::Postgres, n, &mut rng))
+            .collect();
         let gz = gzip_padded(&payload("cluster-X", &events), FRAME_LENGTH as usize);
         assert_eq!(gz.len() % FRAME_LENGTH as usize, 0);
         assert!(gz.len() >= FRAME_LENGTH as usize);
@@ -309,20 +351,34 @@ mod tests {
     #[tokio::test]
     async fn many_frames() {
         let mut rng = Rng::new(4);
-        let events: Vec<Value> = (0..3000).map(|n| activity_event(Flavor::Mysql, n, &mut rng)).collect();
+        let events: Vec<Value> = (0..3000)
+            .map(|n| activity_event(Flavor::Mysql, n, &mut rng))
+            .collect();
         let gz = gzip(&payload("cluster-X", &events));
         assert!(gz.len() > 20 * FRAME_LENGTH as usize, "{} bytes", gz.len());
         let back = roundtrip(&gz).await;
         let d = das::decode_payload(&das::gunzip(&back).unwrap()).unwrap();
         assert_eq!(d.events, 3000);
-        assert_eq!(expected(&events), Expected::Ok(String::from_utf8(d.ndjson).unwrap().lines().map(str::to_owned).collect()));
+        assert_eq!(
+            expected(&events),
+            Expected::Ok(
+                String::from_utf8(d.ndjson)
+                    .unwrap()
+                    .lines()
+                    .map(str::to_owned)
+                    .collect()
+            )
+        );
     }
 
     #[tokio::test]
     async fn a_wrong_key_or_a_flipped_byte_fails() {
         let esdk = Esdk::new().unwrap();
         let keyring = esdk.keyring(&[7u8; 32]).await.unwrap();
-        let mut message = esdk.encrypt(&keyring, b"payload", FRAME_LENGTH).await.unwrap();
+        let mut message = esdk
+            .encrypt(&keyring, b"payload", FRAME_LENGTH)
+            .await
+            .unwrap();
         let other = esdk.keyring(&[8u8; 32]).await.unwrap();
         assert!(esdk.decrypt(&other, &message).await.is_err());
         let last = message.len() - 20;
