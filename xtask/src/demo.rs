@@ -22,6 +22,11 @@ pub async fn main() -> Result<(), String> {
 
     let mut events_run = 0;
     for f in crate::FUNCTIONS {
+        if f.name == "activity-stream-decoder" {
+            // Its samples are bound to the KMS key that made them: make fresh ones here.
+            crate::das::demo(&moto).await?;
+            continue;
+        }
         let dir = crate::root().join("events").join(f.events);
         for event in samples(&dir)? {
             events_run += 1;

@@ -5,6 +5,7 @@
 //! - `demo`: every function on its `events/` samples against moto and a local Slack.
 //! - `test`: formatting, clippy, every test, template lint: what CI runs.
 
+mod das;
 mod demo;
 mod invoke;
 mod python;
@@ -20,10 +21,10 @@ pub struct Function {
     pub events: &'static str,
 }
 
-pub const FUNCTIONS: &[Function] = &[Function {
-    name: "config-change-notifier",
-    events: "config",
-}];
+pub const FUNCTIONS: &[Function] = &[
+    Function { name: "config-change-notifier", events: "config" },
+    Function { name: "activity-stream-decoder", events: "activity-stream" },
+];
 
 pub fn function(name: &str) -> Result<&'static Function, String> {
     FUNCTIONS.iter().find(|f| f.name == name).ok_or_else(|| {
@@ -34,7 +35,8 @@ pub fn function(name: &str) -> Result<&'static Function, String> {
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    root.canonicalize().unwrap_or(root)
 }
 
 /// The shared target directory.
@@ -89,7 +91,9 @@ pub fn binary(name: &str, release: bool) -> PathBuf {
 const USAGE: &str = "usage: cargo xtask <command>
   invoke [--release] <function> <event-file|->   run a function once on an event
   demo                                           every function on its samples, locally
-  test                                           fmt, clippy, all tests, template lint (CI)";
+  test                                           fmt, clippy, all tests, template lint (CI)
+  gen-das [--endpoint URL] [--out DIR]           DAS Firehose events made as RDS makes them
+  bench das                                      decoder vs the Python baseline, same run";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -107,6 +111,11 @@ fn main() -> ExitCode {
         Some("invoke") => runtime.block_on(invoke::main(&args[1..])),
         Some("demo") => runtime.block_on(demo::main()),
         Some("test") => test::main(),
+        Some("gen-das") => das::gen_main(&args[1..]),
+        Some("bench") => match args.get(1).map(String::as_str) {
+            Some("das") | None => runtime.block_on(das::bench()),
+            Some(other) => Err(format!("unknown benchmark {other}; known: das")),
+        },
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

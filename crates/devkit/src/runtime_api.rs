@@ -6,11 +6,12 @@
 //! the event, and stops it once it has answered. `cargo xtask invoke` and the end-to-end tests
 //! use it, so both run exactly what Lambda runs.
 
+use std::collections::VecDeque;
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -19,7 +20,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use tokio::io::AsyncReadExt;
-use tokio::sync::oneshot;
+use tokio::sync::mpsc;
 
 /// How one invocation ended.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,13 +43,17 @@ pub enum Outcome {
     TimedOut,
 }
 
-/// The outcome plus what the process printed (when captured).
+/// The outcome plus what the process printed (when captured) and how long things took.
 #[derive(Clone, Debug)]
 pub struct Invoked {
     pub outcome: Outcome,
     pub stdout: String,
     pub stderr: String,
     pub request_id: String,
+    /// From starting the process to its first request for an event (cold start).
+    pub ready_after: Option<Duration>,
+    /// From handing out the event to receiving the answer (the handler's time).
+    pub handler_time: Option<Duration>,
 }
 
 /// A function binary and how to run it.
@@ -65,19 +70,39 @@ pub struct LocalLambda {
     pub inherit_env: bool,
 }
 
-struct Shared {
-    event: Mutex<Option<Bytes>>,
+struct Pending {
     request_id: String,
+    body: Bytes,
+}
+
+struct Answer {
+    request_id: String,
+    outcome: Outcome,
+    handler_time: Option<Duration>,
+}
+
+struct Shared {
+    queue: Mutex<VecDeque<Pending>>,
+    /// The invocation in progress and when its event was handed out.
+    current: Mutex<Option<(String, Instant)>>,
+    first_next: Mutex<Option<Instant>>,
     deadline_ms: u128,
     function_arn: String,
-    done: Mutex<Option<oneshot::Sender<Outcome>>>,
+    answers: mpsc::UnboundedSender<Answer>,
 }
 
 impl Shared {
     fn finish(&self, outcome: Outcome) {
-        if let Some(tx) = self.done.lock().ok().and_then(|mut d| d.take()) {
-            let _ = tx.send(outcome);
-        }
+        let current = self.current.lock().ok().and_then(|mut c| c.take());
+        let (request_id, handler_time) = match current {
+            Some((id, at)) => (id, Some(at.elapsed())),
+            None => (String::new(), None),
+        };
+        let _ = self.answers.send(Answer {
+            request_id,
+            outcome,
+            handler_time,
+        });
     }
 }
 
@@ -105,20 +130,42 @@ impl LocalLambda {
 
     /// Run the binary on one event.
     pub async fn invoke(&self, event: &[u8]) -> std::io::Result<Invoked> {
-        let request_id = request_id();
+        let mut all = self.invoke_many(&[event.to_vec()]).await?;
+        all.pop()
+            .ok_or_else(|| std::io::Error::other("no invocation result"))
+    }
+
+    /// Run one process on several events in turn, as a warm Lambda environment would.
+    /// Each answer carries everything the process printed (when captured).
+    pub async fn invoke_many(&self, events: &[Vec<u8>]) -> std::io::Result<Vec<Invoked>> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let (tx, rx) = oneshot::channel();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let ids: Vec<String> = events
+            .iter()
+            .enumerate()
+            .map(|(i, _)| request_id(i))
+            .collect();
         let shared = Arc::new(Shared {
-            event: Mutex::new(Some(Bytes::copy_from_slice(event))),
-            request_id: request_id.clone(),
+            queue: Mutex::new(
+                events
+                    .iter()
+                    .zip(&ids)
+                    .map(|(e, id)| Pending {
+                        request_id: id.clone(),
+                        body: Bytes::copy_from_slice(e),
+                    })
+                    .collect(),
+            ),
+            current: Mutex::new(None),
+            first_next: Mutex::new(None),
             deadline_ms: (now + self.timeout).as_millis(),
             function_arn: format!(
                 "arn:aws:lambda:us-east-1:123456789012:function:{}",
                 self.function_name
             ),
-            done: Mutex::new(Some(tx)),
+            answers: tx,
         });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
@@ -128,7 +175,7 @@ impl LocalLambda {
             )
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
-            .with_state(shared);
+            .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let server = tokio::spawn(async move { axum::serve(listener, app).await });
@@ -155,19 +202,48 @@ impl LocalLambda {
             // stdout is for the response alone: the function's own output goes to stderr.
             cmd.stdout(Stdio::from(std::io::stderr().as_fd().try_clone_to_owned()?));
         }
+        let spawned_at = Instant::now();
         let mut child = cmd.spawn().map_err(|e| {
             std::io::Error::new(e.kind(), format!("starting {}: {e}", self.binary.display()))
         })?;
         let stdout = child.stdout.take().map(|s| tokio::spawn(read_all(s)));
         let stderr = child.stderr.take().map(|s| tokio::spawn(read_all(s)));
 
-        let outcome = tokio::select! {
-            outcome = rx => outcome.unwrap_or(Outcome::Exited(None)),
-            status = child.wait() => Outcome::Exited(status.ok().and_then(|s| s.code())),
-            _ = tokio::time::sleep(self.timeout) => Outcome::TimedOut,
-        };
+        let mut answers: Vec<(Outcome, Option<Duration>, String)> = Vec::new();
+        let deadline = tokio::time::sleep(self.timeout);
+        tokio::pin!(deadline);
+        let mut exited = None;
+        while answers.len() < events.len() {
+            tokio::select! {
+                a = rx.recv() => match a {
+                    Some(a) => {
+                        let init_failed = matches!(a.outcome, Outcome::InitError { .. });
+                        answers.push((a.outcome, a.handler_time, a.request_id));
+                        if init_failed {
+                            break;
+                        }
+                    }
+                    None => break,
+                },
+                status = child.wait(), if exited.is_none() => {
+                    exited = Some(Outcome::Exited(status.ok().and_then(|s| s.code())));
+                    // Let an answer posted just before exiting arrive.
+                    if let Ok(Some(a)) = tokio::time::timeout(Duration::from_millis(200), rx.recv()).await {
+                        answers.push((a.outcome, a.handler_time, a.request_id));
+                    }
+                    break;
+                }
+                _ = &mut deadline => break,
+            }
+        }
         let _ = child.kill().await;
         server.abort();
+        let ready_after = shared
+            .first_next
+            .lock()
+            .ok()
+            .and_then(|f| *f)
+            .map(|t| t - spawned_at);
         let stdout = match stdout {
             Some(h) => h.await.unwrap_or_default(),
             None => String::new(),
@@ -176,12 +252,30 @@ impl LocalLambda {
             Some(h) => h.await.unwrap_or_default(),
             None => String::new(),
         };
-        Ok(Invoked {
-            outcome,
-            stdout,
-            stderr,
-            request_id,
-        })
+        let missing = exited.unwrap_or(Outcome::TimedOut);
+        Ok(ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let (outcome, handler_time, answered_id) = answers
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| (missing.clone(), None, id.clone()));
+                let request_id = if answered_id.is_empty() {
+                    id.clone()
+                } else {
+                    answered_id
+                };
+                Invoked {
+                    outcome,
+                    stdout: stdout.clone(),
+                    stderr: stderr.clone(),
+                    request_id,
+                    ready_after,
+                    handler_time,
+                }
+            })
+            .collect())
     }
 }
 
@@ -191,33 +285,43 @@ async fn read_all(mut r: impl tokio::io::AsyncRead + Unpin) -> String {
     String::from_utf8_lossy(&buf).into_owned()
 }
 
-fn request_id() -> String {
+fn request_id(i: usize) -> String {
     let n = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_nanos();
     format!(
-        "{:08x}-0000-4000-8000-{:012x}",
+        "{:08x}-{i:04x}-4000-8000-{:012x}",
         (n >> 48) as u32,
         n & 0xffff_ffff_ffff
     )
 }
 
 async fn next(State(s): State<Arc<Shared>>) -> axum::response::Response {
-    let event = s.event.lock().ok().and_then(|mut e| e.take());
-    let Some(event) = event else {
-        // One invocation only: the runtime waits here until it is stopped, as on Lambda
-        // between invocations.
+    if let Ok(mut f) = s.first_next.lock() {
+        f.get_or_insert_with(Instant::now);
+    }
+    let event = s.queue.lock().ok().and_then(|mut q| q.pop_front());
+    let Some(Pending {
+        request_id,
+        body: event,
+    }) = event
+    else {
+        // No more events: the runtime waits here until it is stopped, as on Lambda between
+        // invocations.
         std::future::pending::<()>().await;
         unreachable!("pending never completes");
     };
+    if let Ok(mut c) = s.current.lock() {
+        *c = Some((request_id.clone(), Instant::now()));
+    }
     let mut headers = HeaderMap::new();
     let mut set = |k: &'static str, v: String| {
         if let Ok(v) = HeaderValue::from_str(&v) {
             headers.insert(k, v);
         }
     };
-    set("lambda-runtime-aws-request-id", s.request_id.clone());
+    set("lambda-runtime-aws-request-id", request_id.clone());
     set("lambda-runtime-deadline-ms", s.deadline_ms.to_string());
     set(
         "lambda-runtime-invoked-function-arn",
@@ -225,7 +329,7 @@ async fn next(State(s): State<Arc<Shared>>) -> axum::response::Response {
     );
     set(
         "lambda-runtime-trace-id",
-        format!("Root=1-00000000-{}", &s.request_id[..8]),
+        format!("Root=1-00000000-{}", &request_id[..8]),
     );
     set("content-type", "application/json".into());
     (StatusCode::OK, headers, event).into_response()
