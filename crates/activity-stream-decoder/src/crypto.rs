@@ -6,7 +6,7 @@
 //! client uses `ForbidEncryptAllowDecrypt`, the policy that reads them.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use aws_esdk::material_providers::client as mpl_client;
 use aws_esdk::material_providers::types::keyring::KeyringRef;
@@ -112,7 +112,15 @@ fn one_line(s: &str) -> String {
     }
 }
 
-/// Keyrings by (encryption context, data-key blob), bounded, oldest evicted first.
+/// A decrypted DAS data key, ready for both decryption paths.
+pub struct CachedKey {
+    /// For the SDK (the fallback and the authority).
+    pub keyring: KeyringRef,
+    /// For the direct reader ([`crate::fastpath`]).
+    pub wrapping: crate::fastpath::WrappingKey,
+}
+
+/// Data keys by (resource id, data-key blob), bounded, oldest evicted first.
 #[derive(Default)]
 pub struct KeyCache {
     inner: Mutex<CacheInner>,
@@ -120,19 +128,19 @@ pub struct KeyCache {
 
 #[derive(Default)]
 struct CacheInner {
-    map: HashMap<(String, String), KeyringRef>,
+    map: HashMap<(String, String), Arc<CachedKey>>,
     order: VecDeque<(String, String)>,
 }
 
 impl KeyCache {
-    pub fn get(&self, resource_id: &str, key: &str) -> Option<KeyringRef> {
+    pub fn get(&self, resource_id: &str, key: &str) -> Option<Arc<CachedKey>> {
         let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         g.map
             .get(&(resource_id.to_owned(), key.to_owned()))
             .cloned()
     }
 
-    pub fn insert(&self, resource_id: &str, key: &str, keyring: KeyringRef) {
+    pub fn insert(&self, resource_id: &str, key: &str, keyring: Arc<CachedKey>) {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let k = (resource_id.to_owned(), key.to_owned());
         if g.map.insert(k.clone(), keyring).is_none() {

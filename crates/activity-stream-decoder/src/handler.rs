@@ -1,20 +1,26 @@
 //! The I/O edge: one Firehose batch in, one response out, every record accounted for.
+//!
+//! 1. parse every record's outer JSON (pure);
+//! 2. resolve each distinct data key once: the cache, else KMS (misses concurrently);
+//! 3. decrypt + gunzip + decode every record, in parallel across the cores, with the direct
+//!    reader; records it declines go through the AWS Encryption SDK;
+//! 4. keep the response under the size limit.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_esdk::material_providers::types::keyring::KeyringRef;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::crypto::{Esdk, KeyCache, kms_decrypt_data_key};
+use crate::crypto::{CachedKey, Esdk, KeyCache, kms_decrypt_data_key};
 use crate::das::{self, OuterRecord, RecordError};
-use crate::firehose::{
-    EventError, FirehoseEvent, FirehoseResponse, OutputRecord, RESPONSE_LIMIT, Status,
-    enforce_limit,
-};
+use crate::fastpath::{self, WrappingKey};
+use crate::firehose::{EventError, FirehoseEvent, FirehoseResponse, OutputRecord, RESPONSE_LIMIT, Status, enforce_limit};
+
+pub const DEFAULT_RESPONSE_LIMIT: usize = RESPONSE_LIMIT;
 
 /// Built once per execution environment.
 pub struct Decoder {
@@ -34,14 +40,11 @@ pub enum HandlerError {
 
 impl From<HandlerError> for lambda_runtime::Diagnostic {
     fn from(e: HandlerError) -> Self {
-        lambda_runtime::Diagnostic {
-            error_type: "BadInput".into(),
-            error_message: e.to_string(),
-        }
+        lambda_runtime::Diagnostic { error_type: "BadInput".into(), error_message: e.to_string() }
     }
 }
 
-/// What one invocation did, and where its time went (logged as the summary line).
+/// What one invocation did, and where its time went (CPU time summed over threads).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Stats {
     pub records: usize,
@@ -52,44 +55,54 @@ pub struct Stats {
     pub heartbeats: usize,
     pub kms_calls: usize,
     pub key_cache_hits: usize,
-    pub response_bytes_limited: usize,
+    pub sdk_fallbacks: usize,
+    pub response_limited: usize,
     pub kms_us: u64,
-    pub esdk_us: u64,
+    pub decrypt_us: u64,
     pub gunzip_us: u64,
     pub json_us: u64,
+    pub encode_us: u64,
 }
 
 fn us(d: Duration) -> u64 {
     d.as_micros() as u64
 }
 
+/// A record's result before it becomes an output record.
+enum Decoded {
+    /// Base64 NDJSON, events, heartbeats.
+    Events(String, usize, usize),
+    /// Heartbeats only.
+    Heartbeats(usize),
+}
+
 impl Decoder {
     pub async fn handle(&self, event: Value) -> Result<FirehoseResponse, HandlerError> {
         let event = FirehoseEvent::from_value(&event)?;
-        let (response, stats) = self.transform(&event).await;
+        let (response, s) = self.transform(&event).await;
         tracing::info!(
-            records = stats.records,
-            ok = stats.ok,
-            dropped = stats.dropped,
-            failed = stats.failed,
-            events = stats.events,
-            heartbeats = stats.heartbeats,
-            kms_calls = stats.kms_calls,
-            key_cache_hits = stats.key_cache_hits,
-            kms_us = stats.kms_us,
-            esdk_us = stats.esdk_us,
-            gunzip_us = stats.gunzip_us,
-            json_us = stats.json_us,
+            records = s.records,
+            ok = s.ok,
+            dropped = s.dropped,
+            failed = s.failed,
+            events = s.events,
+            heartbeats = s.heartbeats,
+            kms_calls = s.kms_calls,
+            key_cache_hits = s.key_cache_hits,
+            sdk_fallbacks = s.sdk_fallbacks,
+            response_limited = s.response_limited,
+            kms_us = s.kms_us,
+            decrypt_us = s.decrypt_us,
+            gunzip_us = s.gunzip_us,
+            json_us = s.json_us,
+            encode_us = s.encode_us,
             "invocation summary"
         );
         Ok(response)
     }
 
     pub async fn transform(&self, event: &FirehoseEvent) -> (FirehoseResponse, Stats) {
-        let mut stats = Stats {
-            records: event.records.len(),
-            ..Stats::default()
-        };
+        let mut stats = Stats { records: event.records.len(), ..Stats::default() };
         let resource_id = event
             .source_kinesis_stream_arn
             .as_deref()
@@ -106,92 +119,94 @@ impl Decoder {
             })
             .collect();
 
-        // Each distinct data key once: the cache, else one KMS call.
-        let mut keyrings: HashMap<&str, Result<KeyringRef, RecordError>> = HashMap::new();
-        if let Some(rid) = resource_id.as_deref() {
-            for outer in outers.iter().flatten() {
-                if keyrings.contains_key(outer.key.as_str()) {
-                    continue;
-                }
-                let keyring = match self.cache.get(rid, &outer.key) {
-                    Some(k) => {
-                        stats.key_cache_hits += 1;
-                        Ok(k)
-                    }
-                    None => {
-                        stats.kms_calls += 1;
-                        let started = Instant::now();
-                        let key = kms_decrypt_data_key(&self.kms, &outer.key_blob, rid).await;
-                        stats.kms_us += us(started.elapsed());
-                        match key {
-                            Ok(k) => {
-                                let started = Instant::now();
-                                let keyring = self.esdk.keyring(&k).await;
-                                stats.esdk_us += us(started.elapsed());
-                                if let Ok(kr) = &keyring {
-                                    self.cache.insert(rid, &outer.key, kr.clone());
-                                }
-                                keyring
-                            }
-                            Err(e) => Err(e),
-                        }
-                    }
-                };
-                keyrings.insert(outer.key.as_str(), keyring);
+        let keys = match resource_id.as_deref() {
+            Some(rid) => self.resolve_keys(rid, &outers, &mut stats).await,
+            None => HashMap::new(),
+        };
+        let key_for = |o: &OuterRecord| -> Result<Arc<CachedKey>, RecordError> {
+            match keys.get(o.key.as_str()) {
+                Some(Ok(k)) => Ok(k.clone()),
+                Some(Err(e)) => Err(e.clone()),
+                None => Err(RecordError::NoResourceId),
             }
+        };
+
+        // The CPU-bound part, across the cores.
+        let jobs: Vec<Result<(&OuterRecord, Arc<CachedKey>), RecordError>> = outers
+            .iter()
+            .map(|o| {
+                let o = o.as_ref().map_err(Clone::clone)?;
+                Ok((o, key_for(o)?))
+            })
+            .collect();
+        let mut results: Vec<Option<Result<Decoded, RecordError>>> = Vec::with_capacity(jobs.len());
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+        let chunk = jobs.len().div_ceil(threads).max(1);
+        let parts: Vec<(Vec<Option<Result<Decoded, RecordError>>>, Stats)> = std::thread::scope(|s| {
+            let handles: Vec<_> = jobs
+                .chunks(chunk)
+                .map(|part| {
+                    s.spawn(move || {
+                        let mut t = Stats::default();
+                        let out = part
+                            .iter()
+                            .map(|job| match job {
+                                Err(e) => Some(Err(e.clone())),
+                                Ok((o, k)) => fast(&k.wrapping, o, &mut t),
+                            })
+                            .collect();
+                        (out, t)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| (Vec::new(), Stats::default()))).collect()
+        });
+        for (out, t) in parts {
+            results.extend(out);
+            stats.decrypt_us += t.decrypt_us;
+            stats.gunzip_us += t.gunzip_us;
+            stats.json_us += t.json_us;
+            stats.encode_us += t.encode_us;
         }
 
         let mut records = Vec::with_capacity(event.records.len());
-        for (input, outer) in event.records.iter().zip(&outers) {
-            let result = match (outer, resource_id.as_deref()) {
-                (Err(e), _) => Err(e.clone()),
-                (Ok(_), None) => Err(RecordError::NoResourceId),
-                (Ok(o), Some(_)) => match keyrings.get(o.key.as_str()) {
-                    Some(Ok(keyring)) => self.decode(keyring, o, &mut stats).await,
-                    Some(Err(e)) => Err(e.clone()),
-                    None => Err(RecordError::Kms("no data key".into())),
+        for (i, input) in event.records.iter().enumerate() {
+            let result = match results.get_mut(i).and_then(Option::take) {
+                Some(r) => r,
+                // Declined by the direct reader (or lost to a panicked thread): the SDK decides.
+                None => match &jobs[i] {
+                    Ok((o, k)) => {
+                        stats.sdk_fallbacks += 1;
+                        self.with_sdk(&k.keyring, o, &mut stats).await
+                    }
+                    Err(e) => Err(e.clone()),
                 },
             };
             let original = || input.data.clone().unwrap_or_default();
+            let id = input.record_id.clone();
             records.push(match result {
-                Ok(d) if d.events > 0 => {
-                    stats.events += d.events;
-                    stats.heartbeats += d.heartbeats;
-                    OutputRecord {
-                        record_id: input.record_id.clone(),
-                        result: Status::Ok,
-                        data: B64.encode(&d.ndjson),
-                    }
+                Ok(Decoded::Events(data, events, heartbeats)) => {
+                    stats.events += events;
+                    stats.heartbeats += heartbeats;
+                    OutputRecord { record_id: id, result: Status::Ok, data }
                 }
-                Ok(d) => {
-                    stats.heartbeats += d.heartbeats;
-                    OutputRecord {
-                        record_id: input.record_id.clone(),
-                        result: Status::Dropped,
-                        data: original(),
-                    }
+                Ok(Decoded::Heartbeats(n)) => {
+                    stats.heartbeats += n;
+                    OutputRecord { record_id: id, result: Status::Dropped, data: original() }
                 }
                 Err(e) => {
-                    tracing::warn!(record_id = %input.record_id, error = %e, "record failed");
-                    OutputRecord {
-                        record_id: input.record_id.clone(),
-                        result: Status::ProcessingFailed,
-                        data: original(),
-                    }
+                    tracing::warn!(record_id = %id, error = %e, "record failed");
+                    OutputRecord { record_id: id, result: Status::ProcessingFailed, data: original() }
                 }
             });
         }
 
-        let inputs: Vec<String> = event
-            .records
-            .iter()
-            .map(|r| r.data.clone().unwrap_or_default())
-            .collect();
+        let inputs: Vec<String> = event.records.iter().map(|r| r.data.clone().unwrap_or_default()).collect();
         let limited = enforce_limit(&mut records, &inputs, self.response_limit);
         for id in &limited {
             tracing::warn!(record_id = %id, error = %RecordError::ResponseTooLarge, "record failed");
         }
-        stats.response_bytes_limited = limited.len();
+        stats.response_limited = limited.len();
         for r in &records {
             match r.result {
                 Status::Ok => stats.ok += 1,
@@ -202,23 +217,101 @@ impl Decoder {
         (FirehoseResponse { records }, stats)
     }
 
-    async fn decode(
+    /// Each distinct data key of the batch: from the cache, else from KMS (concurrently).
+    async fn resolve_keys<'a>(
         &self,
-        keyring: &KeyringRef,
-        outer: &OuterRecord,
+        rid: &str,
+        outers: &'a [Result<OuterRecord, RecordError>],
         stats: &mut Stats,
-    ) -> Result<das::Decoded, RecordError> {
+    ) -> HashMap<&'a str, Result<Arc<CachedKey>, RecordError>> {
+        let mut keys = HashMap::new();
+        let mut misses: Vec<&OuterRecord> = Vec::new();
+        for o in outers.iter().flatten() {
+            if keys.contains_key(o.key.as_str()) || misses.iter().any(|m| m.key == o.key) {
+                continue;
+            }
+            match self.cache.get(rid, &o.key) {
+                Some(k) => {
+                    stats.key_cache_hits += 1;
+                    keys.insert(o.key.as_str(), Ok(k));
+                }
+                None => misses.push(o),
+            }
+        }
+        let started = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, o) in misses.iter().enumerate() {
+            let (kms, blob, rid) = (self.kms.clone(), o.key_blob.clone(), rid.to_owned());
+            tasks.spawn(async move { (i, kms_decrypt_data_key(&kms, &blob, &rid).await) });
+        }
+        stats.kms_calls += misses.len();
+        let mut plain: Vec<Option<Result<Vec<u8>, RecordError>>> = vec![None; misses.len()];
+        while let Some(done) = tasks.join_next().await {
+            match done {
+                Ok((i, r)) => plain[i] = Some(r),
+                Err(e) => tracing::error!(error = %e, "KMS task failed"),
+            }
+        }
+        stats.kms_us += us(started.elapsed());
+        for (o, p) in misses.into_iter().zip(plain) {
+            let key = match p.unwrap_or_else(|| Err(RecordError::Kms("the KMS call did not complete".into()))) {
+                Ok(k) => self.cached_key(rid, &o.key, &k).await,
+                Err(e) => Err(e),
+            };
+            keys.insert(o.key.as_str(), key);
+        }
+        keys
+    }
+
+    async fn cached_key(&self, rid: &str, blob: &str, plaintext: &[u8]) -> Result<Arc<CachedKey>, RecordError> {
+        let wrapping = WrappingKey::new(plaintext)
+            .ok_or_else(|| RecordError::Kms(format!("the data key is {} bytes, not 32", plaintext.len())))?;
+        let keyring = self.esdk.keyring(plaintext).await?;
+        let key = Arc::new(CachedKey { keyring, wrapping });
+        self.cache.insert(rid, blob, key.clone());
+        Ok(key)
+    }
+
+    async fn with_sdk(
+        &self,
+        keyring: &aws_esdk::material_providers::types::keyring::KeyringRef,
+        o: &OuterRecord,
+        stats: &mut Stats,
+    ) -> Result<Decoded, RecordError> {
         let t = Instant::now();
-        let gz = self.esdk.decrypt(keyring, &outer.activity_events).await?;
-        let t2 = Instant::now();
-        let json = das::gunzip(&gz)?;
-        let t3 = Instant::now();
-        let decoded = das::decode_payload(&json);
-        stats.esdk_us += us(t2 - t);
-        stats.gunzip_us += us(t3 - t2);
-        stats.json_us += us(t3.elapsed());
-        decoded
+        let gz = self.esdk.decrypt(keyring, &o.activity_events).await;
+        stats.decrypt_us += us(t.elapsed());
+        finish(&gz?, stats)
     }
 }
 
-pub const DEFAULT_RESPONSE_LIMIT: usize = RESPONSE_LIMIT;
+/// The direct reader; `None` when it declines the message.
+fn fast(wrapping: &WrappingKey, o: &OuterRecord, t: &mut Stats) -> Option<Result<Decoded, RecordError>> {
+    let started = Instant::now();
+    let gz = fastpath::decrypt(wrapping, &o.activity_events);
+    t.decrypt_us += us(started.elapsed());
+    match gz {
+        Ok(gz) => Some(finish(&gz, t)),
+        Err(declined) => {
+            tracing::debug!(reason = declined.0, "direct reader declined the message; using the SDK");
+            None
+        }
+    }
+}
+
+/// gunzip → events → base64 NDJSON.
+fn finish(gz: &[u8], t: &mut Stats) -> Result<Decoded, RecordError> {
+    let t0 = Instant::now();
+    let json = das::gunzip(gz)?;
+    let t1 = Instant::now();
+    let d = das::decode_payload(&json)?;
+    let t2 = Instant::now();
+    t.gunzip_us += us(t1 - t0);
+    t.json_us += us(t2 - t1);
+    if d.events == 0 {
+        return Ok(Decoded::Heartbeats(d.heartbeats));
+    }
+    let data = B64.encode(&d.ndjson);
+    t.encode_us += us(t2.elapsed());
+    Ok(Decoded::Events(data, d.events, d.heartbeats))
+}

@@ -4,11 +4,13 @@
 //! - [`firehose`]: the transformation contract and the 6 MB response guard (pure);
 //! - [`das`]: the DAS outer record, encryption context and payload decoding (pure);
 //! - [`crypto`]: KMS for the data key, the AWS Encryption SDK for the events, the key cache;
+//! - [`fastpath`]: a direct reader for the one ESDK message shape RDS writes (SDK fallback);
 //! - [`handler`]: one batch: each distinct data key once, every record accounted for;
 //! - [`sample`]: builds records the way RDS does, for tests, the demo and the benchmark.
 
 pub mod crypto;
 pub mod das;
+pub mod fastpath;
 pub mod firehose;
 pub mod handler;
 pub mod sample;

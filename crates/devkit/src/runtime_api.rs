@@ -22,6 +22,9 @@ use axum::routing::{get, post};
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
+/// Lambda's limit on a synchronous invocation's response.
+pub const RESPONSE_LIMIT: usize = 6 * 1024 * 1024;
+
 /// How one invocation ended.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {
@@ -175,6 +178,8 @@ impl LocalLambda {
             )
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
+            // Lambda accepts responses up to 6 MB and answers 413 beyond, as here.
+            .layer(axum::extract::DefaultBodyLimit::max(RESPONSE_LIMIT))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
