@@ -127,7 +127,10 @@ async fn a_batch_sharing_one_data_key_costs_one_kms_call() {
     assert_eq!(s["kms_calls"], 1, "{s}");
     assert_eq!(s["dropped"], 2, "records 24 and 49 are heartbeat-only: {s}");
     assert_eq!(s["failed"], 0, "{s}");
-    assert_eq!(s["sdk_fallbacks"], 0, "the direct reader decrypts what RDS writes: {s}");
+    assert_eq!(
+        s["sdk_fallbacks"], 0,
+        "the direct reader decrypts what RDS writes: {s}"
+    );
 }
 
 #[tokio::test]
@@ -273,7 +276,11 @@ async fn bad_records_fail_alone() {
         "unknown DAS record type \"SomethingElse\" (expected \"DatabaseActivityMonitoringRecords\")"
     );
     assert!(!invoked.stderr.contains("panicked"));
-    assert_eq!(summary(&invoked)["sdk_fallbacks"], 1, "only the corrupted message goes to the SDK");
+    assert_eq!(
+        summary(&invoked)["sdk_fallbacks"],
+        1,
+        "only the corrupted message goes to the SDK"
+    );
 }
 
 #[tokio::test]

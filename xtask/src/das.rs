@@ -12,12 +12,22 @@ const FUNCTION: &str = "activity-stream-decoder";
 /// Run the sample generator (an example of the decoder crate, which alone links aws-esdk).
 pub fn generate(endpoint: &str, out: &Path, release: bool, extra: &[&str]) -> Result<(), String> {
     let mut c = crate::cargo();
-    c.args(["run", "--quiet", "-p", "opswatch-activity-stream-decoder", "--example", "gen-das"]);
+    c.args([
+        "run",
+        "--quiet",
+        "-p",
+        "opswatch-activity-stream-decoder",
+        "--example",
+        "gen-das",
+    ]);
     if release {
         c.arg("--release");
     }
-    c.args(["--", "--endpoint", endpoint, "--out"]).arg(out).args(extra);
-    c.env("AWS_ACCESS_KEY_ID", "testing").env("AWS_SECRET_ACCESS_KEY", "testing");
+    c.args(["--", "--endpoint", endpoint, "--out"])
+        .arg(out)
+        .args(extra);
+    c.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing");
     c.stdout(std::io::stderr());
     crate::run(&mut c)
 }
@@ -31,7 +41,11 @@ pub fn gen_main(args: &[String]) -> Result<(), String> {
         match a.as_str() {
             "--endpoint" => endpoint = it.next().cloned(),
             "--out" => out = it.next().map(PathBuf::from).ok_or("--out needs a folder")?,
-            other => return Err(format!("unknown argument {other}; usage: cargo xtask gen-das [--endpoint URL] [--out DIR]")),
+            other => {
+                return Err(format!(
+                    "unknown argument {other}; usage: cargo xtask gen-das [--endpoint URL] [--out DIR]"
+                ));
+            }
         }
     }
     match endpoint {
@@ -39,7 +53,9 @@ pub fn gen_main(args: &[String]) -> Result<(), String> {
         None => {
             crate::python::ensure()?;
             let moto = Moto::start_with(&crate::python::bin("moto_server"))?;
-            eprintln!("gen-das: no --endpoint: using a private moto; its keys die with it, so these samples show the shape but cannot be decrypted later");
+            eprintln!(
+                "gen-das: no --endpoint: using a private moto; its keys die with it, so these samples show the shape but cannot be decrypted later"
+            );
             generate(&moto.endpoint(), &out, false, &[])
         }
     }
@@ -57,18 +73,28 @@ pub async fn demo(moto: &Moto) -> Result<(), String> {
     files.sort();
     for f in files {
         let bytes = std::fs::read(&f).map_err(|e| e.to_string())?;
-        let lambda = LocalLambda::new(crate::binary(FUNCTION, false), FUNCTION).envs(moto.aws_env()).env("LOG_LEVEL", "warn");
+        let lambda = LocalLambda::new(crate::binary(FUNCTION, false), FUNCTION)
+            .envs(moto.aws_env())
+            .env("LOG_LEVEL", "warn");
         let invoked = lambda.invoke(&bytes).await.map_err(|e| e.to_string())?;
-        println!("\n▶ {FUNCTION} {} (generated against the demo's moto KMS)", f.display());
+        println!(
+            "\n▶ {FUNCTION} {} (generated against the demo's moto KMS)",
+            f.display()
+        );
         match invoked.outcome {
             Outcome::Response(r) => {
                 let v: Value = serde_json::from_str(&r).map_err(|e| e.to_string())?;
                 for rec in v["records"].as_array().into_iter().flatten() {
                     let result = rec["result"].as_str().unwrap_or_default();
-                    print!("  {} {result}", rec["recordId"].as_str().unwrap_or_default());
+                    print!(
+                        "  {} {result}",
+                        rec["recordId"].as_str().unwrap_or_default()
+                    );
                     if result == "Ok" {
                         use base64::Engine;
-                        let nd = base64::engine::general_purpose::STANDARD.decode(rec["data"].as_str().unwrap_or_default()).unwrap_or_default();
+                        let nd = base64::engine::general_purpose::STANDARD
+                            .decode(rec["data"].as_str().unwrap_or_default())
+                            .unwrap_or_default();
                         let text = String::from_utf8_lossy(&nd);
                         let first = text.lines().next().unwrap_or_default();
                         let shown: String = first.chars().take(150).collect();
@@ -118,12 +144,21 @@ fn decoded(response: &Value) -> Vec<(String, String, Vec<Value>)> {
         .map(|r| {
             let result = r["result"].as_str().unwrap_or_default().to_owned();
             let events = if result == "Ok" {
-                let nd = base64::engine::general_purpose::STANDARD.decode(r["data"].as_str().unwrap_or_default()).unwrap_or_default();
-                String::from_utf8_lossy(&nd).lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+                let nd = base64::engine::general_purpose::STANDARD
+                    .decode(r["data"].as_str().unwrap_or_default())
+                    .unwrap_or_default();
+                String::from_utf8_lossy(&nd)
+                    .lines()
+                    .filter_map(|l| serde_json::from_str(l).ok())
+                    .collect()
             } else {
                 Vec::new()
             };
-            (r["recordId"].as_str().unwrap_or_default().to_owned(), result, events)
+            (
+                r["recordId"].as_str().unwrap_or_default().to_owned(),
+                result,
+                events,
+            )
         })
         .collect()
 }
@@ -139,9 +174,16 @@ fn baseline_python() -> Result<PathBuf, String> {
     let marker = venv.join(".installed");
     let wanted = std::fs::read_to_string(&req).map_err(|e| e.to_string())?;
     if !(python.exists() && std::fs::read_to_string(&marker).is_ok_and(|m| m == wanted)) {
-        eprintln!("bench: installing the baseline's requirements into {}", venv.display());
+        eprintln!(
+            "bench: installing the baseline's requirements into {}",
+            venv.display()
+        );
         crate::run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-        crate::run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", "--disable-pip-version-check", "-r"]).arg(&req))?;
+        crate::run(
+            Command::new(venv.join("bin/pip"))
+                .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+                .arg(&req),
+        )?;
         std::fs::write(&marker, wanted).map_err(|e| e.to_string())?;
     }
     Ok(python)
@@ -157,7 +199,21 @@ pub async fn bench() -> Result<(), String> {
     let dir = crate::target_dir().join("bench/das");
     let _ = std::fs::remove_dir_all(&dir);
     let batches = 3;
-    generate(&moto.endpoint(), &dir, true, &["--batches", &batches.to_string(), "--records", "350", "--events", "10", "--rotate", "120"])?;
+    generate(
+        &moto.endpoint(),
+        &dir,
+        true,
+        &[
+            "--batches",
+            &batches.to_string(),
+            "--records",
+            "350",
+            "--events",
+            "10",
+            "--rotate",
+            "120",
+        ],
+    )?;
 
     let mut table = Vec::new();
     let mut breakdown: Vec<Value> = Vec::new();
@@ -165,7 +221,10 @@ pub async fn bench() -> Result<(), String> {
     for b in 0..batches {
         let path = dir.join(format!("batch-{b:02}.json"));
         let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
-        let records = serde_json::from_slice::<Value>(&bytes).map_err(|e| e.to_string())?["records"].as_array().map_or(0, Vec::len);
+        let records =
+            serde_json::from_slice::<Value>(&bytes).map_err(|e| e.to_string())?["records"]
+                .as_array()
+                .map_or(0, Vec::len);
 
         // The baseline, on the same batch and the same moto.
         let out = Command::new(&python)
@@ -177,20 +236,31 @@ pub async fn bench() -> Result<(), String> {
             .output()
             .map_err(|e| format!("running the baseline: {e}"))?;
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let line = stderr.lines().find(|l| l.starts_with("baseline:")).ok_or_else(|| format!("baseline failed:\n{stderr}"))?;
+        let line = stderr
+            .lines()
+            .find(|l| l.starts_with("baseline:"))
+            .ok_or_else(|| format!("baseline failed:\n{stderr}"))?;
         // "baseline: N records, E events in T s: …"
         let words: Vec<&str> = line.split_whitespace().collect();
         let base = Run {
             records: words.get(1).and_then(|w| w.parse().ok()).unwrap_or(0),
             events: words.get(3).and_then(|w| w.parse().ok()).unwrap_or(0),
-            secs: words.get(6).and_then(|w| w.parse().ok()).unwrap_or(f64::NAN),
+            secs: words
+                .get(6)
+                .and_then(|w| w.parse().ok())
+                .unwrap_or(f64::NAN),
         };
-        let base_response: Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("baseline response: {e}"))?;
+        let base_response: Value =
+            serde_json::from_slice(&out.stdout).map_err(|e| format!("baseline response: {e}"))?;
 
         // Ours: one fresh process, the batch twice (cold key cache, then warm).
-        let mut lambda = LocalLambda::new(crate::binary(FUNCTION, true), FUNCTION).envs(moto.aws_env());
+        let mut lambda =
+            LocalLambda::new(crate::binary(FUNCTION, true), FUNCTION).envs(moto.aws_env());
         lambda.timeout = Duration::from_secs(300);
-        let invoked = lambda.invoke_many(&[bytes.clone(), bytes.clone()]).await.map_err(|e| e.to_string())?;
+        let invoked = lambda
+            .invoke_many(&[bytes.clone(), bytes.clone()])
+            .await
+            .map_err(|e| e.to_string())?;
         let mut runs = Vec::new();
         for inv in &invoked {
             let Outcome::Response(body) = &inv.outcome else {
@@ -201,7 +271,11 @@ pub async fn bench() -> Result<(), String> {
                 return Err(format!("batch {b}: the decoder and the baseline disagree"));
             }
             let events = decoded(&response).iter().map(|r| r.2.len()).sum();
-            runs.push(Run { records, events, secs: inv.handler_time.unwrap_or_default().as_secs_f64() });
+            runs.push(Run {
+                records,
+                events,
+                secs: inv.handler_time.unwrap_or_default().as_secs_f64(),
+            });
         }
         if let Some(r) = invoked[0].ready_after {
             ready.push(r);
@@ -210,36 +284,93 @@ pub async fn bench() -> Result<(), String> {
         table.push((b, bytes.len(), base, runs));
     }
 
-    println!("\nactivity-stream-decoder vs baselines/das_ref_decode.py — same batches, same moto, one run");
-    println!("{:<6} {:>9} {:>8} {:>7} │ {:>12} {:>12} │ {:>12} {:>12} │ {:>12} │ {:>8} {:>8}", "batch", "input", "records", "events", "base rec/s", "base ev/s", "cold rec/s", "cold ev/s", "warm rec/s", "cold ×", "warm ×");
+    println!(
+        "\nactivity-stream-decoder vs baselines/das_ref_decode.py — same batches, same moto, one run"
+    );
+    println!(
+        "{:<6} {:>9} {:>8} {:>7} │ {:>12} {:>12} │ {:>12} {:>12} │ {:>12} │ {:>8} {:>8}",
+        "batch",
+        "input",
+        "records",
+        "events",
+        "base rec/s",
+        "base ev/s",
+        "cold rec/s",
+        "cold ev/s",
+        "warm rec/s",
+        "cold ×",
+        "warm ×"
+    );
     for (b, size, base, runs) in &table {
         let (cold, warm) = (&runs[0], &runs[1]);
         println!(
             "{:<6} {:>8.2}M {:>8} {:>7} │ {:>12.0} {:>12.0} │ {:>12.0} {:>12.0} │ {:>12.0} │ {:>7.1}× {:>7.1}×",
-            b, *size as f64 / 1e6, cold.records, cold.events, base.rps(), base.eps(), cold.rps(), cold.eps(), warm.rps(), cold.rps() / base.rps(), warm.rps() / base.rps()
+            b,
+            *size as f64 / 1e6,
+            cold.records,
+            cold.events,
+            base.rps(),
+            base.eps(),
+            cold.rps(),
+            cold.eps(),
+            warm.rps(),
+            cold.rps() / base.rps(),
+            warm.rps() / base.rps()
         );
     }
-    println!("\nwhere the time goes (cold invocations, per record, µs of CPU summed over threads):");
+    println!(
+        "\nwhere the time goes (cold invocations, per record, µs of CPU summed over threads):"
+    );
     for (i, s) in breakdown.iter().enumerate() {
         let n = s["records"].as_f64().unwrap_or(1.0);
         let per = |k: &str| s[k].as_f64().unwrap_or(0.0) / n;
         println!(
             "  batch {i}: KMS {:.1} wall ({} calls, concurrent)  decrypt {:.1}  gunzip {:.1}  JSON {:.1}  base64 {:.1}  (SDK fallbacks: {})",
-            per("kms_us"), s["kms_calls"], per("decrypt_us"), per("gunzip_us"), per("json_us"), per("encode_us"), s["sdk_fallbacks"]
+            per("kms_us"),
+            s["kms_calls"],
+            per("decrypt_us"),
+            per("gunzip_us"),
+            per("json_us"),
+            per("encode_us"),
+            s["sdk_fallbacks"]
         );
     }
-    let ms: Vec<String> = ready.iter().map(|d| format!("{:.1} ms", d.as_secs_f64() * 1e3)).collect();
-    println!("\nprocess start → ready for the first event: {}", ms.join(", "));
-    println!("Lambda zip (bootstrap, deflate): {}", zip_size(&crate::binary(FUNCTION, true))?);
+    let ms: Vec<String> = ready
+        .iter()
+        .map(|d| format!("{:.1} ms", d.as_secs_f64() * 1e3))
+        .collect();
+    println!(
+        "\nprocess start → ready for the first event: {}",
+        ms.join(", ")
+    );
+    println!(
+        "Lambda zip (bootstrap, deflate): {}",
+        zip_size(&crate::binary(FUNCTION, true))?
+    );
     Ok(())
 }
 
 /// Zip a binary as `bootstrap` (as cargo-lambda does) and return the zip's size.
 pub fn zip_size(binary: &Path) -> Result<String, String> {
-    let zip = crate::target_dir().join(format!("bench/{}.zip", binary.file_name().and_then(|n| n.to_str()).unwrap_or("function")));
+    let zip = crate::target_dir().join(format!(
+        "bench/{}.zip",
+        binary
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("function")
+    ));
     let code = "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[2], 'w', zipfile.ZIP_DEFLATED, compresslevel=9) as z:\n    z.write(sys.argv[1], 'bootstrap')";
-    crate::run(Command::new(crate::python::bin("python")).args(["-c", code]).arg(binary).arg(&zip))?;
+    crate::run(
+        Command::new(crate::python::bin("python"))
+            .args(["-c", code])
+            .arg(binary)
+            .arg(&zip),
+    )?;
     let zipped = std::fs::metadata(&zip).map_err(|e| e.to_string())?.len();
     let raw = std::fs::metadata(binary).map_err(|e| e.to_string())?.len();
-    Ok(format!("{:.1} MB (binary {:.1} MB, x86_64 build here; arm64 is similar)", zipped as f64 / 1e6, raw as f64 / 1e6))
+    Ok(format!(
+        "{:.1} MB (binary {:.1} MB, x86_64 build here; arm64 is similar)",
+        zipped as f64 / 1e6,
+        raw as f64 / 1e6
+    ))
 }

@@ -22,8 +22,14 @@ pub struct Function {
 }
 
 pub const FUNCTIONS: &[Function] = &[
-    Function { name: "config-change-notifier", events: "config" },
-    Function { name: "activity-stream-decoder", events: "activity-stream" },
+    Function {
+        name: "config-change-notifier",
+        events: "config",
+    },
+    Function {
+        name: "activity-stream-decoder",
+        events: "activity-stream",
+    },
 ];
 
 pub fn function(name: &str) -> Result<&'static Function, String> {

@@ -29,7 +29,9 @@ pub struct WrappingKey(LessSafeKey);
 
 impl WrappingKey {
     pub fn new(key: &[u8]) -> Option<Self> {
-        UnboundKey::new(&AES_256_GCM, key).ok().map(|k| Self(LessSafeKey::new(k)))
+        UnboundKey::new(&AES_256_GCM, key)
+            .ok()
+            .map(|k| Self(LessSafeKey::new(k)))
     }
 }
 
@@ -40,7 +42,11 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn bytes(&mut self, n: usize) -> Result<&'a [u8], Declined> {
-        let end = self.pos.checked_add(n).filter(|e| *e <= self.buf.len()).ok_or(Declined("truncated message"))?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|e| *e <= self.buf.len())
+            .ok_or(Declined("truncated message"))?;
         let s = &self.buf[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -74,11 +80,15 @@ pub fn decrypt(wrapping: &WrappingKey, msg: &[u8]) -> Result<Vec<u8>, Declined> 
         return Err(Declined("message format version is not 1"));
     }
     if r.u8()? != 0x80 {
-        return Err(Declined("message type is not customer authenticated encrypted data"));
+        return Err(Declined(
+            "message type is not customer authenticated encrypted data",
+        ));
     }
     let suite = r.u16()?;
     if suite != SUITE {
-        return Err(Declined("algorithm suite is not AES_256_GCM_IV12_TAG16_HKDF_SHA256"));
+        return Err(Declined(
+            "algorithm suite is not AES_256_GCM_IV12_TAG16_HKDF_SHA256",
+        ));
     }
     let message_id = r.bytes(16)?;
     // The serialized encryption context, which is also the raw AES keyring's AAD.
@@ -90,7 +100,9 @@ pub fn decrypt(wrapping: &WrappingKey, msg: &[u8]) -> Result<Vec<u8>, Declined> 
             data_key = unwrap_data_key(wrapping, provider_info, wrapped, context);
         }
     }
-    let data_key = data_key.ok_or(Declined("no BC/DataKey encrypted data key opens with this data key"))?;
+    let data_key = data_key.ok_or(Declined(
+        "no BC/DataKey encrypted data key opens with this data key",
+    ))?;
     if r.u8()? != 0x02 {
         return Err(Declined("content is not framed"));
     }
@@ -108,9 +120,17 @@ pub fn decrypt(wrapping: &WrappingKey, msg: &[u8]) -> Result<Vec<u8>, Declined> 
         .expand(&[&SUITE.to_be_bytes(), message_id], Len32)
         .and_then(|okm| okm.fill(&mut derived))
         .map_err(|_| Declined("key derivation failed"))?;
-    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &derived).map_err(|_| Declined("derived key"))?);
-    key.open_separate_gather(nonce(header_iv)?, Aad::from(header), &[], header_tag, &mut [])
-        .map_err(|_| Declined("header authentication failed"))?;
+    let key = LessSafeKey::new(
+        UnboundKey::new(&AES_256_GCM, &derived).map_err(|_| Declined("derived key"))?,
+    );
+    key.open_separate_gather(
+        nonce(header_iv)?,
+        Aad::from(header),
+        &[],
+        header_tag,
+        &mut [],
+    )
+    .map_err(|_| Declined("header authentication failed"))?;
 
     let mut out = Vec::with_capacity(msg.len());
     let mut expected = 1u32;
@@ -124,7 +144,11 @@ pub fn decrypt(wrapping: &WrappingKey, msg: &[u8]) -> Result<Vec<u8>, Declined> 
             return Err(Declined("frame out of sequence"));
         }
         let iv = r.bytes(IV)?;
-        let len = if last { r.u32()? as usize } else { frame_length };
+        let len = if last {
+            r.u32()? as usize
+        } else {
+            frame_length
+        };
         if len > frame_length {
             return Err(Declined("final frame longer than the frame length"));
         }
@@ -136,8 +160,14 @@ pub fn decrypt(wrapping: &WrappingKey, msg: &[u8]) -> Result<Vec<u8>, Declined> 
         aad.extend_from_slice(&(len as u64).to_be_bytes());
         let start = out.len();
         out.resize(start + len, 0);
-        key.open_separate_gather(nonce(iv)?, Aad::from(&aad), ciphertext, tag, &mut out[start..])
-            .map_err(|_| Declined("frame authentication failed"))?;
+        key.open_separate_gather(
+            nonce(iv)?,
+            Aad::from(&aad),
+            ciphertext,
+            tag,
+            &mut out[start..],
+        )
+        .map_err(|_| Declined("frame authentication failed"))?;
         if last {
             break;
         }
@@ -151,10 +181,18 @@ pub fn decrypt(wrapping: &WrappingKey, msg: &[u8]) -> Result<Vec<u8>, Declined> 
 
 /// The raw AES keyring's encrypted data key: provider info is the key name, the tag length
 /// in bits and the IV length (both u32), then the IV; the ciphertext is key || tag.
-fn unwrap_data_key(wrapping: &WrappingKey, info: &[u8], wrapped: &[u8], context: &[u8]) -> Option<Vec<u8>> {
+fn unwrap_data_key(
+    wrapping: &WrappingKey,
+    info: &[u8],
+    wrapped: &[u8],
+    context: &[u8],
+) -> Option<Vec<u8>> {
     let name = crate::crypto::KEY_NAME.as_bytes();
     let rest = info.strip_prefix(name)?;
-    if rest.len() != 8 + IV || rest[..4] != 128u32.to_be_bytes() || rest[4..8] != (IV as u32).to_be_bytes() {
+    if rest.len() != 8 + IV
+        || rest[..4] != 128u32.to_be_bytes()
+        || rest[4..8] != (IV as u32).to_be_bytes()
+    {
         return None;
     }
     if wrapped.len() != 32 + TAG {
@@ -163,7 +201,13 @@ fn unwrap_data_key(wrapping: &WrappingKey, info: &[u8], wrapped: &[u8], context:
     let mut key = vec![0u8; 32];
     wrapping
         .0
-        .open_separate_gather(nonce(&rest[8..]).ok()?, Aad::from(context), &wrapped[..32], &wrapped[32..], &mut key)
+        .open_separate_gather(
+            nonce(&rest[8..]).ok()?,
+            Aad::from(context),
+            &wrapped[..32],
+            &wrapped[32..],
+            &mut key,
+        )
         .ok()?;
     Some(key)
 }
@@ -191,12 +235,31 @@ mod tests {
         let keyring = esdk.keyring(&wrapping).await.unwrap();
         let key = WrappingKey::new(&wrapping).unwrap();
         let mut rng = Rng::new(11);
-        for (n, padded) in [(0usize, false), (1, false), (40, true), (40, false), (700, false)] {
-            let events: Vec<_> = (0..n).map(|i| sample::activity_event(Flavor::Postgres, i as u64, &mut rng)).collect();
+        for (n, padded) in [
+            (0usize, false),
+            (1, false),
+            (40, true),
+            (40, false),
+            (700, false),
+        ] {
+            let events: Vec<_> = (0..n)
+                .map(|i| sample::activity_event(Flavor::Postgres, i as u64, &mut rng))
+                .collect();
             let json = sample::payload("cluster-X", &events);
-            let gz = if padded { sample::gzip_padded(&json, 4096) } else { sample::gzip(&json) };
-            let msg = esdk.encrypt(&keyring, &gz, sample::FRAME_LENGTH).await.unwrap();
-            assert_eq!(decrypt(&key, &msg), Ok(gz.clone()), "{n} events, padded {padded}");
+            let gz = if padded {
+                sample::gzip_padded(&json, 4096)
+            } else {
+                sample::gzip(&json)
+            };
+            let msg = esdk
+                .encrypt(&keyring, &gz, sample::FRAME_LENGTH)
+                .await
+                .unwrap();
+            assert_eq!(
+                decrypt(&key, &msg),
+                Ok(gz.clone()),
+                "{n} events, padded {padded}"
+            );
             assert_eq!(esdk.decrypt(&keyring, &msg).await.unwrap(), gz);
 
             let other = WrappingKey::new(&[1u8; 32]).unwrap();
@@ -204,7 +267,11 @@ mod tests {
             for at in [5, 30, msg.len() / 2, msg.len() - 1] {
                 let mut bad = msg.clone();
                 bad[at] ^= 0x01;
-                assert!(decrypt(&key, &bad).is_err(), "flipped byte {at} of {}", msg.len());
+                assert!(
+                    decrypt(&key, &bad).is_err(),
+                    "flipped byte {at} of {}",
+                    msg.len()
+                );
             }
             assert!(decrypt(&key, &msg[..msg.len() - 1]).is_err());
         }

@@ -18,7 +18,10 @@ use serde_json::Value;
 use crate::crypto::{CachedKey, Esdk, KeyCache, kms_decrypt_data_key};
 use crate::das::{self, OuterRecord, RecordError};
 use crate::fastpath::{self, WrappingKey};
-use crate::firehose::{EventError, FirehoseEvent, FirehoseResponse, OutputRecord, RESPONSE_LIMIT, Status, enforce_limit};
+use crate::firehose::{
+    EventError, FirehoseEvent, FirehoseResponse, OutputRecord, RESPONSE_LIMIT, Status,
+    enforce_limit,
+};
 
 pub const DEFAULT_RESPONSE_LIMIT: usize = RESPONSE_LIMIT;
 
@@ -40,7 +43,10 @@ pub enum HandlerError {
 
 impl From<HandlerError> for lambda_runtime::Diagnostic {
     fn from(e: HandlerError) -> Self {
-        lambda_runtime::Diagnostic { error_type: "BadInput".into(), error_message: e.to_string() }
+        lambda_runtime::Diagnostic {
+            error_type: "BadInput".into(),
+            error_message: e.to_string(),
+        }
     }
 }
 
@@ -78,8 +84,11 @@ enum Decoded {
 
 impl Decoder {
     pub async fn handle(&self, event: Value) -> Result<FirehoseResponse, HandlerError> {
+        let started = Instant::now();
         let event = FirehoseEvent::from_value(&event)?;
+        let parsed_us = us(started.elapsed());
         let (response, s) = self.transform(&event).await;
+        let transform_us = us(started.elapsed()) - parsed_us;
         tracing::info!(
             records = s.records,
             ok = s.ok,
@@ -96,13 +105,18 @@ impl Decoder {
             gunzip_us = s.gunzip_us,
             json_us = s.json_us,
             encode_us = s.encode_us,
+            event_us = parsed_us,
+            transform_us,
             "invocation summary"
         );
         Ok(response)
     }
 
     pub async fn transform(&self, event: &FirehoseEvent) -> (FirehoseResponse, Stats) {
-        let mut stats = Stats { records: event.records.len(), ..Stats::default() };
+        let mut stats = Stats {
+            records: event.records.len(),
+            ..Stats::default()
+        };
         let resource_id = event
             .source_kinesis_stream_arn
             .as_deref()
@@ -110,12 +124,19 @@ impl Decoder {
             .map(str::to_owned)
             .or_else(|| self.resource_id.clone());
 
-        let outers: Vec<Result<OuterRecord, RecordError>> = event
-            .records
-            .iter()
-            .map(|r| match &r.data {
+        let outers: Vec<Result<OuterRecord, RecordError>> =
+            par_map(&event.records, |r, _: &mut ()| match &r.data {
                 Ok(data) => das::parse_outer(data),
                 Err(why) => Err(RecordError::OuterJson(why.clone())),
+            })
+            .0
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(RecordError::OuterJson(
+                        "internal error while parsing".into(),
+                    ))
+                })
             })
             .collect();
 
@@ -139,30 +160,11 @@ impl Decoder {
                 Ok((o, key_for(o)?))
             })
             .collect();
-        let mut results: Vec<Option<Result<Decoded, RecordError>>> = Vec::with_capacity(jobs.len());
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
-        let chunk = jobs.len().div_ceil(threads).max(1);
-        let parts: Vec<(Vec<Option<Result<Decoded, RecordError>>>, Stats)> = std::thread::scope(|s| {
-            let handles: Vec<_> = jobs
-                .chunks(chunk)
-                .map(|part| {
-                    s.spawn(move || {
-                        let mut t = Stats::default();
-                        let out = part
-                            .iter()
-                            .map(|job| match job {
-                                Err(e) => Some(Err(e.clone())),
-                                Ok((o, k)) => fast(&k.wrapping, o, &mut t),
-                            })
-                            .collect();
-                        (out, t)
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| (Vec::new(), Stats::default()))).collect()
+        let (mut results, timings) = par_map(&jobs, |job, t: &mut Stats| match job {
+            Err(e) => Some(Err(e.clone())),
+            Ok((o, k)) => fast(&k.wrapping, o, t),
         });
-        for (out, t) in parts {
-            results.extend(out);
+        for t in timings {
             stats.decrypt_us += t.decrypt_us;
             stats.gunzip_us += t.gunzip_us;
             stats.json_us += t.json_us;
@@ -171,7 +173,7 @@ impl Decoder {
 
         let mut records = Vec::with_capacity(event.records.len());
         for (i, input) in event.records.iter().enumerate() {
-            let result = match results.get_mut(i).and_then(Option::take) {
+            let result = match results.get_mut(i).and_then(Option::take).flatten() {
                 Some(r) => r,
                 // Declined by the direct reader (or lost to a panicked thread): the SDK decides.
                 None => match &jobs[i] {
@@ -188,20 +190,36 @@ impl Decoder {
                 Ok(Decoded::Events(data, events, heartbeats)) => {
                     stats.events += events;
                     stats.heartbeats += heartbeats;
-                    OutputRecord { record_id: id, result: Status::Ok, data }
+                    OutputRecord {
+                        record_id: id,
+                        result: Status::Ok,
+                        data,
+                    }
                 }
                 Ok(Decoded::Heartbeats(n)) => {
                     stats.heartbeats += n;
-                    OutputRecord { record_id: id, result: Status::Dropped, data: original() }
+                    OutputRecord {
+                        record_id: id,
+                        result: Status::Dropped,
+                        data: original(),
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(record_id = %id, error = %e, "record failed");
-                    OutputRecord { record_id: id, result: Status::ProcessingFailed, data: original() }
+                    OutputRecord {
+                        record_id: id,
+                        result: Status::ProcessingFailed,
+                        data: original(),
+                    }
                 }
             });
         }
 
-        let inputs: Vec<String> = event.records.iter().map(|r| r.data.clone().unwrap_or_default()).collect();
+        let inputs: Vec<String> = event
+            .records
+            .iter()
+            .map(|r| r.data.clone().unwrap_or_default())
+            .collect();
         let limited = enforce_limit(&mut records, &inputs, self.response_limit);
         for id in &limited {
             tracing::warn!(record_id = %id, error = %RecordError::ResponseTooLarge, "record failed");
@@ -254,7 +272,9 @@ impl Decoder {
         }
         stats.kms_us += us(started.elapsed());
         for (o, p) in misses.into_iter().zip(plain) {
-            let key = match p.unwrap_or_else(|| Err(RecordError::Kms("the KMS call did not complete".into()))) {
+            let key = match p
+                .unwrap_or_else(|| Err(RecordError::Kms("the KMS call did not complete".into())))
+            {
                 Ok(k) => self.cached_key(rid, &o.key, &k).await,
                 Err(e) => Err(e),
             };
@@ -263,9 +283,15 @@ impl Decoder {
         keys
     }
 
-    async fn cached_key(&self, rid: &str, blob: &str, plaintext: &[u8]) -> Result<Arc<CachedKey>, RecordError> {
-        let wrapping = WrappingKey::new(plaintext)
-            .ok_or_else(|| RecordError::Kms(format!("the data key is {} bytes, not 32", plaintext.len())))?;
+    async fn cached_key(
+        &self,
+        rid: &str,
+        blob: &str,
+        plaintext: &[u8],
+    ) -> Result<Arc<CachedKey>, RecordError> {
+        let wrapping = WrappingKey::new(plaintext).ok_or_else(|| {
+            RecordError::Kms(format!("the data key is {} bytes, not 32", plaintext.len()))
+        })?;
         let keyring = self.esdk.keyring(plaintext).await?;
         let key = Arc::new(CachedKey { keyring, wrapping });
         self.cache.insert(rid, blob, key.clone());
@@ -285,15 +311,67 @@ impl Decoder {
     }
 }
 
+/// `f` over `items` in order, split across the cores; each thread has its own `A` (timings).
+/// The output is aligned with `items`: `None` where a thread was lost (a panic), so that no
+/// record id can shift onto another record's result.
+fn par_map<T: Sync, R: Send, A: Default + Send>(
+    items: &[T],
+    f: impl Fn(&T, &mut A) -> R + Sync,
+) -> (Vec<Option<R>>, Vec<A>) {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let chunk = items.len().div_ceil(threads).max(1);
+    let f = &f;
+    let parts: Vec<(Vec<Option<R>>, A)> = std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| {
+                let len = part.len();
+                let handle = s.spawn(move || {
+                    let mut acc = A::default();
+                    let out = part
+                        .iter()
+                        .map(|x| Some(f(x, &mut acc)))
+                        .collect::<Vec<_>>();
+                    (out, acc)
+                });
+                (len, handle)
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(len, h)| {
+                h.join()
+                    .unwrap_or_else(|_| ((0..len).map(|_| None).collect(), A::default()))
+            })
+            .collect()
+    });
+    let mut out = Vec::with_capacity(items.len());
+    let mut accs = Vec::with_capacity(parts.len());
+    for (o, a) in parts {
+        out.extend(o);
+        accs.push(a);
+    }
+    (out, accs)
+}
+
 /// The direct reader; `None` when it declines the message.
-fn fast(wrapping: &WrappingKey, o: &OuterRecord, t: &mut Stats) -> Option<Result<Decoded, RecordError>> {
+fn fast(
+    wrapping: &WrappingKey,
+    o: &OuterRecord,
+    t: &mut Stats,
+) -> Option<Result<Decoded, RecordError>> {
     let started = Instant::now();
     let gz = fastpath::decrypt(wrapping, &o.activity_events);
     t.decrypt_us += us(started.elapsed());
     match gz {
         Ok(gz) => Some(finish(&gz, t)),
         Err(declined) => {
-            tracing::debug!(reason = declined.0, "direct reader declined the message; using the SDK");
+            tracing::debug!(
+                reason = declined.0,
+                "direct reader declined the message; using the SDK"
+            );
             None
         }
     }

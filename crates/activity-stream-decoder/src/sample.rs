@@ -24,7 +24,7 @@ impl Rng {
         Self(seed.max(1))
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -32,7 +32,7 @@ impl Rng {
     }
 
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.next_u64() % n.max(1)
     }
 }
 
@@ -131,7 +131,7 @@ pub fn gzip_padded(bytes: &[u8], multiple: usize) -> Vec<u8> {
             .write(Vec::new(), flate2::Compression::default());
         let _ = gz.write_all(bytes);
         let out = gz.finish().unwrap_or_default();
-        if out.len() % multiple == 0 {
+        if out.len().is_multiple_of(multiple) {
             return out;
         }
         pad += multiple - out.len() % multiple;
@@ -290,7 +290,7 @@ pub async fn batch(
         if i % spec.rotate_every.max(1) == 0 || key.is_none() {
             key = Some(DataKey::generate(kms, esdk, key_id, &spec.resource_id).await?);
         }
-        let flavor = if (i / spec.rotate_every.max(1)) % 2 == 0 {
+        let flavor = if (i / spec.rotate_every.max(1)).is_multiple_of(2) {
             Flavor::Postgres
         } else {
             Flavor::Mysql
