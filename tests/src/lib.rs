@@ -112,3 +112,14 @@ pub fn error(invoked: &Invoked) -> (String, String) {
         ),
     }
 }
+
+/// The JSON log line `invocation summary` a function printed (the whole line: `fields`,
+/// `span`), for assertions on counts and the request id.
+pub fn summary_line(invoked: &Invoked) -> serde_json::Value {
+    invoked
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["fields"]["message"] == "invocation summary")
+        .unwrap_or_else(|| panic!("no summary line in:\n{}", invoked.stderr))
+}

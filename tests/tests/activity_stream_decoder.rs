@@ -54,13 +54,7 @@ async fn invoke(k: &Kms, event: &Value, extra: &[(&str, &str)]) -> (Vec<Value>, 
 }
 
 fn summary(invoked: &Invoked) -> Value {
-    invoked
-        .stderr
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|v| v["fields"]["message"] == "invocation summary")
-        .unwrap_or_else(|| panic!("no summary in:\n{}", invoked.stderr))["fields"]
-        .clone()
+    summary_line(invoked)["fields"].clone()
 }
 
 fn ids(event: &Value) -> Vec<String> {

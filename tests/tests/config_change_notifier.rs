@@ -354,12 +354,7 @@ async fn logs_are_json_with_the_request_id_and_a_summary() {
     let slack = SlackFake::start().await.expect("fake Slack");
     let invoked = invoke("config/security-group-ingress.json", &slack, no_aws_env()).await;
     response(&invoked);
-    let summary = invoked
-        .stderr
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|v| v["fields"]["message"] == "invocation summary")
-        .unwrap_or_else(|| panic!("no summary line in:\n{}", invoked.stderr));
+    let summary = summary_line(&invoked);
     assert_eq!(
         summary["span"]["requestId"],
         invoked.request_id.as_str(),
