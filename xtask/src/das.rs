@@ -322,6 +322,16 @@ pub async fn bench() -> Result<(), String> {
         "\nwhere the time goes (cold invocations, per record, µs of CPU summed over threads):"
     );
     for (i, s) in breakdown.iter().enumerate() {
+        println!(
+            "  batch {i}: wall {:.1} ms = event parse {:.1} ms + transform {:.1} ms + runtime (deserialize, serialize, post) {:.1} ms",
+            table[i].3[0].secs * 1e3,
+            s["event_us"].as_f64().unwrap_or(0.0) / 1e3,
+            s["transform_us"].as_f64().unwrap_or(0.0) / 1e3,
+            table[i].3[0].secs * 1e3
+                - (s["event_us"].as_f64().unwrap_or(0.0)
+                    + s["transform_us"].as_f64().unwrap_or(0.0))
+                    / 1e3
+        );
         let n = s["records"].as_f64().unwrap_or(1.0);
         let per = |k: &str| s[k].as_f64().unwrap_or(0.0) / n;
         println!(
