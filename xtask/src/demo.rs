@@ -136,17 +136,29 @@ async fn seed(moto: &Moto) -> Result<(), String> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&object).map_err(|e| e.to_string())?;
     let gz = gz.finish().map_err(|e| e.to_string())?;
-    s3.create_bucket()
-        .bucket(bucket)
-        .send()
-        .await
-        .map_err(|e| format!("creating {bucket} in moto: {e:?}"))?;
-    s3.put_object()
-        .bucket(bucket)
-        .key(key)
-        .body(gz.into())
-        .send()
-        .await
-        .map_err(|e| format!("seeding {key}: {e:?}"))?;
+    let mut objects = vec![(bucket.to_owned(), key.to_owned(), gz)];
+    // cloudtrail-event-handler: the log files CloudTrail delivered.
+    objects.extend(
+        opswatch_devkit::fixtures::cloudtrail_log_files(&crate::root())
+            .map_err(|e| format!("reading the CloudTrail samples: {e}"))?,
+    );
+    let mut buckets: Vec<&str> = objects.iter().map(|o| o.0.as_str()).collect();
+    buckets.dedup();
+    for bucket in buckets {
+        s3.create_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| format!("creating {bucket} in moto: {e:?}"))?;
+    }
+    for (bucket, key, body) in objects {
+        s3.put_object()
+            .bucket(&bucket)
+            .key(&key)
+            .body(body.into())
+            .send()
+            .await
+            .map_err(|e| format!("seeding {key}: {e:?}"))?;
+    }
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! - `demo`: every function on its `events/` samples against moto and a local Slack.
 //! - `test`: formatting, clippy, every test, template lint: what CI runs.
 
+mod ct;
 mod das;
 mod demo;
 mod invoke;
@@ -29,6 +30,10 @@ pub const FUNCTIONS: &[Function] = &[
     Function {
         name: "activity-stream-decoder",
         events: "activity-stream",
+    },
+    Function {
+        name: "cloudtrail-event-handler",
+        events: "cloudtrail",
     },
 ];
 
@@ -99,7 +104,8 @@ const USAGE: &str = "usage: cargo xtask <command>
   demo                                           every function on its samples, locally
   test                                           fmt, clippy, all tests, template lint (CI)
   gen-das [--endpoint URL] [--out DIR]           DAS Firehose events made as RDS makes them
-  bench das                                      decoder vs the Python baseline, same run";
+  bench das                                      decoder vs the Python baseline, same run
+  bench cloudtrail                               a 110 MB log file streamed vs Python json.load";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -119,8 +125,10 @@ fn main() -> ExitCode {
         Some("test") => test::main(),
         Some("gen-das") => das::gen_main(&args[1..]),
         Some("bench") => match args.get(1).map(String::as_str) {
-            Some("das") | None => runtime.block_on(das::bench()),
-            Some(other) => Err(format!("unknown benchmark {other}; known: das")),
+            Some("das") => runtime.block_on(das::bench()),
+            Some("cloudtrail") => ct::bench(),
+            None => runtime.block_on(das::bench()).and_then(|()| ct::bench()),
+            Some(other) => Err(format!("unknown benchmark {other}; known: das, cloudtrail")),
         },
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");

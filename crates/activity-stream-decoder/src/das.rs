@@ -2,17 +2,12 @@
 //! context for the data key, and the decrypted payload (gzip JSON) turned into NDJSON.
 //! Pure: no I/O.
 //!
-//! Events are passed through byte for byte (`RawValue`): PostgreSQL and MySQL events differ
+//! Events are passed through byte for byte ([`crate::scan`] hands back each event's exact
+//! text): PostgreSQL and MySQL events differ
 //! in shape (e.g. `exitCode` is a number in one and a string in the other), and a decoder
 //! must not add, drop or retype any field.
 
-use std::io::Read;
-
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use serde::Deserialize;
-use serde_json::value::RawValue;
-
 /// The outer record `type` RDS writes.
 pub const RECORDS_TYPE: &str = "DatabaseActivityMonitoringRecords";
 
@@ -86,9 +81,7 @@ struct Outer<'a> {
 }
 
 pub fn parse_outer(data: &str) -> Result<OuterRecord, RecordError> {
-    let json = B64
-        .decode(data.trim())
-        .map_err(|e| RecordError::DataBase64(e.to_string()))?;
+    let json = b64_decode(data.trim()).map_err(|e| RecordError::DataBase64(e.to_string()))?;
     let outer: Outer =
         serde_json::from_slice(&json).map_err(|e| RecordError::OuterJson(e.to_string()))?;
     match outer.kind.as_deref() {
@@ -103,7 +96,7 @@ pub fn parse_outer(data: &str) -> Result<OuterRecord, RecordError> {
         .key
         .ok_or_else(|| RecordError::OuterJson("missing field `key`".into()))?;
     let field = |field: &'static str, s: &str| {
-        B64.decode(s.trim()).map_err(|e| RecordError::FieldBase64 {
+        b64_decode(s.trim()).map_err(|e| RecordError::FieldBase64 {
             field,
             why: e.to_string(),
         })
@@ -115,17 +108,130 @@ pub fn parse_outer(data: &str) -> Result<OuterRecord, RecordError> {
     })
 }
 
-/// Gunzip a decrypted payload, refusing more than [`MAX_PAYLOAD_BYTES`].
+/// Standard base64 with padding (SIMD: most of a batch's bytes pass through here).
+pub fn b64_decode(s: &str) -> Result<Vec<u8>, String> {
+    base64_simd::STANDARD
+        .decode_to_vec(s)
+        .map_err(|_| "invalid base64".to_owned())
+}
+
+pub fn b64_encode(b: &[u8]) -> String {
+    base64_simd::STANDARD.encode_to_string(b)
+}
+
+/// Gunzip a decrypted payload (every member, as `MultiGzDecoder` would), refusing more than
+/// [`MAX_PAYLOAD_BYTES`]. The inflater is kept per thread and reset between payloads, and the
+/// output is sized from the gzip trailer, so a record costs no allocation but its output.
 pub fn gunzip(gz: &[u8]) -> Result<Vec<u8>, RecordError> {
-    let mut out = Vec::with_capacity(gz.len() * 8);
-    flate2::read::MultiGzDecoder::new(gz)
-        .take(MAX_PAYLOAD_BYTES + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| RecordError::Gzip(e.to_string()))?;
-    if out.len() as u64 > MAX_PAYLOAD_BYTES {
-        return Err(RecordError::TooLarge);
+    // ISIZE (the last member's size mod 2^32) is only a hint; growth and the cap decide.
+    let hint = gz
+        .last_chunk::<4>()
+        .map_or(0, |t| u32::from_le_bytes(*t) as usize)
+        .min(1 << 24);
+    let mut out = Vec::with_capacity(hint.max(gz.len() * 4) + 1);
+    let mut rest = gz;
+    loop {
+        rest = &rest[gzip_header_len(rest)?..];
+        let start = out.len();
+        let used = INFLATER.with_borrow_mut(|d| inflate_member(d, rest, &mut out))?;
+        rest = &rest[used..];
+        let Some((trailer, after)) = rest.split_first_chunk::<8>() else {
+            return Err(RecordError::Gzip("the gzip trailer is truncated".into()));
+        };
+        let (crc, size) = trailer.split_at(4);
+        let member = &out[start..];
+        if crc32fast::hash(member).to_le_bytes() != crc {
+            return Err(RecordError::Gzip(
+                "corrupt gzip stream does not have a matching checksum".into(),
+            ));
+        }
+        if (member.len() as u32).to_le_bytes() != size {
+            return Err(RecordError::Gzip(
+                "the gzip size trailer does not match".into(),
+            ));
+        }
+        rest = after;
+        if rest.is_empty() {
+            return Ok(out);
+        }
     }
-    Ok(out)
+}
+
+thread_local! {
+    static INFLATER: std::cell::RefCell<flate2::Decompress> =
+        std::cell::RefCell::new(flate2::Decompress::new(false));
+}
+
+/// The length of a gzip member's header (RFC 1952 §2.3).
+fn gzip_header_len(gz: &[u8]) -> Result<usize, RecordError> {
+    let bad = |why: &str| RecordError::Gzip(why.to_owned());
+    let Some(&[0x1f, 0x8b, 8, flags, _, _, _, _, _, _]) = gz.first_chunk::<10>() else {
+        return Err(bad(if gz.len() < 10 {
+            "truncated gzip header"
+        } else {
+            "invalid gzip header"
+        }));
+    };
+    if flags & 0xe0 != 0 {
+        return Err(bad("invalid gzip header (reserved flags)"));
+    }
+    let mut at = 10;
+    if flags & 0x04 != 0 {
+        let len = gz
+            .get(at..at + 2)
+            .ok_or_else(|| bad("truncated gzip header"))?;
+        at += 2 + usize::from(u16::from_le_bytes([len[0], len[1]]));
+    }
+    for flag in [0x08, 0x10] {
+        if flags & flag != 0 {
+            let zero = gz
+                .get(at..)
+                .and_then(|t| t.iter().position(|&b| b == 0))
+                .ok_or_else(|| bad("truncated gzip header"))?;
+            at += zero + 1;
+        }
+    }
+    if flags & 0x02 != 0 {
+        at += 2;
+    }
+    if at > gz.len() {
+        return Err(bad("truncated gzip header"));
+    }
+    Ok(at)
+}
+
+/// Inflate one raw deflate stream from `input` onto `out`; the input bytes it used.
+fn inflate_member(
+    d: &mut flate2::Decompress,
+    input: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<usize, RecordError> {
+    d.reset(false);
+    let cap = MAX_PAYLOAD_BYTES as usize;
+    loop {
+        if out.len() == out.capacity() {
+            if out.len() > cap {
+                return Err(RecordError::TooLarge);
+            }
+            let more = out.len().max(32 * 1024).min(cap + 1 - out.len());
+            out.reserve_exact(more);
+        }
+        let used = d.total_in() as usize;
+        let written = out.len();
+        let status = d
+            .decompress_vec(&input[used..], out, flate2::FlushDecompress::None)
+            .map_err(|e| RecordError::Gzip(e.to_string()))?;
+        if out.len() > cap {
+            return Err(RecordError::TooLarge);
+        }
+        match status {
+            flate2::Status::StreamEnd => return Ok(d.total_in() as usize),
+            _ if d.total_in() as usize == used && out.len() == written => {
+                return Err(RecordError::Gzip("the deflate stream is truncated".into()));
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Activity events of one record, as NDJSON.
@@ -136,34 +242,23 @@ pub struct Decoded {
     pub heartbeats: usize,
 }
 
-#[derive(Deserialize)]
-struct Payload<'a> {
-    #[serde(rename = "databaseActivityEventList", borrow)]
-    events: Vec<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct EventType<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Option<std::borrow::Cow<'a, str>>,
-}
-
 /// The activity events of a decompressed payload, heartbeats removed, one per line.
 pub fn decode_payload(json: &[u8]) -> Result<Decoded, RecordError> {
-    let payload: Payload =
-        serde_json::from_slice(json).map_err(|e| RecordError::PayloadJson(e.to_string()))?;
+    let events = crate::scan::events(json).map_err(|e| RecordError::PayloadJson(e.to_string()))?;
     let mut out = Decoded {
         ndjson: Vec::with_capacity(json.len()),
         ..Decoded::default()
     };
-    for raw in payload.events {
-        let kind: EventType =
-            serde_json::from_str(raw.get()).map_err(|e| RecordError::PayloadJson(e.to_string()))?;
-        if kind.kind.as_deref() == Some("heartbeat") {
+    for event in events {
+        if event.kind.as_deref() == Some("heartbeat") {
             out.heartbeats += 1;
             continue;
         }
-        minify_into(raw.get(), &mut out.ndjson);
+        if event.compact {
+            out.ndjson.extend_from_slice(event.text.as_bytes());
+        } else {
+            minify_into(event.text, &mut out.ndjson);
+        }
         out.ndjson.push(b'\n');
         out.events += 1;
     }
@@ -204,6 +299,51 @@ fn minify_into(json: &str, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD as B64;
+    use serde::Deserialize;
+    use serde_json::value::RawValue;
+
+    #[derive(Deserialize)]
+    struct Payload<'a> {
+        #[serde(rename = "databaseActivityEventList", borrow)]
+        events: Vec<&'a RawValue>,
+    }
+
+    #[derive(Deserialize)]
+    struct EventType<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: Option<std::borrow::Cow<'a, str>>,
+    }
+
+    /// The reading the scanner replaced: serde_json, two passes. The reference it is tested against.
+    fn decode_payload_serde(json: &[u8]) -> Result<Decoded, RecordError> {
+        let payload: Payload =
+            serde_json::from_slice(json).map_err(|e| RecordError::PayloadJson(e.to_string()))?;
+        let mut out = Decoded {
+            ndjson: Vec::with_capacity(json.len()),
+            ..Decoded::default()
+        };
+        for raw in payload.events {
+            // The rule both follow: an element that is not an object is not a heartbeat.
+            if !raw.get().starts_with('{') {
+                minify_into(raw.get(), &mut out.ndjson);
+                out.ndjson.push(b'\n');
+                out.events += 1;
+                continue;
+            }
+            let kind: EventType = serde_json::from_str(raw.get())
+                .map_err(|e| RecordError::PayloadJson(e.to_string()))?;
+            if kind.kind.as_deref() == Some("heartbeat") {
+                out.heartbeats += 1;
+                continue;
+            }
+            minify_into(raw.get(), &mut out.ndjson);
+            out.ndjson.push(b'\n');
+            out.events += 1;
+        }
+        Ok(out)
+    }
 
     fn check_decode(payload: &str, expected_lines: &[&str], heartbeats: usize) {
         let d = decode_payload(payload.as_bytes()).unwrap();
@@ -282,6 +422,20 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(2000))]
+
+        #[test]
+        fn base64_agrees_with_the_base64_crate(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..100),
+            text in "[A-Za-z0-9+/]{0,20}={0,3}|[\\PC]{0,8}",
+        ) {
+            proptest::prop_assert_eq!(b64_encode(&bytes), B64.encode(&bytes));
+            proptest::prop_assert_eq!(b64_decode(&B64.encode(&bytes)), Ok(bytes));
+            proptest::prop_assert_eq!(b64_decode(&text).ok(), B64.decode(&text).ok(), "{:?}", text);
+        }
+    }
+
     #[test]
     fn resource_ids_and_contexts() {
         assert_eq!(
@@ -305,6 +459,93 @@ mod tests {
         assert_eq!(encryption_context("db-XYZ"), ("aws:rds:db-id", "db-XYZ"));
     }
 
+    /// What `gunzip` replaced: flate2's streaming reader. The reference it is tested against.
+    fn gunzip_flate2(gz: &[u8]) -> Result<Vec<u8>, RecordError> {
+        use std::io::Read;
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(gz)
+            .take(MAX_PAYLOAD_BYTES + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| RecordError::Gzip(e.to_string()))?;
+        if out.len() as u64 > MAX_PAYLOAD_BYTES {
+            return Err(RecordError::TooLarge);
+        }
+        Ok(out)
+    }
+
+    fn gzip_member(
+        data: &[u8],
+        name: Option<&str>,
+        comment: Option<&str>,
+        extra: Option<Vec<u8>>,
+    ) -> Vec<u8> {
+        use std::io::Write;
+        let mut b = flate2::GzBuilder::new().mtime(1_700_000_000);
+        if let Some(n) = name {
+            b = b.filename(n);
+        }
+        if let Some(c) = comment {
+            b = b.comment(c);
+        }
+        if let Some(e) = extra {
+            b = b.extra(e);
+        }
+        let mut w = b.write(Vec::new(), flate2::Compression::fast());
+        w.write_all(data).unwrap();
+        w.finish().unwrap()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(1000))]
+
+        #[test]
+        fn gunzip_agrees_with_flate2(
+            members in proptest::collection::vec((
+                proptest::collection::vec(proptest::sample::select(b"ab{}\"xyz01\n".to_vec()), 0..3000),
+                proptest::option::of("[a-z]{0,8}"),
+                proptest::option::of("[a-z ]{0,8}"),
+                proptest::option::of(proptest::collection::vec(proptest::num::u8::ANY, 0..20)),
+            ), 1..4),
+            cut in proptest::option::of(proptest::num::usize::ANY),
+            flip in proptest::option::of((proptest::num::usize::ANY, 1u8..=255)),
+            tail in proptest::collection::vec(proptest::num::u8::ANY, 0..3),
+        ) {
+            let mut gz = Vec::new();
+            for (data, name, comment, extra) in &members {
+                gz.extend(gzip_member(data, name.as_deref(), comment.as_deref(), extra.clone()));
+            }
+            if let Some(c) = cut {
+                gz.truncate(c % (gz.len() + 1));
+            }
+            if let Some((at, x)) = flip && !gz.is_empty() {
+                let at = at % gz.len();
+                gz[at] ^= x;
+            }
+            gz.extend(&tail);
+            let (new, old) = (gunzip(&gz), gunzip_flate2(&gz));
+            match (&new, &old) {
+                (Ok(a), Ok(b)) => proptest::prop_assert_eq!(a, b),
+                (Err(_), Err(_)) => {}
+                _ => proptest::prop_assert!(false, "gunzip {:?} vs flate2 {:?}", new.map(|v| v.len()), old.map(|v| v.len())),
+            }
+        }
+    }
+
+    #[test]
+    fn gunzip_reads_every_member_and_checks_trailers() {
+        let mut two = gzip_member(b"first ", Some("a.json"), Some("c"), Some(vec![1, 2, 3, 4]));
+        two.extend(gzip_member(b"second", None, None, None));
+        assert_eq!(gunzip(&two).unwrap(), b"first second");
+        let mut bad_crc = gzip_member(b"payload", None, None, None);
+        let n = bad_crc.len();
+        bad_crc[n - 8] ^= 1;
+        assert!(matches!(gunzip(&bad_crc), Err(RecordError::Gzip(e)) if e.contains("checksum")));
+        let mut bad_size = gzip_member(b"payload", None, None, None);
+        bad_size[n - 1] ^= 1;
+        assert!(gunzip(&bad_size).is_err());
+        assert!(gunzip(&bad_size[..n - 3]).is_err());
+    }
+
     #[test]
     fn gzip_is_capped() {
         use std::io::Write;
@@ -317,6 +558,149 @@ mod tests {
         assert!(bomb.len() < 200_000);
         assert_eq!(gunzip(&bomb), Err(RecordError::TooLarge));
         assert!(matches!(gunzip(b"\x1f\x8bjunk"), Err(RecordError::Gzip(_))));
+    }
+
+    /// The scanner and the serde_json reading it replaced agree: both fail, or both give the
+    /// same events. (serde_json also reads a struct from a JSON array; RDS never writes one,
+    /// and the scanner refuses it.)
+    fn agrees_with_serde_json(bytes: &[u8]) -> Result<(), proptest::test_runner::TestCaseError> {
+        let new = decode_payload(bytes);
+        let old = if bytes.trim_ascii_start().starts_with(b"[") {
+            Err(RecordError::PayloadJson("array".into()))
+        } else {
+            decode_payload_serde(bytes)
+        };
+        match (&new, &old) {
+            (Ok(a), Ok(b)) => proptest::prop_assert_eq!(a, b),
+            (Err(_), Err(_)) => {}
+            _ => proptest::prop_assert!(
+                false,
+                "scanner {new:?} vs serde_json {old:?} on {:?}",
+                String::from_utf8_lossy(bytes)
+            ),
+        }
+        Ok(())
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        use serde_json::Value;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            "(heartbeat|record|[\\PC\"\\\\\u{0}-\u{1f}]{0,12})".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::vec(("(type|[a-z]{1,6}|t\\u0079pe)", inner), 0..6)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn payload_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let event = prop_oneof![
+            4 => proptest::collection::vec(("(type|[a-z]{1,8})", json_value()), 0..8)
+                .prop_map(|kv| serde_json::Value::Object(kv.into_iter().collect())),
+            1 => json_value(),
+        ];
+        (
+            proptest::collection::vec(event, 0..6),
+            json_value(),
+            any::<bool>(),
+        )
+            .prop_map(|(events, other, pretty)| {
+                let doc = serde_json::json!({"type": "DatabaseActivityMonitoringRecord",
+                    "other": other, "databaseActivityEventList": events});
+                if pretty {
+                    serde_json::to_string_pretty(&doc).unwrap()
+                } else {
+                    serde_json::to_string(&doc).unwrap()
+                }
+            })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(2000))]
+
+        #[test]
+        fn scanner_agrees_on_valid_payloads(text in payload_text()) {
+            agrees_with_serde_json(text.as_bytes())?;
+            proptest::prop_assert!(decode_payload(text.as_bytes()).is_ok() || text.contains("\"databaseActivityEventList\":[") || text.contains("\"databaseActivityEventList\": ["));
+        }
+
+        #[test]
+        fn scanner_agrees_on_mutated_payloads(
+            text in payload_text(),
+            edits in proptest::collection::vec((proptest::num::usize::ANY, 0u8..3, proptest::sample::select(
+                b"\"\\{}[],: \n0-e.u\x01\xfftnx9E+".to_vec())), 1..4),
+        ) {
+            let mut bytes = text.into_bytes();
+            for (at, op, c) in edits {
+                if bytes.is_empty() { break; }
+                let at = at % bytes.len();
+                match op {
+                    0 => bytes[at] = c,
+                    1 => { bytes.remove(at); }
+                    _ => bytes.insert(at, c),
+                }
+            }
+            agrees_with_serde_json(&bytes)?;
+        }
+
+        #[test]
+        fn scanner_agrees_on_anything(text in "[\\PC{}\\[\\]\",:]{0,64}", bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..128)) {
+            agrees_with_serde_json(text.as_bytes())?;
+            agrees_with_serde_json(&bytes)?;
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_a_stack_overflow() {
+        let deep = format!(
+            "{{\"databaseActivityEventList\":[{{\"a\":{}1{}}}]}}",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        assert!(decode_payload(deep.as_bytes()).is_err());
+        let ok = format!(
+            "{{\"databaseActivityEventList\":[{{\"a\":{}1{}}}]}}",
+            "[".repeat(100),
+            "]".repeat(100)
+        );
+        agrees_with_serde_json(ok.as_bytes()).unwrap();
+        assert_eq!(decode_payload(ok.as_bytes()).unwrap().events, 1);
+    }
+
+    #[test]
+    fn escaped_keys_and_types_are_read_as_serde_json_reads_them() {
+        check_decode(
+            r#"{"databaseActivity\u0045ventList":[{"t\u0079pe":"heart\u0062eat"},{"type":null},{"x":"\ud800"}]}"#,
+            &[r#"{"type":null}"#, r#"{"x":"\ud800"}"#],
+            1,
+        );
+        check_decode(
+            r#"{"databaseActivityEventList":["record",[1, 2],null]}"#,
+            &[r#""record""#, "[1,2]", "null"],
+            0,
+        );
+        for bad in [
+            r#"{"databaseActivityEventList":[{"type":5}]}"#,
+            r#"{"databaseActivityEventList":[{"type":"a","type":"b"}]}"#,
+            r#"{"databaseActivityEventList":[],"databaseActivityEventList":[]}"#,
+            r#"{"databaseActivityEventList":[{"type":"\ud800"}]}"#,
+            r#"{"databaseActivityEventList":[{}]} x"#,
+            r#"{"databaseActivityEventList":[{"a":01}]}"#,
+        ] {
+            assert!(decode_payload(bad.as_bytes()).is_err(), "{bad}");
+            agrees_with_serde_json(bad.as_bytes()).unwrap();
+        }
     }
 
     proptest::proptest! {

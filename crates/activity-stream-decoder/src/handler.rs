@@ -10,10 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::crypto::{CachedKey, Esdk, KeyCache, kms_decrypt_data_key};
 use crate::das::{self, OuterRecord, RecordError};
@@ -39,12 +36,18 @@ pub struct Decoder {
 pub enum HandlerError {
     #[error("{0}")]
     Event(#[from] EventError),
+    #[error("the response could not be encoded: {0}")]
+    Response(String),
 }
 
 impl From<HandlerError> for lambda_runtime::Diagnostic {
     fn from(e: HandlerError) -> Self {
         lambda_runtime::Diagnostic {
-            error_type: "BadInput".into(),
+            error_type: match e {
+                HandlerError::Event(_) => "BadInput",
+                HandlerError::Response(_) => "InternalError",
+            }
+            .into(),
             error_message: e.to_string(),
         }
     }
@@ -83,12 +86,15 @@ enum Decoded {
 }
 
 impl Decoder {
-    pub async fn handle(&self, event: Value) -> Result<FirehoseResponse, HandlerError> {
+    /// One invocation: the event's JSON text in, the response's JSON text out.
+    pub async fn handle(&self, event: &str) -> Result<String, HandlerError> {
         let started = Instant::now();
-        let event = FirehoseEvent::from_value(&event)?;
+        let event = FirehoseEvent::from_json(event)?;
         let parsed_us = us(started.elapsed());
         let (response, s) = self.transform(&event).await;
         let transform_us = us(started.elapsed()) - parsed_us;
+        let response = response.to_json();
+        let response_us = us(started.elapsed()) - parsed_us - transform_us;
         tracing::info!(
             records = s.records,
             ok = s.ok,
@@ -107,6 +113,7 @@ impl Decoder {
             encode_us = s.encode_us,
             event_us = parsed_us,
             transform_us,
+            response_us,
             "invocation summary"
         );
         Ok(response)
@@ -389,7 +396,7 @@ fn finish(gz: &[u8], t: &mut Stats) -> Result<Decoded, RecordError> {
     if d.events == 0 {
         return Ok(Decoded::Heartbeats(d.heartbeats));
     }
-    let data = B64.encode(&d.ndjson);
+    let data = das::b64_encode(&d.ndjson);
     t.encode_us += us(t2.elapsed());
     Ok(Decoded::Events(data, d.events, d.heartbeats))
 }

@@ -3,6 +3,7 @@
 //! and moto server for AWS APIs ([`Moto`]). Used by `xtask` and the end-to-end tests; never
 //! by a function.
 
+pub mod fixtures;
 pub mod moto;
 pub mod runtime_api;
 pub mod slack;

@@ -95,10 +95,11 @@ struct Shared {
 }
 
 impl Shared {
-    fn finish(&self, outcome: Outcome) {
+    /// `at`: when the runtime's answer had fully arrived (before the harness converts it).
+    fn finish(&self, outcome: Outcome, at: Instant) {
         let current = self.current.lock().ok().and_then(|mut c| c.take());
         let (request_id, handler_time) = match current {
-            Some((id, at)) => (id, Some(at.elapsed())),
+            Some((id, handed_out)) => (id, Some(at.saturating_duration_since(handed_out))),
             None => (String::new(), None),
         };
         let _ = self.answers.send(Answer {
@@ -341,9 +342,11 @@ async fn next(State(s): State<Arc<Shared>>) -> axum::response::Response {
 }
 
 async fn response(State(s): State<Arc<Shared>>, body: Bytes) -> StatusCode {
-    s.finish(Outcome::Response(
-        String::from_utf8_lossy(&body).into_owned(),
-    ));
+    let arrived = Instant::now();
+    s.finish(
+        Outcome::Response(String::from_utf8_lossy(&body).into_owned()),
+        arrived,
+    );
     StatusCode::ACCEPTED
 }
 
@@ -359,19 +362,27 @@ fn diagnostic(body: &[u8]) -> (String, String) {
 }
 
 async fn error(State(s): State<Arc<Shared>>, body: Bytes) -> StatusCode {
+    let arrived = Instant::now();
     let (error_type, error_message) = diagnostic(&body);
-    s.finish(Outcome::Error {
-        error_type,
-        error_message,
-    });
+    s.finish(
+        Outcome::Error {
+            error_type,
+            error_message,
+        },
+        arrived,
+    );
     StatusCode::ACCEPTED
 }
 
 async fn init_error(State(s): State<Arc<Shared>>, body: Bytes) -> StatusCode {
+    let arrived = Instant::now();
     let (error_type, error_message) = diagnostic(&body);
-    s.finish(Outcome::InitError {
-        error_type,
-        error_message,
-    });
+    s.finish(
+        Outcome::InitError {
+            error_type,
+            error_message,
+        },
+        arrived,
+    );
     StatusCode::ACCEPTED
 }

@@ -1,0 +1,425 @@
+//! One pass over a decrypted DAS payload: validate it as JSON (RFC 8259, as strictly as
+//! `serde_json`), find `databaseActivityEventList`, and hand back each event's exact text and
+//! its `type`. No tree is built and nothing is copied; `serde_json` would need two passes
+//! (the list as raw values, then each event again for its `type`, which RDS writes last).
+//!
+//! Differentially tested against the `serde_json` reading it replaces (`das` tests).
+
+use std::borrow::Cow;
+
+/// Nesting deeper than this is refused (as `serde_json` refuses past 128).
+const MAX_DEPTH: usize = 128;
+
+/// An element of the list: its text, and its `type` when it is an object whose `type` is a
+/// string.
+pub struct Event<'a> {
+    pub text: &'a str,
+    /// No whitespace outside strings: the text is already one compact line.
+    pub compact: bool,
+    pub kind: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScanError {
+    #[error("{what} at byte {at}")]
+    Syntax { what: &'static str, at: usize },
+    #[error("missing field `databaseActivityEventList`")]
+    MissingList,
+    #[error("duplicate field `{0}`")]
+    Duplicate(&'static str),
+    #[error("the `type` of the event at byte {0} is not a string")]
+    TypeNotString(usize),
+    #[error("an event or key is not UTF-8 ({0})")]
+    Utf8(String),
+}
+
+/// The events of `databaseActivityEventList`, in order.
+pub fn events(json: &[u8]) -> Result<Vec<Event<'_>>, ScanError> {
+    let mut s = Scanner {
+        b: json,
+        i: 0,
+        depth: 0,
+        spaces: 0,
+    };
+    s.ws();
+    s.expect(b'{', "expected the payload to be a JSON object")?;
+    s.depth += 1;
+    let mut list: Option<Vec<Event>> = None;
+    s.ws();
+    if !s.eat(b'}') {
+        loop {
+            s.ws();
+            let key = s.key()?;
+            s.ws();
+            s.expect(b':', "expected `:`")?;
+            s.ws();
+            if key == "databaseActivityEventList" {
+                if list.is_some() {
+                    return Err(ScanError::Duplicate("databaseActivityEventList"));
+                }
+                list = Some(s.event_list()?);
+            } else {
+                s.value()?;
+            }
+            s.ws();
+            if s.eat(b',') {
+                continue;
+            }
+            s.expect(b'}', "expected `,` or `}`")?;
+            break;
+        }
+    }
+    s.ws();
+    if s.i != s.b.len() {
+        return Err(s.err("trailing characters"));
+    }
+    list.ok_or(ScanError::MissingList)
+}
+
+/// Text the output keeps (events) or that is compared (keys, `type`) must be UTF-8; like
+/// serde_json, bytes in values that are skipped are not checked.
+fn utf8(b: &[u8]) -> Result<&str, ScanError> {
+    std::str::from_utf8(b).map_err(|e| ScanError::Utf8(e.to_string()))
+}
+
+/// The index of the first `"`, `\\` or control character in `b` (or its length), eight bytes
+/// at a time: in the word `v`, a byte is flagged by `(v - 0x01…) & !v & 0x80…` when it is
+/// zero; the lowest flag is always exact.
+fn special(b: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let mut i = 0;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let v = u64::from_le_bytes(w);
+        let flags = zero(v ^ (ONES * u64::from(b'"')))
+            | zero(v ^ (ONES * u64::from(b'\\')))
+            | (v.wrapping_sub(ONES * 0x20) & !v & HIGH);
+        if flags != 0 {
+            return i + (flags.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + b[i..]
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .unwrap_or(b.len() - i)
+}
+
+struct Scanner<'a> {
+    b: &'a [u8],
+    i: usize,
+    depth: usize,
+    /// Whitespace bytes skipped so far (outside strings).
+    spaces: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn err(&self, what: &'static str) -> ScanError {
+        ScanError::Syntax { what, at: self.i }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn ws(&mut self) {
+        let start = self.i;
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.i += 1;
+        }
+        self.spaces += self.i - start;
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect(&mut self, c: u8, what: &'static str) -> Result<(), ScanError> {
+        if self.eat(c) {
+            Ok(())
+        } else {
+            Err(self.err(what))
+        }
+    }
+
+    fn nest(&mut self) -> Result<(), ScanError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.err("nested too deeply"));
+        }
+        Ok(())
+    }
+
+    /// The list: an array of objects, each scanned for its `type`.
+    fn event_list(&mut self) -> Result<Vec<Event<'a>>, ScanError> {
+        self.expect(b'[', "expected `databaseActivityEventList` to be an array")?;
+        self.nest()?;
+        let mut events = Vec::with_capacity(16);
+        self.ws();
+        if self.eat(b']') {
+            self.depth -= 1;
+            return Ok(events);
+        }
+        loop {
+            self.ws();
+            events.push(self.event()?);
+            self.ws();
+            if self.eat(b',') {
+                continue;
+            }
+            self.expect(b']', "expected `,` or `]`")?;
+            self.depth -= 1;
+            return Ok(events);
+        }
+    }
+
+    fn event(&mut self) -> Result<Event<'a>, ScanError> {
+        let start = self.i;
+        let spaces = self.spaces;
+        if !self.eat(b'{') {
+            // Not an object, so not a heartbeat: passed on as it is.
+            self.value()?;
+            return Ok(Event {
+                text: utf8(&self.b[start..self.i])?,
+                compact: self.spaces == spaces,
+                kind: None,
+            });
+        }
+        self.nest()?;
+        let mut kind: Option<Option<Cow<'a, str>>> = None;
+        self.ws();
+        if !self.eat(b'}') {
+            loop {
+                self.ws();
+                let is_type = self.key_is_type()?;
+                self.ws();
+                self.expect(b':', "expected `:`")?;
+                self.ws();
+                if is_type {
+                    if kind.is_some() {
+                        return Err(ScanError::Duplicate("type"));
+                    }
+                    kind = Some(match self.peek() {
+                        Some(b'"') => Some(self.string()?),
+                        Some(b'n') => {
+                            self.value()?;
+                            None
+                        }
+                        _ => {
+                            self.value()?;
+                            return Err(ScanError::TypeNotString(start));
+                        }
+                    });
+                } else {
+                    self.value()?;
+                }
+                self.ws();
+                if self.eat(b',') {
+                    continue;
+                }
+                self.expect(b'}', "expected `,` or `}`")?;
+                break;
+            }
+        }
+        self.depth -= 1;
+        Ok(Event {
+            text: utf8(&self.b[start..self.i])?,
+            compact: self.spaces == spaces,
+            kind: kind.flatten(),
+        })
+    }
+
+    /// Whether an event's key is `type`. Its UTF-8 is checked with the event's text.
+    fn key_is_type(&mut self) -> Result<bool, ScanError> {
+        if self.peek() != Some(b'"') {
+            return Err(self.err("expected a string key"));
+        }
+        let open = self.i;
+        if !self.skip_string()? {
+            return Ok(&self.b[open..self.i] == b"\"type\"");
+        }
+        self.i = open;
+        Ok(self.string()? == "type")
+    }
+
+    fn key(&mut self) -> Result<Cow<'a, str>, ScanError> {
+        if self.peek() != Some(b'"') {
+            return Err(self.err("expected a string key"));
+        }
+        self.string()
+    }
+
+    /// A string at `"`: its value (borrowed unless it has escapes).
+    fn string(&mut self) -> Result<Cow<'a, str>, ScanError> {
+        let open = self.i;
+        let escaped = self.skip_string()?;
+        let raw = utf8(&self.b[open..self.i])?;
+        if !escaped {
+            return Ok(Cow::Borrowed(&raw[1..raw.len() - 1]));
+        }
+        // Rare: serde_json applies the escapes, refusing lone surrogates as it does when it
+        // reads a key or a field's value.
+        serde_json::from_str::<String>(raw)
+            .map(Cow::Owned)
+            .map_err(|_| ScanError::Syntax {
+                what: "invalid escape",
+                at: open,
+            })
+    }
+
+    /// A string at `"`, validated and skipped; whether it has escapes. (Like serde_json when
+    /// it skips a value, `\u` escapes are not checked for surrogate pairs.)
+    fn skip_string(&mut self) -> Result<bool, ScanError> {
+        self.i += 1;
+        let mut escaped = false;
+        loop {
+            self.i += special(self.b.get(self.i..).unwrap_or_default());
+            match self.peek() {
+                None => return Err(self.err("unterminated string")),
+                Some(b'"') => {
+                    self.i += 1;
+                    return Ok(escaped);
+                }
+                Some(b'\\') => {}
+                Some(_) => return Err(self.err("control character in a string")),
+            }
+            self.i += 1;
+            escaped = true;
+            match self.peek() {
+                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 1,
+                Some(b'u') => {
+                    self.i += 1;
+                    for _ in 0..4 {
+                        if !self.peek().is_some_and(|h| h.is_ascii_hexdigit()) {
+                            return Err(self.err("invalid \\u escape"));
+                        }
+                        self.i += 1;
+                    }
+                }
+                _ => return Err(self.err("invalid escape")),
+            }
+        }
+    }
+
+    /// Any value, validated and skipped.
+    fn value(&mut self) -> Result<(), ScanError> {
+        match self.peek() {
+            Some(b'{') => {
+                self.i += 1;
+                self.nest()?;
+                self.ws();
+                if !self.eat(b'}') {
+                    loop {
+                        self.ws();
+                        if self.peek() != Some(b'"') {
+                            return Err(self.err("expected a string key"));
+                        }
+                        self.skip_string()?;
+                        self.ws();
+                        self.expect(b':', "expected `:`")?;
+                        self.ws();
+                        self.value()?;
+                        self.ws();
+                        if self.eat(b',') {
+                            continue;
+                        }
+                        self.expect(b'}', "expected `,` or `}`")?;
+                        break;
+                    }
+                }
+                self.depth -= 1;
+                Ok(())
+            }
+            Some(b'[') => {
+                self.i += 1;
+                self.nest()?;
+                self.ws();
+                if !self.eat(b']') {
+                    loop {
+                        self.ws();
+                        self.value()?;
+                        self.ws();
+                        if self.eat(b',') {
+                            continue;
+                        }
+                        self.expect(b']', "expected `,` or `]`")?;
+                        break;
+                    }
+                }
+                self.depth -= 1;
+                Ok(())
+            }
+            Some(b'"') => self.skip_string().map(drop),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(_) => Err(self.err("expected a value")),
+            None => Err(self.err("unexpected end")),
+        }
+    }
+
+    fn literal(&mut self, word: &'static [u8]) -> Result<(), ScanError> {
+        if self.b.get(self.i..self.i + word.len()) == Some(word) {
+            self.i += word.len();
+            Ok(())
+        } else {
+            Err(self.err("invalid literal"))
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.i;
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.i += 1;
+        }
+        self.i - start
+    }
+
+    fn number(&mut self) -> Result<(), ScanError> {
+        self.eat(b'-');
+        match self.peek() {
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return Err(self.err("invalid number")),
+        }
+        if self.eat(b'.') && self.digits() == 0 {
+            return Err(self.err("invalid number"));
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            if self.digits() == 0 {
+                return Err(self.err("invalid number"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn special_finds_the_first_quote_backslash_or_control(
+            b in proptest::collection::vec(proptest::sample::select(vec![b'a', b'"', b'\\', 0x00, 0x1f, 0x20, 0x7f, 0x80, 0xff, 0x22 ^ 0x80]), 0..40),
+        ) {
+            let naive = b.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20).unwrap_or(b.len());
+            proptest::prop_assert_eq!(special(&b), naive);
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! cloudtrail-event-handler: who changed what in the account, from CloudTrail log files
+//! (S3, announced through SNS to SQS) or EventBridge API-call events, as Slack alerts.
+//!
+//! - [`input`]: what invoked the function — SQS, SNS or EventBridge (pure);
+//! - [`record`]: CloudTrail records, and log files read one record at a time (pure);
+//! - [`filter`]: which records deserve an alert (pure);
+//! - [`render`]: one line per event, many lines to an alert (pure);
+//! - [`handler`]: the I/O — S3, Slack, SQS partial batch responses.
+
+pub mod filter;
+pub mod handler;
+pub mod input;
+pub mod record;
+pub mod render;
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+
+pub use handler::{Handler, HandlerError};
+
+impl Handler {
+    /// Build the clients once, from the environment.
+    pub async fn from_env() -> Result<Self, lambda_runtime::Error> {
+        let config = opswatch_support::aws_config().await;
+        let filter = filter::Filter::from_lookup(|k| std::env::var(k).ok())?;
+        Ok(Self {
+            slack: opswatch_support::slack_from_env(&config).await?,
+            s3: opswatch_support::s3_client(&config),
+            filter,
+        })
+    }
+}
+
+/// The Lambda entry point: serve invocations until the environment is shut down.
+pub async fn run() -> Result<(), lambda_runtime::Error> {
+    opswatch_support::init_tracing();
+    let handler = Handler::from_env().await?;
+    let handler = &handler;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handler.handle(event.payload).await
+    }))
+    .await
+}
