@@ -299,3 +299,68 @@ async fn not_an_event_is_one_line_error() {
     );
     assert!(!message.contains('\n'));
 }
+
+#[tokio::test]
+async fn filters_come_from_the_environment() {
+    let (moto, _s3) = moto_with_logs().await;
+    let slack = SlackFake::start().await.expect("fake Slack");
+    let run = |vars: &'static [(&'static str, &'static str)]| {
+        let mut l = lambda(BIN, FUNCTION, moto.aws_env()).env("SLACK_WEBHOOK_URL", slack.url());
+        for (k, v) in vars {
+            l = l.env(k, *v);
+        }
+        async move {
+            l.invoke(&event("cloudtrail/sqs-log-delivery.json"))
+                .await
+                .expect("runs")
+        }
+    };
+    run(&[("ALERT_ONLY", "console-logins")]).await;
+    run(&[
+        ("EXCLUDE_PRINCIPALS", "deploy,root"),
+        ("EXCLUDE_EVENT_SOURCES", "s3.*"),
+    ])
+    .await;
+    run(&[("INCLUDE_EVENT_NAMES", "GetRole")]).await;
+    let texts: Vec<String> = slack.received().iter().map(all_text).collect();
+    assert_eq!(texts.len(), 3);
+    assert!(
+        texts[0].contains("*ConsoleLogin*") && !texts[0].contains("*RunInstances*"),
+        "{}",
+        texts[0]
+    );
+    for gone in [
+        "*ConsoleLogin*",
+        "*CreateAccessKey*",
+        "*ModifyDBCluster*",
+        "*PutBucketPolicy*",
+    ] {
+        assert!(!texts[1].contains(gone), "{gone} in {}", texts[1]);
+    }
+    assert!(
+        texts[1].contains("*RunInstances*") && texts[1].contains("*CreateRoute*"),
+        "{}",
+        texts[1]
+    );
+    // Listed exactly: the read-only GetRole calls, and only they.
+    assert!(
+        texts[2].contains("*GetRole*") && !texts[2].contains("*RunInstances*"),
+        "{}",
+        texts[2]
+    );
+
+    // A bad setting stops the cold start with a message naming it.
+    let invoked = run(&[("ALERT_ONLY", "sometimes")]).await;
+    assert!(
+        matches!(invoked.outcome, Outcome::Exited(Some(code)) if code != 0),
+        "{:?}",
+        invoked.outcome
+    );
+    assert!(
+        invoked
+            .stderr
+            .contains("cold start failed\",\"error\":\"ALERT_ONLY: unknown mode"),
+        "{}",
+        invoked.stderr
+    );
+}
