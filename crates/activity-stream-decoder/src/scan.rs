@@ -43,32 +43,20 @@ pub fn events(json: &[u8]) -> Result<Vec<Event<'_>>, ScanError> {
     };
     s.ws();
     s.expect(b'{', "expected the payload to be a JSON object")?;
-    s.depth += 1;
     let mut list: Option<Vec<Event>> = None;
-    s.ws();
-    if !s.eat(b'}') {
-        loop {
-            s.ws();
-            let key = s.key()?;
-            s.ws();
-            s.expect(b':', "expected `:`")?;
-            s.ws();
-            if key == "databaseActivityEventList" {
-                if list.is_some() {
-                    return Err(ScanError::Duplicate("databaseActivityEventList"));
-                }
-                list = Some(s.event_list()?);
-            } else {
-                s.value()?;
+    s.members(|s| {
+        if s.key()? == "databaseActivityEventList" {
+            s.colon()?;
+            if list.is_some() {
+                return Err(ScanError::Duplicate("databaseActivityEventList"));
             }
-            s.ws();
-            if s.eat(b',') {
-                continue;
-            }
-            s.expect(b'}', "expected `,` or `}`")?;
-            break;
+            list = Some(s.event_list()?);
+        } else {
+            s.colon()?;
+            s.value()?;
         }
-    }
+        Ok(())
+    })?;
     s.ws();
     if s.i != s.b.len() {
         return Err(s.err("trailing characters"));
@@ -150,6 +138,62 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// An object's members, after its `{`: `member` reads one (key, `:`, value).
+    #[inline(always)]
+    fn members(
+        &mut self,
+        mut member: impl FnMut(&mut Self) -> Result<(), ScanError>,
+    ) -> Result<(), ScanError> {
+        self.nest()?;
+        self.ws();
+        if !self.eat(b'}') {
+            loop {
+                self.ws();
+                member(self)?;
+                self.ws();
+                if self.eat(b',') {
+                    continue;
+                }
+                self.expect(b'}', "expected `,` or `}`")?;
+                break;
+            }
+        }
+        self.depth -= 1;
+        Ok(())
+    }
+
+    /// An array's elements, after its `[`.
+    #[inline(always)]
+    fn elements(
+        &mut self,
+        mut element: impl FnMut(&mut Self) -> Result<(), ScanError>,
+    ) -> Result<(), ScanError> {
+        self.nest()?;
+        self.ws();
+        if !self.eat(b']') {
+            loop {
+                self.ws();
+                element(self)?;
+                self.ws();
+                if self.eat(b',') {
+                    continue;
+                }
+                self.expect(b']', "expected `,` or `]`")?;
+                break;
+            }
+        }
+        self.depth -= 1;
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn colon(&mut self) -> Result<(), ScanError> {
+        self.ws();
+        self.expect(b':', "expected `:`")?;
+        self.ws();
+        Ok(())
+    }
+
     fn nest(&mut self) -> Result<(), ScanError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
@@ -161,24 +205,12 @@ impl<'a> Scanner<'a> {
     /// The list: an array of objects, each scanned for its `type`.
     fn event_list(&mut self) -> Result<Vec<Event<'a>>, ScanError> {
         self.expect(b'[', "expected `databaseActivityEventList` to be an array")?;
-        self.nest()?;
         let mut events = Vec::with_capacity(16);
-        self.ws();
-        if self.eat(b']') {
-            self.depth -= 1;
-            return Ok(events);
-        }
-        loop {
-            self.ws();
-            events.push(self.event()?);
-            self.ws();
-            if self.eat(b',') {
-                continue;
-            }
-            self.expect(b']', "expected `,` or `]`")?;
-            self.depth -= 1;
-            return Ok(events);
-        }
+        self.elements(|s| {
+            events.push(s.event()?);
+            Ok(())
+        })?;
+        Ok(events)
     }
 
     fn event(&mut self) -> Result<Event<'a>, ScanError> {
@@ -193,43 +225,29 @@ impl<'a> Scanner<'a> {
                 kind: None,
             });
         }
-        self.nest()?;
         let mut kind: Option<Option<Cow<'a, str>>> = None;
-        self.ws();
-        if !self.eat(b'}') {
-            loop {
-                self.ws();
-                let is_type = self.key_is_type()?;
-                self.ws();
-                self.expect(b':', "expected `:`")?;
-                self.ws();
-                if is_type {
-                    if kind.is_some() {
-                        return Err(ScanError::Duplicate("type"));
-                    }
-                    kind = Some(match self.peek() {
-                        Some(b'"') => Some(self.string()?),
-                        Some(b'n') => {
-                            self.value()?;
-                            None
-                        }
-                        _ => {
-                            self.value()?;
-                            return Err(ScanError::TypeNotString(start));
-                        }
-                    });
-                } else {
-                    self.value()?;
-                }
-                self.ws();
-                if self.eat(b',') {
-                    continue;
-                }
-                self.expect(b'}', "expected `,` or `}`")?;
-                break;
+        self.members(|s| {
+            let is_type = s.key_is_type()?;
+            s.colon()?;
+            if !is_type {
+                return s.value();
             }
-        }
-        self.depth -= 1;
+            if kind.is_some() {
+                return Err(ScanError::Duplicate("type"));
+            }
+            kind = Some(match s.peek() {
+                Some(b'"') => Some(s.string()?),
+                Some(b'n') => {
+                    s.value()?;
+                    None
+                }
+                _ => {
+                    s.value()?;
+                    return Err(ScanError::TypeNotString(start));
+                }
+            });
+            Ok(())
+        })?;
         Ok(Event {
             text: utf8(&self.b[start..self.i])?,
             compact: self.spaces == spaces,
@@ -314,48 +332,18 @@ impl<'a> Scanner<'a> {
         match self.peek() {
             Some(b'{') => {
                 self.i += 1;
-                self.nest()?;
-                self.ws();
-                if !self.eat(b'}') {
-                    loop {
-                        self.ws();
-                        if self.peek() != Some(b'"') {
-                            return Err(self.err("expected a string key"));
-                        }
-                        self.skip_string()?;
-                        self.ws();
-                        self.expect(b':', "expected `:`")?;
-                        self.ws();
-                        self.value()?;
-                        self.ws();
-                        if self.eat(b',') {
-                            continue;
-                        }
-                        self.expect(b'}', "expected `,` or `}`")?;
-                        break;
+                self.members(|s| {
+                    if s.peek() != Some(b'"') {
+                        return Err(s.err("expected a string key"));
                     }
-                }
-                self.depth -= 1;
-                Ok(())
+                    s.skip_string()?;
+                    s.colon()?;
+                    s.value()
+                })
             }
             Some(b'[') => {
                 self.i += 1;
-                self.nest()?;
-                self.ws();
-                if !self.eat(b']') {
-                    loop {
-                        self.ws();
-                        self.value()?;
-                        self.ws();
-                        if self.eat(b',') {
-                            continue;
-                        }
-                        self.expect(b']', "expected `,` or `]`")?;
-                        break;
-                    }
-                }
-                self.depth -= 1;
-                Ok(())
+                self.elements(Self::value)
             }
             Some(b'"') => self.skip_string().map(drop),
             Some(b't') => self.literal(b"true"),

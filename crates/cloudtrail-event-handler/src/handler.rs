@@ -19,38 +19,7 @@ pub struct Handler {
 }
 
 /// Why an invocation failed as a whole (SQS batches report their messages instead).
-#[derive(thiserror::Error)]
-pub enum HandlerError {
-    #[error("{0}")]
-    Event(#[from] InputError),
-    #[error("{failed} of {total} record(s) failed: {details}")]
-    Records {
-        total: usize,
-        failed: usize,
-        details: String,
-        delivery: bool,
-    },
-}
-
-/// The runtime logs a failed invocation's error with `Debug`: keep it the one readable line.
-impl std::fmt::Debug for HandlerError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(self, f)
-    }
-}
-
-impl From<HandlerError> for lambda_runtime::Diagnostic {
-    fn from(e: HandlerError) -> Self {
-        let error_type = match &e {
-            HandlerError::Records { delivery: true, .. } => "SlackDeliveryFailed",
-            _ => "BadInput",
-        };
-        lambda_runtime::Diagnostic {
-            error_type: error_type.into(),
-            error_message: e.to_string(),
-        }
-    }
-}
+pub type HandlerError = opswatch_support::InvocationError<InputError>;
 
 #[derive(Debug, thiserror::Error)]
 enum ItemError {
@@ -137,7 +106,7 @@ impl Counts {
 
 impl Handler {
     pub async fn handle(&self, event: Value) -> Result<Value, HandlerError> {
-        let event = input::parse(&event)?;
+        let event = input::parse(&event).map_err(HandlerError::BadInput)?;
         let mut counts = Counts::default();
         let result = match event {
             Event::Sqs(items) => Ok(self.sqs(&items, &mut counts).await),
@@ -185,6 +154,7 @@ impl Handler {
             Ok(serde_json::to_value(&*counts).unwrap_or(Value::Null))
         } else {
             Err(HandlerError::Records {
+                unit: "SNS record(s)",
                 total: items.len(),
                 failed: failures.len(),
                 details: failures.join("; "),
@@ -212,6 +182,7 @@ impl Handler {
                 if let Err(e) = self.post(digest.into_alert(None), counts).await {
                     counts.failed = 1;
                     return Err(HandlerError::Records {
+                        unit: "event(s)",
                         total: 1,
                         failed: 1,
                         details: format!("Slack: {e}"),

@@ -33,38 +33,7 @@ pub struct Response {
 }
 
 /// Why an invocation failed. Every healthy record was still handled first.
-#[derive(thiserror::Error)]
-pub enum HandlerError {
-    #[error("{0}")]
-    Event(ParseError),
-    #[error("{failed} of {total} SNS record(s) failed: {details}")]
-    Records {
-        total: usize,
-        failed: usize,
-        details: String,
-        delivery: bool,
-    },
-}
-
-/// The runtime logs a failed invocation's error with `Debug`: keep it the one readable line.
-impl std::fmt::Debug for HandlerError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(self, f)
-    }
-}
-
-impl From<HandlerError> for lambda_runtime::Diagnostic {
-    fn from(e: HandlerError) -> Self {
-        let error_type = match &e {
-            HandlerError::Records { delivery: true, .. } => "SlackDeliveryFailed",
-            _ => "BadInput",
-        };
-        lambda_runtime::Diagnostic {
-            error_type: error_type.into(),
-            error_message: e.to_string(),
-        }
-    }
-}
+pub type HandlerError = opswatch_support::InvocationError<ParseError>;
 
 #[derive(Debug, thiserror::Error)]
 enum RecordError {
@@ -82,7 +51,7 @@ enum Handled {
 impl Notifier {
     /// Handle every record of an SNS event; fail, naming each failed record, if any failed.
     pub async fn handle(&self, event: Value) -> Result<Response, HandlerError> {
-        let records = sns_records(&event).map_err(HandlerError::Event)?;
+        let records = sns_records(&event).map_err(HandlerError::BadInput)?;
         let mut summary = Summary {
             records: records.len(),
             ..Summary::default()
@@ -111,6 +80,7 @@ impl Notifier {
             })
         } else {
             Err(HandlerError::Records {
+                unit: "SNS record(s)",
                 total: records.len(),
                 failed: failures.len(),
                 details: failures.join("; "),

@@ -176,6 +176,44 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
+/// Why an invocation failed: its event was unusable (`E`, the function's input error), or
+/// some of its records failed after every healthy one was handled. The runtime reports it as
+/// one readable line (`Debug` is `Display`), typed `BadInput` or `SlackDeliveryFailed`.
+#[derive(thiserror::Error)]
+pub enum InvocationError<E: std::fmt::Display> {
+    #[error("{0}")]
+    BadInput(E),
+    #[error("{failed} of {total} {unit} failed: {details}")]
+    Records {
+        total: usize,
+        failed: usize,
+        /// What was counted, e.g. "SNS record(s)".
+        unit: &'static str,
+        details: String,
+        /// Whether a Slack delivery was among the failures.
+        delivery: bool,
+    },
+}
+
+impl<E: std::fmt::Display> std::fmt::Debug for InvocationError<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+impl<E: std::fmt::Display> From<InvocationError<E>> for lambda_runtime::Diagnostic {
+    fn from(e: InvocationError<E>) -> Self {
+        let error_type = match &e {
+            InvocationError::Records { delivery: true, .. } => "SlackDeliveryFailed",
+            _ => "BadInput",
+        };
+        lambda_runtime::Diagnostic {
+            error_type: error_type.into(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
 /// The one summary line every invocation ends with.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Summary {
