@@ -8,7 +8,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use opswatch_devkit::{Invoked, LocalLambda, Moto, Outcome, Reply, SlackFake};
+pub use opswatch_devkit::{
+    Invoked, LocalLambda, Moto, Outcome, Reply, SendGridFake, SgReply, SlackFake,
+};
 
 /// The workspace root.
 pub fn root() -> PathBuf {

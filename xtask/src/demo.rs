@@ -19,6 +19,13 @@ pub async fn main() -> Result<(), String> {
         .await
         .map_err(|e| format!("starting the local Slack: {e}"))?;
     seed(&moto).await?;
+    let sendgrid = opswatch_devkit::SendGridFake::start(
+        opswatch_devkit::sendgrid::DEMO_KEY,
+        opswatch_devkit::SendGridFake::fixture(&crate::root())
+            .map_err(|e| format!("the sample bounces: {e}"))?,
+    )
+    .await
+    .map_err(|e| format!("starting the fake SendGrid: {e}"))?;
 
     let mut events_run = 0;
     for f in crate::FUNCTIONS {
@@ -35,7 +42,9 @@ pub async fn main() -> Result<(), String> {
                 .envs(moto.aws_env())
                 .env("SLACK_WEBHOOK_URL", slack.url())
                 .env("SLACK_MAX_RETRY_SECONDS", "2")
-                .env("LOG_LEVEL", "warn");
+                .env("LOG_LEVEL", "warn")
+                .env("SENDGRID_API_URL", sendgrid.url())
+                .env("SENDGRID_API_KEY", opswatch_devkit::sendgrid::DEMO_KEY);
             lambda.timeout = Duration::from_secs(120);
             let bytes =
                 std::fs::read(&event).map_err(|e| format!("reading {}: {e}", event.display()))?;

@@ -35,6 +35,10 @@ pub const FUNCTIONS: &[Function] = &[
         name: "cloudtrail-event-handler",
         events: "cloudtrail",
     },
+    Function {
+        name: "sendgrid-bounce-poller",
+        events: "sendgrid",
+    },
 ];
 
 pub fn function(name: &str) -> Result<&'static Function, String> {
@@ -105,7 +109,8 @@ const USAGE: &str = "usage: cargo xtask <command>
   test                                           fmt, clippy, all tests, template lint (CI)
   gen-das [--endpoint URL] [--out DIR]           DAS Firehose events made as RDS makes them
   bench das                                      decoder vs the Python baseline, same run
-  bench cloudtrail                               a 110 MB log file streamed vs Python json.load";
+  bench cloudtrail                               a 110 MB log file streamed vs Python json.load
+  fake sendgrid [--port N]                       a fake SendGrid bounces API with the sample bounces";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -124,6 +129,7 @@ fn main() -> ExitCode {
         Some("demo") => runtime.block_on(demo::main()),
         Some("test") => test::main(),
         Some("gen-das") => das::gen_main(&args[1..]),
+        Some("fake") => runtime.block_on(fake(&args[1..])),
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("das") => runtime.block_on(das::bench()),
             Some("cloudtrail") => ct::bench(),
@@ -143,4 +149,31 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `cargo xtask fake sendgrid [--port N]`: serve the sample bounces until interrupted.
+async fn fake(args: &[String]) -> Result<(), String> {
+    let port = match args {
+        [what] if what == "sendgrid" => 8025,
+        [what, flag, port] if what == "sendgrid" && flag == "--port" => {
+            port.parse().map_err(|e| format!("--port {port}: {e}"))?
+        }
+        _ => return Err("usage: cargo xtask fake sendgrid [--port N]".into()),
+    };
+    use opswatch_devkit::sendgrid::{DEMO_KEY, SendGridFake};
+    let bounces = SendGridFake::fixture(&root()).map_err(|e| format!("the sample bounces: {e}"))?;
+    let fake = SendGridFake::start_on(port, DEMO_KEY, bounces)
+        .await
+        .map_err(|e| format!("starting the fake SendGrid on 127.0.0.1:{port}: {e}"))?;
+    println!("fake SendGrid with the sample bounces; in another shell:\n");
+    println!(
+        "  export SENDGRID_API_URL={} SENDGRID_API_KEY={DEMO_KEY}",
+        fake.url()
+    );
+    println!("  cargo xtask invoke sendgrid-bounce-poller events/sendgrid/schedule.json\n");
+    println!("Ctrl-C stops it.");
+    // Serve until the process is interrupted (Ctrl-C ends it).
+    std::future::pending::<()>().await;
+    drop(fake);
+    Ok(())
 }

@@ -1,0 +1,128 @@
+//! sendgrid-bounce-poller: every SendGrid bounce reported to Slack exactly once.
+//!
+//! - [`window`]: the half-open windows a run covers, from the checkpoint to the schedule's
+//!   `time` (pure);
+//! - [`sendgrid`]: the bounces API, all pages, rate limits honoured;
+//! - [`render`]: the Slack alert (pure);
+//! - [`handler`]: one run — windows, SendGrid, Slack, and the SSM checkpoint last.
+
+pub mod handler;
+pub mod render;
+pub mod sendgrid;
+pub mod window;
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+
+pub use handler::{HandlerError, Poller};
+
+/// Environment variables of this function (besides the shared Slack ones).
+pub mod env {
+    pub const SENDGRID_API_URL: &str = "SENDGRID_API_URL";
+    pub const SENDGRID_API_KEY: &str = "SENDGRID_API_KEY";
+    pub const SENDGRID_API_KEY_SECRET_ARN: &str = "SENDGRID_API_KEY_SECRET_ARN";
+    pub const CHECKPOINT_PARAMETER: &str = "CHECKPOINT_PARAMETER";
+    pub const POLL_INTERVAL: &str = "POLL_INTERVAL";
+    pub const MAX_WINDOW: &str = "MAX_WINDOW";
+    pub const NOTIFY_WHEN_EMPTY: &str = "NOTIFY_WHEN_EMPTY";
+    pub const MASK_EMAILS: &str = "MASK_EMAILS";
+}
+
+fn var(k: &str) -> Option<String> {
+    std::env::var(k).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn flag(k: &str) -> bool {
+    var(k).is_some_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes" | "on"
+        )
+    })
+}
+
+/// A secret holding the key: the key itself, or JSON with `api_key` (or `key`).
+fn key_from_secret(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if !s.starts_with('{') {
+        return Ok(s.to_owned());
+    }
+    let v: Value =
+        serde_json::from_str(s).map_err(|_| "the secret is neither a key nor JSON".to_owned())?;
+    ["api_key", "key", "SENDGRID_API_KEY"]
+        .iter()
+        .find_map(|k| v.get(k).and_then(Value::as_str))
+        .map(str::to_owned)
+        .ok_or_else(|| "the secret's JSON has no \"api_key\"".to_owned())
+}
+
+impl Poller {
+    /// Build the clients once, from the environment.
+    pub async fn from_env() -> Result<Self, lambda_runtime::Error> {
+        let config = opswatch_support::aws_config().await;
+        let key = match (
+            var(env::SENDGRID_API_KEY),
+            var(env::SENDGRID_API_KEY_SECRET_ARN),
+        ) {
+            (Some(k), _) => k,
+            (None, Some(arn)) => {
+                key_from_secret(&opswatch_support::read_secret(&config, &arn).await?)
+                    .map_err(|why| format!("SENDGRID_API_KEY_SECRET_ARN: {why}"))?
+            }
+            (None, None) => {
+                return Err("set SENDGRID_API_KEY or SENDGRID_API_KEY_SECRET_ARN".into());
+            }
+        };
+        let key = sendgrid::ApiKey::new(&key)?;
+        let duration = |k: &str, default: &str| {
+            window::parse_duration(&var(k).unwrap_or_else(|| default.to_owned()))
+                .map_err(|why| format!("{k}: {why}"))
+        };
+        Ok(Self {
+            slack: opswatch_support::slack_from_env(&config).await?,
+            sendgrid: sendgrid::SendGrid::new(
+                &var(env::SENDGRID_API_URL).unwrap_or_else(|| "https://api.sendgrid.com".into()),
+                key,
+            )?,
+            checkpoint: var(env::CHECKPOINT_PARAMETER).map(|parameter| handler::Checkpoint {
+                ssm: aws_sdk_ssm::Client::new(&config),
+                parameter,
+            }),
+            interval: duration(env::POLL_INTERVAL, "10m")?,
+            max_window: duration(env::MAX_WINDOW, "1d")?,
+            notify_when_empty: flag(env::NOTIFY_WHEN_EMPTY),
+            mask_emails: flag(env::MASK_EMAILS),
+        })
+    }
+}
+
+/// The Lambda entry point: serve invocations until the environment is shut down.
+pub async fn run() -> Result<(), lambda_runtime::Error> {
+    opswatch_support::init_tracing();
+    let poller = Poller::from_env()
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "cold start failed"))?;
+    let poller = &poller;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        poller.handle(event.payload).await
+    }))
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_forms() {
+        assert_eq!(key_from_secret(" SG.abc \n"), Ok("SG.abc".into()));
+        assert_eq!(
+            key_from_secret(r#"{"api_key":"SG.abc"}"#),
+            Ok("SG.abc".into())
+        );
+        let err = key_from_secret(r#"{"other":"SG.SENTINEL"}"#).unwrap_err();
+        assert!(!err.contains("SENTINEL"), "{err}");
+        let err = key_from_secret("{SG.SENTINEL").unwrap_err();
+        assert!(!err.contains("SENTINEL"), "{err}");
+    }
+}

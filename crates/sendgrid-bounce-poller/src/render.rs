@@ -1,0 +1,147 @@
+//! Slack alerts for bounces (pure): the count and the window, then one line per bounce
+//! (time, address, status, reason), continued in further messages when long.
+
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
+use opswatch_slack::{Alert, Mrkdwn};
+
+use crate::sendgrid::Bounce;
+
+const REASON_CHARS: usize = 300;
+
+pub fn time(secs: i64) -> String {
+    DateTime::from_secs(secs)
+        .fmt(Format::DateTime)
+        .unwrap_or_else(|_| secs.to_string())
+}
+
+/// `jane.doe@example.com` → `j…@example.com`.
+pub fn mask(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}…@{domain}")
+        }
+        None => "…".into(),
+    }
+}
+
+pub fn line(b: &Bounce, mask_emails: bool) -> Mrkdwn {
+    let mut m = Mrkdwn::trusted("• ");
+    m.push_code(&time(b.created));
+    m.push_trusted(" ");
+    if mask_emails {
+        m.push_bold(&mask(&b.email));
+    } else {
+        m.push_bold(&b.email);
+    }
+    if !b.status.trim().is_empty() {
+        m.push_trusted(" ");
+        m.push_code(b.status.trim());
+    }
+    let reason = b.reason.split_whitespace().collect::<Vec<_>>().join(" ");
+    if !reason.is_empty() {
+        m.push_trusted(" — ");
+        m.push(&opswatch_slack::truncate_plain(&reason, REASON_CHARS));
+    }
+    m
+}
+
+/// The alert for a window's bounces (`start..end`, half-open).
+pub fn bounces(bounces: &[Bounce], start: i64, end: i64, mask_emails: bool) -> Alert {
+    let n = bounces.len();
+    let header = format!("SendGrid: {n} bounce{}", if n == 1 { "" } else { "s" });
+    Alert::new(
+        header.clone(),
+        format!("{header} between {} and {}", time(start), time(end)),
+    )
+    .field(
+        "Window",
+        Mrkdwn::text(&format!("{} → {}", time(start), time(end))),
+    )
+    .lines(bounces.iter().map(|b| line(b, mask_emails)).collect())
+}
+
+/// What `NOTIFY_WHEN_EMPTY` posts.
+pub fn none(start: i64, end: i64) -> Alert {
+    Alert::new(
+        "SendGrid: no bounces",
+        format!(
+            "SendGrid: no bounces between {} and {}",
+            time(start),
+            time(end)
+        ),
+    )
+    .field(
+        "Window",
+        Mrkdwn::text(&format!("{} → {}", time(start), time(end))),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(created: i64, email: &str, status: &str, reason: &str) -> Bounce {
+        Bounce {
+            created,
+            email: email.into(),
+            status: status.into(),
+            reason: reason.into(),
+        }
+    }
+
+    #[test]
+    fn message() {
+        let list = [
+            b(
+                1_795_597_385,
+                "jane.doe@example.com",
+                "5.1.1",
+                "550 5.1.1 The email account that you tried to reach does not exist.",
+            ),
+            b(
+                1_795_597_412,
+                "ops@<!channel>.example",
+                "4.2.2",
+                "452 4.2.2 Mailbox full <https://evil.example|click> & more\n\nsecond line",
+            ),
+        ];
+        let messages = bounces(&list, 1_795_597_200, 1_795_597_800, false).into_messages();
+        let text = serde_json::to_string(&messages).unwrap();
+        assert!(
+            !text.contains("<!channel>") && !text.contains("<https://evil"),
+            "{text}"
+        );
+        insta::assert_json_snapshot!(messages);
+        let masked = serde_json::to_string(&bounces(&list, 0, 1, true).into_messages()).unwrap();
+        assert!(
+            masked.contains("j…@example.com") && !masked.contains("jane.doe"),
+            "{masked}"
+        );
+    }
+
+    #[test]
+    fn many_bounces_continue_without_loss() {
+        let list: Vec<Bounce> = (0..1000)
+            .map(|i| {
+                b(
+                    1_795_597_200 + i,
+                    &format!("user{i:04}@example.com"),
+                    "5.1.1",
+                    "550 no such user",
+                )
+            })
+            .collect();
+        let messages = bounces(&list, 1_795_597_200, 1_795_598_200, false).into_messages();
+        assert!(messages.len() > 1);
+        let all = serde_json::to_string(&messages).unwrap();
+        for i in 0..1000 {
+            assert_eq!(
+                all.matches(&format!("user{i:04}@")).count(),
+                1,
+                "bounce {i}"
+            );
+        }
+    }
+}

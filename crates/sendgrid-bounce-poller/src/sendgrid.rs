@@ -1,0 +1,177 @@
+//! The SendGrid bounces API (`GET /v3/suppression/bounces`), all pages, rate limits honoured.
+//! The API key goes only into the `Authorization` header; it is never printed.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+/// A bounce as SendGrid lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Bounce {
+    /// Unix seconds.
+    pub created: i64,
+    pub email: String,
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub status: String,
+}
+
+/// An API key: its `Debug` shows nothing of it.
+#[derive(Clone)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    pub fn new(key: &str) -> Result<Self, String> {
+        let key = key.trim();
+        if key.is_empty() || key.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("the SendGrid API key is empty or has spaces in it".into());
+        }
+        Ok(Self(key.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiKey(redacted)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendGridError {
+    #[error(
+        "SendGrid refused the API key (HTTP {0}): check SENDGRID_API_KEY or the secret SENDGRID_API_KEY_SECRET_ARN names; the key needs read access to suppressions"
+    )]
+    Unauthorized(u16),
+    #[error("SendGrid kept answering 429 (rate limited) for {0:?}; the next run catches up")]
+    RateLimited(Duration),
+    #[error("SendGrid answered HTTP {status}: {body}")]
+    Http { status: u16, body: String },
+    #[error("SendGrid could not be reached: {0}")]
+    Transport(String),
+    #[error("SendGrid's answer is not a list of bounces ({0})")]
+    Decode(String),
+}
+
+impl SendGridError {
+    pub fn is_configuration(&self) -> bool {
+        matches!(self, SendGridError::Unauthorized(_))
+    }
+}
+
+pub struct SendGrid {
+    http: reqwest::Client,
+    base: String,
+    key: ApiKey,
+    /// Page size (`limit`); SendGrid allows up to 500.
+    pub page_size: usize,
+    /// The longest total wait for rate limits in one call.
+    pub max_wait: Duration,
+}
+
+impl SendGrid {
+    pub fn new(base: &str, key: ApiKey) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .connect_timeout(Duration::from_secs(5))
+            .user_agent("opswatch-sendgrid-bounce-poller")
+            .build()
+            .map_err(|e| format!("building the HTTP client: {e}"))?;
+        Ok(Self {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            key,
+            page_size: 500,
+            max_wait: Duration::from_secs(20),
+        })
+    }
+
+    /// Every bounce created in `[start, end_inclusive]` (SendGrid's times are inclusive),
+    /// oldest first.
+    pub async fn bounces(
+        &self,
+        start: i64,
+        end_inclusive: i64,
+    ) -> Result<Vec<Bounce>, SendGridError> {
+        let mut all = Vec::new();
+        let mut offset = 0usize;
+        loop {
+            let page = self.page(start, end_inclusive, offset).await?;
+            let n = page.len();
+            all.extend(page);
+            if n < self.page_size {
+                break;
+            }
+            offset += n;
+        }
+        all.sort_by(|a, b| (a.created, &a.email).cmp(&(b.created, &b.email)));
+        all.dedup();
+        Ok(all)
+    }
+
+    async fn page(
+        &self,
+        start: i64,
+        end: i64,
+        offset: usize,
+    ) -> Result<Vec<Bounce>, SendGridError> {
+        let mut waited = Duration::ZERO;
+        loop {
+            let response = self
+                .http
+                .get(format!(
+                    "{}/v3/suppression/bounces?start_time={start}&end_time={end}&limit={}&offset={offset}",
+                    self.base, self.page_size
+                ))
+                .bearer_auth(&self.key.0)
+                .header("accept", "application/json")
+                .send()
+                .await
+                .map_err(|e| SendGridError::Transport(opswatch_support::error_chain(&e.without_url())))?;
+            let status = response.status().as_u16();
+            match status {
+                200 => {
+                    let body = response.bytes().await.map_err(|e| {
+                        SendGridError::Transport(opswatch_support::error_chain(&e.without_url()))
+                    })?;
+                    return serde_json::from_slice(&body)
+                        .map_err(|e| SendGridError::Decode(e.to_string()));
+                }
+                401 | 403 => return Err(SendGridError::Unauthorized(status)),
+                429 => {
+                    let wait = reset_wait(response.headers());
+                    if waited + wait > self.max_wait {
+                        return Err(SendGridError::RateLimited(waited + wait));
+                    }
+                    tracing::info!(
+                        wait_ms = wait.as_millis() as u64,
+                        "SendGrid rate limit; waiting for its reset"
+                    );
+                    tokio::time::sleep(wait).await;
+                    waited += wait;
+                }
+                _ => {
+                    let body = response.text().await.unwrap_or_default();
+                    return Err(SendGridError::Http {
+                        status,
+                        body: opswatch_slack::truncate_plain(body.trim(), 200),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// How long until `X-RateLimit-Reset` (unix seconds); a second when it is missing or past.
+fn reset_wait(headers: &reqwest::header::HeaderMap) -> Duration {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    headers
+        .get("x-ratelimit-reset")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(Duration::from_secs(1), |reset| {
+            Duration::from_secs(reset.saturating_sub(now).clamp(1, 60))
+        })
+}
