@@ -241,3 +241,35 @@ async fn not_a_scheduled_event() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn empty_windows_and_sendgrid_errors() {
+    let s = setup(fixture()).await;
+    // 10:00: nothing in [09:50, 10:00): silent by default…
+    let quiet = s.run(T0 + 3600, KEY).await;
+    assert_eq!(response(&quiet)["bounces"], 0);
+    assert!(s.slack.received().is_empty());
+    assert_eq!(s.checkpoint().await, Some(T0 + 3600));
+    // …and said when asked.
+    let told = lambda(BIN, FUNCTION, s.moto.aws_env())
+        .env("SLACK_WEBHOOK_URL", s.slack.url())
+        .env("SENDGRID_API_URL", s.sendgrid.url())
+        .env("SENDGRID_API_KEY", KEY)
+        .env("CHECKPOINT_PARAMETER", PARAMETER)
+        .env("NOTIFY_WHEN_EMPTY", "true")
+        .invoke(&schedule(T0 + 4200))
+        .await
+        .expect("runs");
+    assert_eq!(response(&told)["messagesPosted"], 1);
+    assert!(all_text(&s.slack.received()[0]).contains("SendGrid: no bounces"));
+    // A SendGrid outage fails the run (the schedule's retry covers it); the checkpoint stays.
+    s.sendgrid.script([SgReply::Status(503)]);
+    let failed = s.run(T0 + 4800, KEY).await;
+    let (kind, message) = error(&failed);
+    assert_eq!(kind, "SendGridError");
+    assert!(
+        message.starts_with("SendGrid answered HTTP 503"),
+        "{message}"
+    );
+    assert_eq!(s.checkpoint().await, Some(T0 + 4200));
+}
