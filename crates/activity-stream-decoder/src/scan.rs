@@ -44,17 +44,16 @@ pub fn events(json: &[u8]) -> Result<Vec<Event<'_>>, ScanError> {
     s.ws();
     s.expect(b'{', "expected the payload to be a JSON object")?;
     let mut list: Option<Vec<Event>> = None;
-    s.members(|s| {
-        if s.key()? == "databaseActivityEventList" {
-            s.colon()?;
-            if list.is_some() {
-                return Err(ScanError::Duplicate("databaseActivityEventList"));
-            }
-            list = Some(s.event_list()?);
-        } else {
-            s.colon()?;
-            s.value()?;
+    s.items(b'}', |s| {
+        let is_list = s.key()? == "databaseActivityEventList";
+        s.colon()?;
+        if !is_list {
+            return s.value();
         }
+        if list.is_some() {
+            return Err(ScanError::Duplicate("databaseActivityEventList"));
+        }
+        list = Some(s.event_list()?);
         Ok(())
     })?;
     s.ws();
@@ -138,47 +137,30 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// An object's members, after its `{`: `member` reads one (key, `:`, value).
+    /// An object's members (`close` is `}`; `item` reads key, `:` and value) or an array's
+    /// elements (`]`), after the opening bracket.
     #[inline(always)]
-    fn members(
+    fn items(
         &mut self,
-        mut member: impl FnMut(&mut Self) -> Result<(), ScanError>,
+        close: u8,
+        mut item: impl FnMut(&mut Self) -> Result<(), ScanError>,
     ) -> Result<(), ScanError> {
         self.nest()?;
         self.ws();
-        if !self.eat(b'}') {
+        if !self.eat(close) {
             loop {
                 self.ws();
-                member(self)?;
+                item(self)?;
                 self.ws();
                 if self.eat(b',') {
                     continue;
                 }
-                self.expect(b'}', "expected `,` or `}`")?;
-                break;
-            }
-        }
-        self.depth -= 1;
-        Ok(())
-    }
-
-    /// An array's elements, after its `[`.
-    #[inline(always)]
-    fn elements(
-        &mut self,
-        mut element: impl FnMut(&mut Self) -> Result<(), ScanError>,
-    ) -> Result<(), ScanError> {
-        self.nest()?;
-        self.ws();
-        if !self.eat(b']') {
-            loop {
-                self.ws();
-                element(self)?;
-                self.ws();
-                if self.eat(b',') {
-                    continue;
-                }
-                self.expect(b']', "expected `,` or `]`")?;
+                let what = if close == b'}' {
+                    "expected `,` or `}`"
+                } else {
+                    "expected `,` or `]`"
+                };
+                self.expect(close, what)?;
                 break;
             }
         }
@@ -206,7 +188,7 @@ impl<'a> Scanner<'a> {
     fn event_list(&mut self) -> Result<Vec<Event<'a>>, ScanError> {
         self.expect(b'[', "expected `databaseActivityEventList` to be an array")?;
         let mut events = Vec::with_capacity(16);
-        self.elements(|s| {
+        self.items(b']', |s| {
             events.push(s.event()?);
             Ok(())
         })?;
@@ -226,7 +208,7 @@ impl<'a> Scanner<'a> {
             });
         }
         let mut kind: Option<Option<Cow<'a, str>>> = None;
-        self.members(|s| {
+        self.items(b'}', |s| {
             let is_type = s.key_is_type()?;
             s.colon()?;
             if !is_type {
@@ -332,7 +314,7 @@ impl<'a> Scanner<'a> {
         match self.peek() {
             Some(b'{') => {
                 self.i += 1;
-                self.members(|s| {
+                self.items(b'}', |s| {
                     if s.peek() != Some(b'"') {
                         return Err(s.err("expected a string key"));
                     }
@@ -343,7 +325,7 @@ impl<'a> Scanner<'a> {
             }
             Some(b'[') => {
                 self.i += 1;
-                self.elements(Self::value)
+                self.items(b']', Self::value)
             }
             Some(b'"') => self.skip_string().map(drop),
             Some(b't') => self.literal(b"true"),
