@@ -52,7 +52,7 @@ impl Decoder {
 /// The Lambda entry point.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     opswatch_support::init_tracing();
-    let decoder = Decoder::from_env().await?;
+    let decoder = opswatch_support::cold_start(Decoder::from_env().await)?;
     let decoder = &decoder;
     // The event and the response pass through as JSON text: no tree of a megabyte of
     // records is built, and the 2–6 MB response is not escaped a second time.

@@ -34,9 +34,7 @@ impl Handler {
 /// The Lambda entry point: serve invocations until the environment is shut down.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     opswatch_support::init_tracing();
-    let handler = Handler::from_env()
-        .await
-        .inspect_err(|e| tracing::error!(error = %e, "cold start failed"))?;
+    let handler = opswatch_support::cold_start(Handler::from_env().await)?;
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         handler.handle(event.payload).await

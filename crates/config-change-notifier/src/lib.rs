@@ -41,7 +41,7 @@ impl Notifier {
 /// The Lambda entry point: serve invocations until the environment is shut down.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     opswatch_support::init_tracing();
-    let notifier = Notifier::from_env().await?;
+    let notifier = opswatch_support::cold_start(Notifier::from_env().await)?;
     let notifier = &notifier;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         notifier.handle(event.payload).await

@@ -99,9 +99,7 @@ impl Poller {
 /// The Lambda entry point: serve invocations until the environment is shut down.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     opswatch_support::init_tracing();
-    let poller = Poller::from_env()
-        .await
-        .inspect_err(|e| tracing::error!(error = %e, "cold start failed"))?;
+    let poller = opswatch_support::cold_start(Poller::from_env().await)?;
     let poller = &poller;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         poller.handle(event.payload).await

@@ -176,6 +176,12 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
+/// A cold start's outcome, its failure logged as a JSON line first: the runtime itself only
+/// prints the error's `Debug` when `run()` returns it.
+pub fn cold_start<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, E> {
+    r.inspect_err(|e| tracing::error!(error = %e, "cold start failed"))
+}
+
 /// Why an invocation failed: its event was unusable (`E`, the function's input error), or
 /// some of its records failed after every healthy one was handled. The runtime reports it as
 /// one readable line (`Debug` is `Display`), typed `BadInput` or `SlackDeliveryFailed`.
