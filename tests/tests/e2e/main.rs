@@ -1,0 +1,7 @@
+//! Every function end to end, in one test binary: each links the AWS SDK, and one link
+//! instead of one per function keeps CI's build time and disk use down.
+
+mod activity_stream_decoder;
+mod cloudtrail_event_handler;
+mod config_change_notifier;
+mod sendgrid_bounce_poller;
