@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use opswatch_devkit::{
-    Invoked, LocalLambda, Moto, Outcome, Reply, SendGridFake, SgReply, SlackFake,
+    Invoked, LocalLambda, Moto, Outcome, RdsFake, RegionFailure, Reply, SendGridFake, SgReply,
+    SlackFake,
 };
 
 /// The workspace root.

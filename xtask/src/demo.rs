@@ -14,24 +14,16 @@ pub async fn main() -> Result<(), String> {
     let names: Vec<&str> = crate::FUNCTIONS.iter().map(|f| f.name).collect();
     eprintln!("xtask demo: building {}", names.join(", "));
     crate::build_bins(&names, false)?;
-    let moto = Moto::start_with(&crate::python::bin("moto_server"))?;
+    let standins = Standins::start().await?;
     let slack = SlackFake::start()
         .await
         .map_err(|e| format!("starting the local Slack: {e}"))?;
-    seed(&moto).await?;
-    let sendgrid = opswatch_devkit::SendGridFake::start(
-        opswatch_devkit::sendgrid::DEMO_KEY,
-        opswatch_devkit::SendGridFake::fixture(&crate::root())
-            .map_err(|e| format!("the sample bounces: {e}"))?,
-    )
-    .await
-    .map_err(|e| format!("starting the fake SendGrid: {e}"))?;
-
+    let moto = &standins.moto;
     let mut events_run = 0;
     for f in crate::FUNCTIONS {
         if f.name == "activity-stream-decoder" {
             // Its samples are bound to the KMS key that made them: make fresh ones here.
-            crate::das::demo(&moto).await?;
+            crate::das::demo(moto).await?;
             continue;
         }
         let dir = crate::root().join("events").join(f.events);
@@ -39,12 +31,10 @@ pub async fn main() -> Result<(), String> {
             events_run += 1;
             let before = slack.received().len();
             let mut lambda = LocalLambda::new(crate::binary(f.name, false), f.name)
-                .envs(moto.aws_env())
+                .envs(standins.env())
                 .env("SLACK_WEBHOOK_URL", slack.url())
                 .env("SLACK_MAX_RETRY_SECONDS", "2")
-                .env("LOG_LEVEL", "warn")
-                .env("SENDGRID_API_URL", sendgrid.url())
-                .env("SENDGRID_API_KEY", opswatch_devkit::sendgrid::DEMO_KEY);
+                .env("LOG_LEVEL", "warn");
             lambda.timeout = Duration::from_secs(120);
             let bytes =
                 std::fs::read(&event).map_err(|e| format!("reading {}: {e}", event.display()))?;
@@ -104,6 +94,57 @@ fn samples(dir: &Path) -> Result<Vec<PathBuf>, String> {
         .collect();
     v.sort();
     Ok(v)
+}
+
+/// The local stand-ins the samples are written for: moto holding the AWS state they refer
+/// to, a fake SendGrid with the sample bounces, a fake RDS API with the sample maintenance.
+pub struct Standins {
+    pub moto: Moto,
+    pub sendgrid: opswatch_devkit::SendGridFake,
+    pub rds: opswatch_devkit::RdsFake,
+}
+
+impl Standins {
+    pub async fn start() -> Result<Self, String> {
+        let moto = Moto::start_with(&crate::python::bin("moto_server"))?;
+        seed(&moto).await?;
+        let sendgrid = opswatch_devkit::SendGridFake::start(
+            opswatch_devkit::sendgrid::DEMO_KEY,
+            opswatch_devkit::SendGridFake::fixture(&crate::root())
+                .map_err(|e| format!("the sample bounces: {e}"))?,
+        )
+        .await
+        .map_err(|e| format!("starting the fake SendGrid: {e}"))?;
+        let rds = opswatch_devkit::RdsFake::start(
+            opswatch_devkit::RdsFake::fixture(&crate::root())
+                .map_err(|e| format!("the sample pending maintenance: {e}"))?,
+        )
+        .await
+        .map_err(|e| format!("starting the fake RDS API: {e}"))?;
+        Ok(Self {
+            moto,
+            sendgrid,
+            rds,
+        })
+    }
+
+    /// The environment that points a function at them.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut env = self.moto.aws_env();
+        env.extend(
+            [
+                ("SENDGRID_API_URL", self.sendgrid.url()),
+                (
+                    "SENDGRID_API_KEY",
+                    opswatch_devkit::sendgrid::DEMO_KEY.to_owned(),
+                ),
+                ("AWS_ENDPOINT_URL_RDS", self.rds.url()),
+                ("RDS_REGIONS", "us-east-1,eu-west-1".to_owned()),
+            ]
+            .map(|(k, v)| (k.to_owned(), v)),
+        );
+        env
+    }
 }
 
 /// The AWS state the samples refer to.

@@ -39,6 +39,10 @@ pub const FUNCTIONS: &[Function] = &[
         name: "sendgrid-bounce-poller",
         events: "sendgrid",
     },
+    Function {
+        name: "rds-maintenance-checker",
+        events: "rds",
+    },
 ];
 
 pub fn function(name: &str) -> Result<&'static Function, String> {
@@ -104,13 +108,16 @@ pub fn binary(name: &str, release: bool) -> PathBuf {
 }
 
 const USAGE: &str = "usage: cargo xtask <command>
-  invoke [--release] <function> <event-file|->   run a function once on an event
+  invoke [--release] [--local] <function> <event-file|->
+                                                 run a function once on an event (--local, or
+                                                 no AWS credentials: local stand-ins)
   demo                                           every function on its samples, locally
   test                                           fmt, clippy, all tests, template lint (CI)
   gen-das [--endpoint URL] [--out DIR]           DAS Firehose events made as RDS makes them
   bench das                                      decoder vs the Python baseline, same run
   bench cloudtrail                               a 110 MB log file streamed vs Python json.load
-  fake sendgrid [--port N]                       a fake SendGrid bounces API with the sample bounces";
+  fake sendgrid [--port N]                       a fake SendGrid bounces API with the sample bounces
+  fake rds [--port N]                            a fake RDS API with the sample pending maintenance";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -151,29 +158,58 @@ fn main() -> ExitCode {
     }
 }
 
-/// `cargo xtask fake sendgrid [--port N]`: serve the sample bounces until interrupted.
+/// `cargo xtask fake sendgrid|rds [--port N]`: serve the samples until interrupted.
 async fn fake(args: &[String]) -> Result<(), String> {
-    let port = match args {
-        [what] if what == "sendgrid" => 8025,
-        [what, flag, port] if what == "sendgrid" && flag == "--port" => {
-            port.parse().map_err(|e| format!("--port {port}: {e}"))?
-        }
-        _ => return Err("usage: cargo xtask fake sendgrid [--port N]".into()),
+    const USAGE: &str = "usage: cargo xtask fake sendgrid|rds [--port N]";
+    let (what, port) = match args {
+        [what] => (what.as_str(), None),
+        [what, flag, port] if flag == "--port" => (
+            what.as_str(),
+            Some(
+                port.parse::<u16>()
+                    .map_err(|e| format!("--port {port}: {e}"))?,
+            ),
+        ),
+        _ => return Err(USAGE.into()),
     };
-    use opswatch_devkit::sendgrid::{DEMO_KEY, SendGridFake};
-    let bounces = SendGridFake::fixture(&root()).map_err(|e| format!("the sample bounces: {e}"))?;
-    let fake = SendGridFake::start_on(port, DEMO_KEY, bounces)
-        .await
-        .map_err(|e| format!("starting the fake SendGrid on 127.0.0.1:{port}: {e}"))?;
-    println!("fake SendGrid with the sample bounces; in another shell:\n");
-    println!(
-        "  export SENDGRID_API_URL={} SENDGRID_API_KEY={DEMO_KEY}",
-        fake.url()
-    );
-    println!("  cargo xtask invoke sendgrid-bounce-poller events/sendgrid/schedule.json\n");
-    println!("Ctrl-C stops it.");
-    // Serve until the process is interrupted (Ctrl-C ends it).
-    std::future::pending::<()>().await;
-    drop(fake);
+    match what {
+        "sendgrid" => {
+            use opswatch_devkit::sendgrid::{DEMO_KEY, SendGridFake};
+            let port = port.unwrap_or(8025);
+            let bounces =
+                SendGridFake::fixture(&root()).map_err(|e| format!("the sample bounces: {e}"))?;
+            let fake = SendGridFake::start_on(port, DEMO_KEY, bounces)
+                .await
+                .map_err(|e| format!("starting the fake SendGrid on 127.0.0.1:{port}: {e}"))?;
+            println!("fake SendGrid with the sample bounces; in another shell:\n");
+            println!(
+                "  export SENDGRID_API_URL={} SENDGRID_API_KEY={DEMO_KEY}",
+                fake.url()
+            );
+            println!("  cargo xtask invoke sendgrid-bounce-poller events/sendgrid/schedule.json\n");
+            println!("Ctrl-C stops it.");
+            std::future::pending::<()>().await;
+            drop(fake);
+        }
+        "rds" => {
+            use opswatch_devkit::RdsFake;
+            let port = port.unwrap_or(8026);
+            let resources = RdsFake::fixture(&root())
+                .map_err(|e| format!("the sample pending maintenance: {e}"))?;
+            let fake = RdsFake::start_on(port, resources)
+                .await
+                .map_err(|e| format!("starting the fake RDS API on 127.0.0.1:{port}: {e}"))?;
+            println!("fake RDS API with the sample pending maintenance; in another shell:\n");
+            println!(
+                "  export AWS_ENDPOINT_URL_RDS={} RDS_REGIONS=us-east-1,eu-west-1 \\\n    AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1",
+                fake.url()
+            );
+            println!("  cargo xtask invoke rds-maintenance-checker events/rds/schedule.json\n");
+            println!("Ctrl-C stops it.");
+            std::future::pending::<()>().await;
+            drop(fake);
+        }
+        _ => return Err(USAGE.into()),
+    }
     Ok(())
 }

@@ -17,7 +17,9 @@ pub fn message(m: &Value) -> String {
     let mut out = String::new();
     let blocks = m["blocks"].as_array().cloned().unwrap_or_default();
     for b in &blocks {
-        let text = b["text"]["text"].as_str().map(unescape);
+        let text = b["text"]["text"]
+            .as_str()
+            .map(|t| unescape(&links(t, false)));
         match b["type"].as_str() {
             Some("header") => out.push_str(&format!(
                 "  ┃ {}{}{}\n",
@@ -42,8 +44,8 @@ pub fn message(m: &Value) -> String {
             }
             Some("context") => {
                 for e in b["elements"].as_array().into_iter().flatten() {
-                    let t = unescape(e["text"].as_str().unwrap_or_default());
-                    out.push_str(&format!("  ┃ {}{}{}\n", ansi(DIM), links(&t), ansi(RESET)));
+                    let t = unescape(&links(e["text"].as_str().unwrap_or_default(), true));
+                    out.push_str(&format!("  ┃ {}{t}{}\n", ansi(DIM), ansi(RESET)));
                 }
             }
             _ => {}
@@ -58,20 +60,26 @@ pub fn message(m: &Value) -> String {
     out
 }
 
-/// `<url|label>` → `label (url)`.
-fn links(s: &str) -> String {
-    match (s.find('<'), s.find('|'), s.rfind('>')) {
-        (Some(a), Some(p), Some(z)) if a < p && p < z => {
-            format!(
-                "{}{} ({}){}",
-                &s[..a],
-                &s[p + 1..z],
-                &s[a + 1..p],
-                &s[z + 1..]
-            )
+/// Every `<url|label>` → the label, underlined (`label (url)` when `with_url`). In escaped
+/// mrkdwn a `<` is always markup.
+fn links(s: &str, with_url: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(a) = rest.find('<') {
+        let Some(z) = rest[a..].find('>').map(|z| a + z) else {
+            break;
+        };
+        out.push_str(&rest[..a]);
+        let inner = &rest[a + 1..z];
+        match inner.split_once('|') {
+            Some((url, label)) if with_url => out.push_str(&format!("{label} ({url})")),
+            Some((_, label)) => out.push_str(&format!("{}{label}{}", ansi(UNDERLINE), ansi(RESET))),
+            None => out.push_str(inner),
         }
-        _ => s.to_owned(),
+        rest = &rest[z + 1..];
     }
+    out.push_str(rest);
+    out
 }
 
 fn unescape(s: &str) -> String {
@@ -82,6 +90,7 @@ fn unescape(s: &str) -> String {
 
 pub const BOLD: &str = "\x1b[1m";
 pub const DIM: &str = "\x1b[2m";
+pub const UNDERLINE: &str = "\x1b[4m";
 pub const CYAN: &str = "\x1b[36m";
 pub const BOLD_CYAN: &str = "\x1b[1;36m";
 pub const YELLOW: &str = "\x1b[33m";

@@ -5,11 +5,13 @@
 
 pub mod fixtures;
 pub mod moto;
+pub mod rds;
 pub mod runtime_api;
 pub mod sendgrid;
 pub mod slack;
 
 pub use moto::Moto;
+pub use rds::{RdsFake, RegionFailure};
 pub use runtime_api::{Invoked, LocalLambda, Outcome};
 pub use sendgrid::{SendGridFake, SgReply};
 pub use slack::{Reply, SlackFake};

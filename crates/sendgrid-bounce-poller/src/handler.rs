@@ -1,8 +1,6 @@
 //! One scheduled run: the windows since the checkpoint, every bounce of each from SendGrid,
 //! posted to Slack, and only then the checkpoint moved past the window.
 
-use aws_smithy_types::DateTime;
-use aws_smithy_types::date_time::Format;
 use opswatch_slack::{Alert, Slack, SlackError};
 use opswatch_support::error_chain;
 use serde::Serialize;
@@ -32,7 +30,7 @@ pub struct Poller {
 
 #[derive(thiserror::Error)]
 pub enum HandlerError {
-    #[error("the event has no usable \"time\" ({0}): it is not an EventBridge scheduled event")]
+    #[error("{0}")]
     BadInput(String),
     #[error("{0}")]
     SendGrid(#[from] SendGridError),
@@ -185,13 +183,7 @@ impl Poller {
     }
 }
 
-/// The scheduled event's `time` (EventBridge: `2026-11-25T09:10:00Z`), in unix seconds.
+/// The scheduled event's `time`, in unix seconds.
 pub fn scheduled_time(event: &Value) -> Result<i64, HandlerError> {
-    let t = event
-        .get("time")
-        .and_then(Value::as_str)
-        .ok_or_else(|| HandlerError::BadInput("missing".into()))?;
-    DateTime::from_str(t, Format::DateTime)
-        .map(|d| d.secs())
-        .map_err(|e| HandlerError::BadInput(format!("{t:?}: {e}")))
+    opswatch_support::scheduled_time(event).map_err(HandlerError::BadInput)
 }

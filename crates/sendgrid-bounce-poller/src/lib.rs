@@ -28,18 +28,7 @@ pub mod env {
     pub const MASK_EMAILS: &str = "MASK_EMAILS";
 }
 
-fn var(k: &str) -> Option<String> {
-    std::env::var(k).ok().filter(|v| !v.trim().is_empty())
-}
-
-fn flag(k: &str) -> bool {
-    var(k).is_some_and(|v| {
-        matches!(
-            v.trim().to_ascii_lowercase().as_str(),
-            "1" | "true" | "yes" | "on"
-        )
-    })
-}
+use opswatch_support::{flag, var};
 
 /// A secret holding the key: the key itself, or JSON with `api_key` (or `key`).
 fn key_from_secret(s: &str) -> Result<String, String> {

@@ -98,7 +98,7 @@ impl Block {
     }
 
     /// Characters of text this block contributes to the message.
-    fn text_len(&self) -> usize {
+    pub fn text_len(&self) -> usize {
         match self {
             Block::Header { text } => text.text.chars().count(),
             Block::Section { text, fields } => text

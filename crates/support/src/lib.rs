@@ -154,11 +154,43 @@ fn webhook_from_secret(secret: &str) -> Result<WebhookUrl, String> {
     WebhookUrl::parse(&url).map_err(|e| e.to_string())
 }
 
-fn var(name: &str) -> Option<String> {
+/// An environment variable's value, trimmed; unset and blank are both `None` (SAM passes an
+/// empty string for an optional parameter left empty).
+pub fn var(name: &str) -> Option<String> {
     std::env::var(name)
         .ok()
         .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty())
+}
+
+/// A yes/no variable: `1`, `true`, `yes`, `on` (any case) are yes; anything else, or unset, no.
+pub fn flag(name: &str) -> bool {
+    var(name)
+        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+}
+
+/// A comma-separated list variable, items trimmed, empty items dropped.
+pub fn list(name: &str) -> Vec<String> {
+    split_list(&var(name).unwrap_or_default())
+}
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A scheduled event's `time` (EventBridge: `2026-11-25T09:10:00Z`) in unix seconds: the
+/// instant a scheduled run stands for, whatever the clock says when it runs.
+pub fn scheduled_time(event: &serde_json::Value) -> Result<i64, String> {
+    let t = event.get("time").and_then(|t| t.as_str()).ok_or_else(|| {
+        "the event has no \"time\": it is not an EventBridge scheduled event".to_owned()
+    })?;
+    aws_smithy_types::DateTime::from_str(t, aws_smithy_types::date_time::Format::DateTime)
+        .map(|d| d.secs())
+        .map_err(|e| format!("the event's \"time\" {t:?} is not an RFC 3339 time: {e}"))
 }
 
 /// An error and its causes on one line (AWS SDK errors hide the useful part in `source`).
@@ -251,6 +283,17 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lists_and_times() {
+        assert_eq!(split_list(" a, b,,c ,"), ["a", "b", "c"]);
+        assert!(split_list(" ").is_empty());
+        let ev = serde_json::json!({"time": "2026-11-25T09:10:00Z"});
+        assert_eq!(scheduled_time(&ev), Ok(1_795_597_800));
+        assert!(scheduled_time(&serde_json::json!({})).is_err());
+        let bad = scheduled_time(&serde_json::json!({"time": "yesterday"})).unwrap_err();
+        assert!(bad.contains("yesterday"), "{bad}");
+    }
 
     #[test]
     fn secret_forms() {

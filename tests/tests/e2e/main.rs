@@ -4,4 +4,5 @@
 mod activity_stream_decoder;
 mod cloudtrail_event_handler;
 mod config_change_notifier;
+mod rds_maintenance_checker;
 mod sendgrid_bounce_poller;

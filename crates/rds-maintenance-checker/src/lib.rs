@@ -1,0 +1,110 @@
+//! rds-maintenance-checker: a digest of pending RDS/Aurora maintenance, soonest first.
+//!
+//! - [`model`]: a pending action, which of its dates bites first, calendar days (pure);
+//! - [`render`]: the Slack digest — groups of identical actions, due-soon marks (pure);
+//! - [`rds`]: DescribePendingMaintenanceActions in one region, all pages, filters;
+//! - [`handler`]: one run — every region at once, one digest, failed regions named.
+
+pub mod handler;
+pub mod model;
+pub mod rds;
+pub mod render;
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use opswatch_support::{flag, list, var};
+use serde_json::Value;
+
+pub use handler::{Checker, HandlerError};
+
+/// Environment variables of this function (besides the shared Slack ones).
+pub mod env {
+    /// Comma-separated regions to check (default: the function's own region).
+    pub const RDS_REGIONS: &str = "RDS_REGIONS";
+    /// Only these clusters (identifiers or ARNs, comma-separated): the API's `db-cluster-id`.
+    pub const RDS_CLUSTER_IDS: &str = "RDS_CLUSTER_IDS";
+    /// Only these instances (identifiers or ARNs): the API's `db-instance-id`.
+    pub const RDS_INSTANCE_IDS: &str = "RDS_INSTANCE_IDS";
+    /// Actions whose first date is at most this many days away are marked (default 7).
+    pub const WARN_DAYS: &str = "WARN_DAYS";
+    pub const NOTIFY_WHEN_EMPTY: &str = "NOTIFY_WHEN_EMPTY";
+}
+
+/// A region name as AWS spells them (`us-east-1`, `us-gov-west-1`, `cn-north-1`).
+fn valid_region(r: &str) -> bool {
+    !r.is_empty()
+        && r.len() <= 32
+        && r.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn warn_days(v: Option<String>) -> Result<i64, String> {
+    match v {
+        None => Ok(7),
+        Some(v) => v
+            .parse::<u16>()
+            .map(i64::from)
+            .map_err(|_| format!("{}: {v:?} is not a number of days", env::WARN_DAYS)),
+    }
+}
+
+impl Checker {
+    /// Build the clients once, from the environment.
+    pub async fn from_env() -> Result<Self, lambda_runtime::Error> {
+        let config = opswatch_support::aws_config().await;
+        let mut regions = list(env::RDS_REGIONS);
+        if regions.is_empty() {
+            let own = config
+                .region()
+                .map(|r| r.to_string())
+                .ok_or("set AWS_REGION or RDS_REGIONS")?;
+            regions.push(own);
+        }
+        let mut seen = std::collections::HashSet::new();
+        regions.retain(|r| seen.insert(r.clone()));
+        if let Some(bad) = regions.iter().find(|r| !valid_region(r)) {
+            return Err(format!("{}: {bad:?} is not a region name", env::RDS_REGIONS).into());
+        }
+        let clients = regions
+            .into_iter()
+            .map(|r| {
+                let conf = aws_sdk_rds::config::Builder::from(&config)
+                    .region(aws_sdk_rds::config::Region::new(r.clone()))
+                    .build();
+                (r, aws_sdk_rds::Client::from_conf(conf))
+            })
+            .collect();
+        Ok(Self {
+            slack: opswatch_support::slack_from_env(&config).await?,
+            regions: clients,
+            queries: rds::Query::plan(list(env::RDS_CLUSTER_IDS), list(env::RDS_INSTANCE_IDS)),
+            warn_days: warn_days(var(env::WARN_DAYS))?,
+            notify_when_empty: flag(env::NOTIFY_WHEN_EMPTY),
+        })
+    }
+}
+
+/// The Lambda entry point: serve invocations until the environment is shut down.
+pub async fn run() -> Result<(), lambda_runtime::Error> {
+    opswatch_support::init_tracing();
+    let checker = opswatch_support::cold_start(Checker::from_env().await)?;
+    let checker = &checker;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        checker.handle(event.payload).await
+    }))
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings() {
+        assert!(valid_region("us-east-1") && valid_region("us-gov-west-1"));
+        assert!(!valid_region("US East") && !valid_region(""));
+        assert_eq!(warn_days(None), Ok(7));
+        assert_eq!(warn_days(Some("14".into())), Ok(14));
+        assert!(warn_days(Some("-1".into())).is_err());
+        assert!(warn_days(Some("a week".into())).is_err());
+    }
+}

@@ -1,0 +1,565 @@
+//! The Slack digest (pure): pending actions soonest first, identical actions on several
+//! resources in one group, those due within `WARN_DAYS` marked, failed regions named.
+
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
+use opswatch_slack::{Alert, Mrkdwn};
+
+use crate::model::{Arn, DateKind, Kind, Pending, days_until, relative};
+
+/// Room for one unit of a group: its line and resources (a section holds 3,000 characters).
+const UNIT: usize = 2_900;
+const DESCRIPTION_CHARS: usize = 500;
+
+/// `2026-11-27` for a midnight, else `2026-11-26 03:00 UTC`.
+pub fn date(secs: i64) -> String {
+    let Ok(t) = DateTime::from_secs(secs).fmt(Format::DateTime) else {
+        return secs.to_string();
+    };
+    match t.strip_suffix("T00:00:00Z") {
+        Some(day) => day.to_owned(),
+        None => format!("{} {} UTC", &t[..10], &t[11..16]),
+    }
+}
+
+/// A region whose API could not be read, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegionFailure {
+    pub region: String,
+    pub why: String,
+}
+
+/// What one run found.
+pub struct Digest<'a> {
+    /// The scheduled event's time: "now" for day counts.
+    pub now: i64,
+    pub warn_days: i64,
+    /// Regions asked, failed ones included.
+    pub regions: &'a [String],
+    pub failed: &'a [RegionFailure],
+    /// Sorted with [`crate::model::sort`].
+    pub pending: &'a [Pending],
+}
+
+impl Digest<'_> {
+    pub fn due_soon(&self) -> usize {
+        self.pending.iter().filter(|p| self.is_due_soon(p)).count()
+    }
+
+    fn is_due_soon(&self, p: &Pending) -> bool {
+        p.due()
+            .is_some_and(|(t, _)| days_until(self.now, t) <= self.warn_days)
+    }
+
+    /// The alert: `None` when there is nothing to say (nothing pending, no region failed).
+    pub fn alert(&self, notify_when_empty: bool) -> Option<Alert> {
+        if self.pending.is_empty() && self.failed.is_empty() && !notify_when_empty {
+            return None;
+        }
+        let n = self.pending.len();
+        let soon = self.due_soon();
+        let ok_regions = self.regions.len() - self.failed.len().min(self.regions.len());
+        let mut header = if n == 0 {
+            "RDS maintenance: nothing pending".to_owned()
+        } else {
+            format!(
+                "RDS maintenance: {n} pending action{}",
+                if n == 1 { "" } else { "s" }
+            )
+        };
+        if soon > 0 {
+            header.push_str(&format!(", {soon} due within {} days", self.warn_days));
+        }
+        let mut fallback = header.clone();
+        if let Some(first) = self.pending.first() {
+            fallback.push_str(&format!(" (soonest: {} {}", first.action, first.name()));
+            if let Some((t, _)) = first.due() {
+                fallback.push_str(&format!(", {}", relative(days_until(self.now, t))));
+            }
+            fallback.push(')');
+        }
+        if !self.failed.is_empty() {
+            fallback.push_str(&format!(
+                "; {} of {} regions could not be read",
+                self.failed.len(),
+                self.regions.len()
+            ));
+        }
+
+        let mut accounts: Vec<&str> = self
+            .pending
+            .iter()
+            .filter_map(|p| Arn::parse(&p.arn).map(|a| a.account))
+            .collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        let mut alert = Alert::new(header, fallback)
+            .field(
+                "Regions",
+                Mrkdwn::text(&format!(
+                    "{} ({ok_regions} of {} read)",
+                    self.regions.join(", "),
+                    self.regions.len()
+                )),
+            )
+            .field("Account", Mrkdwn::text(&accounts.join(", ")));
+        if !self.failed.is_empty() {
+            let mut m = Mrkdwn::new();
+            for (i, f) in self.failed.iter().enumerate() {
+                if i > 0 {
+                    m.push_trusted("\n");
+                }
+                m.push_trusted(":x: ");
+                m.push_bold(&f.region);
+                m.push_trusted(" — ");
+                m.push(&opswatch_slack::truncate_plain(&f.why, 300));
+            }
+            alert = alert.field("Regions that failed", m);
+        }
+        let mut context = Mrkdwn::text(&format!(
+            "As of {} · days are calendar days (UTC) · :warning: due within {} days",
+            date_time(self.now),
+            self.warn_days
+        ));
+        if n == 0 && self.failed.is_empty() {
+            context = Mrkdwn::text(&format!(
+                "As of {}: no pending maintenance in {}",
+                date_time(self.now),
+                self.regions.join(", ")
+            ));
+        }
+        Some(alert.lines(self.lines()).context(context))
+    }
+
+    /// Every action, in groups of identical actions (same dates, same region and kind).
+    fn lines(&self) -> Vec<Mrkdwn> {
+        let mut out = Vec::new();
+        let mut rest = self.pending;
+        while let Some(first) = rest.first() {
+            let len = rest.iter().take_while(|p| same_group(first, p)).count();
+            let (group, tail) = rest.split_at(len);
+            self.group(group, &mut out);
+            rest = tail;
+        }
+        out
+    }
+
+    fn group(&self, group: &[Pending], out: &mut Vec<Mrkdwn>) {
+        let Some(first) = group.first() else {
+            return;
+        };
+        let mut line = Mrkdwn::new();
+        match first.due() {
+            Some((t, kind)) => {
+                let days = days_until(self.now, t);
+                line.push_trusted(if self.is_due_soon(first) {
+                    ":warning: "
+                } else {
+                    "• "
+                });
+                line.push_bold(&date(t));
+                line.push(&format!(" ({}, {})", relative(days), kind.label()));
+            }
+            None => {
+                line.push_trusted("• ");
+                line.push_bold("no date");
+                line.push(" (applied only if someone opts in)");
+            }
+        }
+        line.push_trusted(" — ");
+        line.push_code(&first.action);
+        let description = first
+            .description
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !description.is_empty() {
+            line.push_trusted(": ");
+            line.push(&opswatch_slack::truncate_plain(
+                &description,
+                DESCRIPTION_CHARS,
+            ));
+        }
+        // The other dates, unless they only repeat the one shown.
+        let bites = first.due().map(|(t, _)| t);
+        for (t, kind) in [
+            (first.forced_apply, DateKind::Forced),
+            (first.auto_applied_after, DateKind::AutoAfter),
+            (first.current_apply, DateKind::Current),
+        ] {
+            if let Some(t) = t.filter(|t| Some(*t) != bites) {
+                line.push(&format!(" · {} {}", kind.label(), date(t)));
+            }
+        }
+        line.push(&format!(
+            " · opt-in: {}",
+            first.opt_in_status.as_deref().unwrap_or("none")
+        ));
+        // The resources, as many per line as fit. The group's line and its first resources
+        // are one unit (one section, never split across messages); a group too big for one
+        // section goes on in units that name the action again.
+        let kind = first.kind();
+        let n = group.len();
+        let due = first
+            .due()
+            .map_or_else(|| "no date".to_owned(), |(t, _)| date(t));
+        let lead = |continued: bool| {
+            let mut m = Mrkdwn::trusted("        ");
+            if continued {
+                m.push(&format!(
+                    "… {n} {} in {}, continued (",
+                    kind.noun(n),
+                    first.region
+                ));
+                m.push_code(&first.action);
+                m.push(&format!(" {due}): "));
+            } else {
+                m.push(&format!("{n} {} in {}: ", kind.noun(n), first.region));
+            }
+            m
+        };
+        let links: Vec<Mrkdwn> = group.iter().map(resource_link).collect();
+        let mut start = 0;
+        while start < links.len() {
+            let mut unit = if start == 0 {
+                let mut u = line.clone();
+                u.push_trusted("\n");
+                u.push_mrkdwn(&lead(false));
+                u
+            } else {
+                lead(true)
+            };
+            let mut len = unit.chars();
+            let mut end = start;
+            while end < links.len() && (end == start || len + 2 + links[end].chars() <= UNIT) {
+                if end > start {
+                    unit.push_trusted(", ");
+                }
+                len += 2 + links[end].chars();
+                unit.push_mrkdwn(&links[end]);
+                end += 1;
+            }
+            out.push(unit);
+            start = end;
+        }
+    }
+}
+
+fn same_group(a: &Pending, b: &Pending) -> bool {
+    a.due() == b.due()
+        && a.action == b.action
+        && a.description == b.description
+        && a.opt_in_status == b.opt_in_status
+        && (a.forced_apply, a.auto_applied_after, a.current_apply)
+            == (b.forced_apply, b.auto_applied_after, b.current_apply)
+        && a.region == b.region
+        && a.kind() == b.kind()
+}
+
+fn resource_link(p: &Pending) -> Mrkdwn {
+    let mut m = Mrkdwn::new();
+    match Arn::parse(&p.arn).and_then(|a| a.console_url()) {
+        Some(url) => {
+            m.push_link(&url, p.name());
+        }
+        None => {
+            m.push_bold(p.name());
+        }
+    }
+    if let Kind::Other(_) = p.kind() {
+        m.push(&format!(" ({})", p.arn));
+    }
+    m
+}
+
+fn date_time(secs: i64) -> String {
+    let d = date(secs);
+    if d.len() == 10 {
+        format!("{d} 00:00 UTC")
+    } else {
+        d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::sort;
+
+    const NOW: i64 = 1_795_593_600; // 2026-11-25T08:00:00Z
+    const DAY: i64 = 86_400;
+    const MIDNIGHT: i64 = 1_795_564_800;
+
+    fn p(region: &str, arn: &str, action: &str, description: &str) -> Pending {
+        Pending {
+            region: region.into(),
+            arn: arn.into(),
+            action: action.into(),
+            description: description.into(),
+            opt_in_status: None,
+            auto_applied_after: None,
+            forced_apply: None,
+            current_apply: None,
+        }
+    }
+
+    fn sample() -> Vec<Pending> {
+        let mut list = vec![
+            Pending {
+                auto_applied_after: Some(MIDNIGHT + 2 * DAY),
+                forced_apply: Some(MIDNIGHT + 9 * DAY),
+                current_apply: Some(MIDNIGHT + 2 * DAY),
+                ..p(
+                    "us-east-1",
+                    "arn:aws:rds:us-east-1:111122223333:cluster:aurora-prod",
+                    "system-update",
+                    "Upgrade to Aurora PostgreSQL 15.10",
+                )
+            },
+            Pending {
+                auto_applied_after: Some(MIDNIGHT + 25 * DAY),
+                forced_apply: Some(MIDNIGHT + 51 * DAY),
+                ..p(
+                    "us-east-1",
+                    "arn:aws:rds:us-east-1:111122223333:db:aurora-prod-instance-2",
+                    "ca-certificate-rotation",
+                    "Certificate rotation",
+                )
+            },
+            Pending {
+                auto_applied_after: Some(MIDNIGHT + 25 * DAY),
+                forced_apply: Some(MIDNIGHT + 51 * DAY),
+                ..p(
+                    "us-east-1",
+                    "arn:aws:rds:us-east-1:111122223333:db:aurora-prod-instance-1",
+                    "ca-certificate-rotation",
+                    "Certificate rotation",
+                )
+            },
+            p(
+                "us-east-1",
+                "arn:aws:rds:us-east-1:111122223333:db:reporting-mysql",
+                "os-upgrade",
+                "New Operating System update is available <!channel> & more",
+            ),
+            Pending {
+                opt_in_status: Some("next-maintenance".into()),
+                current_apply: Some(MIDNIGHT + DAY + 3 * 3600),
+                ..p(
+                    "eu-west-1",
+                    "arn:aws:rds:eu-west-1:111122223333:db:legacy-pg",
+                    "db-upgrade",
+                    "Upgrade to PostgreSQL 13.20",
+                )
+            },
+        ];
+        sort(&mut list);
+        list
+    }
+
+    fn regions() -> Vec<String> {
+        vec!["us-east-1".into(), "eu-west-1".into(), "ap-south-1".into()]
+    }
+
+    #[test]
+    fn digest_message() {
+        let pending = sample();
+        let failed = [RegionFailure {
+            region: "ap-south-1".into(),
+            why: "AccessDenied: User: arn:aws:sts::111122223333:assumed-role/x is not authorized to perform: rds:DescribePendingMaintenanceActions".into(),
+        }];
+        let regions = regions();
+        let d = Digest {
+            now: NOW,
+            warn_days: 7,
+            regions: &regions,
+            failed: &failed,
+            pending: &pending,
+        };
+        assert_eq!(d.due_soon(), 2);
+        let messages = d.alert(false).unwrap().into_messages();
+        let text = serde_json::to_string(&messages).unwrap();
+        assert!(!text.contains("<!channel>"), "{text}");
+        insta::assert_json_snapshot!(messages);
+    }
+
+    #[test]
+    fn nothing_to_say_unless_asked() {
+        let regions = regions();
+        let d = Digest {
+            now: NOW,
+            warn_days: 7,
+            regions: &regions,
+            failed: &[],
+            pending: &[],
+        };
+        assert!(d.alert(false).is_none());
+        let m = d.alert(true).unwrap().into_messages();
+        assert_eq!(m.len(), 1);
+        assert!(m[0].text.contains("nothing pending"), "{}", m[0].text);
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(date(MIDNIGHT), "2026-11-25");
+        assert_eq!(date(MIDNIGHT + 3 * 3600 + 60), "2026-11-25 03:01 UTC");
+    }
+
+    /// A fleet of 200 instances: one certificate rotation for all, and one distinct action
+    /// each. Every resource appears exactly once per action, and the messages are as few
+    /// as Slack's per-message limit allows.
+    #[test]
+    fn a_fleet_of_200_fits_in_few_messages_without_loss() {
+        let mut pending = Vec::new();
+        for i in 0..200 {
+            let arn = format!("arn:aws:rds:us-east-1:111122223333:db:fleet-db-{i:03}");
+            pending.push(Pending {
+                auto_applied_after: Some(MIDNIGHT + 30 * DAY),
+                ..p(
+                    "us-east-1",
+                    &arn,
+                    "ca-certificate-rotation",
+                    "Certificate rotation",
+                )
+            });
+            pending.push(Pending {
+                forced_apply: Some(MIDNIGHT + (i % 40) * DAY),
+                ..p("us-east-1", &arn, "system-update", "Patch")
+            });
+        }
+        sort(&mut pending);
+        let regions = vec!["us-east-1".to_owned()];
+        let d = Digest {
+            now: NOW,
+            warn_days: 7,
+            regions: &regions,
+            failed: &[],
+            pending: &pending,
+        };
+        let messages = d.alert(false).unwrap().into_messages();
+        let all = serde_json::to_string(&messages).unwrap();
+        for i in 0..200 {
+            let name = format!("|fleet-db-{i:03}>");
+            assert_eq!(all.matches(&name).count(), 2, "{name}");
+        }
+        let text_len = |m: &opswatch_slack::Message| -> usize {
+            m.blocks
+                .iter()
+                .map(|b| serde_json::to_string(b).unwrap().len())
+                .sum()
+        };
+        let total: usize = messages.iter().map(text_len).sum();
+        // Greedy packing: no message could have taken the next one's first block.
+        assert!(
+            messages.len() <= total / 12_000 + 2,
+            "{} messages for {total} bytes of blocks",
+            messages.len()
+        );
+        // The rotation's 200 instances outgrow one section: the rest names the action again.
+        assert!(
+            all.contains(
+                "instances in us-east-1, continued (`ca-certificate-rotation` 2026-12-25): "
+            ),
+            "{all}"
+        );
+        // Soonest first across messages.
+        let first_dates: Vec<usize> = ["2026-11-25", "2026-12-01", "2027-01-03"]
+            .iter()
+            .map(|d| all.find(d).unwrap())
+            .collect();
+        assert!(
+            first_dates.windows(2).all(|w| w[0] < w[1]),
+            "{first_dates:?}"
+        );
+    }
+
+    proptest::proptest! {
+        /// Any mix of actions: each (resource, action) appears exactly once across the
+        /// messages, groups come soonest first, and every message is within Slack's limits.
+        #[test]
+        fn every_action_once_in_due_order(
+            raw in proptest::collection::vec(
+                (0u8..60, 0u8..4, proptest::option::of(-10i64..60), proptest::option::of(-10i64..60), 0u8..3),
+                0..300,
+            ),
+            bulk in 0usize..120,
+        ) {
+            let actions = ["system-update", "db-upgrade", "os-upgrade", "ca-certificate-rotation"];
+            let mut pending: Vec<Pending> = Vec::new();
+            for (res, act, auto, forced, region) in raw {
+                let region = ["us-east-1", "eu-west-1", "ap-south-1"][usize::from(region)];
+                let kind = if res % 3 == 0 { "cluster" } else { "db" };
+                let arn = format!("arn:aws:rds:{region}:111122223333:{kind}:res-{res:02}");
+                let p = Pending {
+                    auto_applied_after: auto.map(|d| MIDNIGHT + d * DAY),
+                    forced_apply: forced.map(|d| MIDNIGHT + d * DAY),
+                    ..p(region, &arn, actions[usize::from(act)], "d")
+                };
+                if !pending.iter().any(|q| q.arn == p.arn && q.action == p.action) {
+                    pending.push(p);
+                }
+            }
+            // A fleet with one action in common: a group bigger than a section.
+            for i in 0..bulk {
+                let arn = format!("arn:aws:rds:us-east-1:111122223333:db:fleet-{i:03}");
+                pending.push(Pending {
+                    auto_applied_after: Some(MIDNIGHT + 30 * DAY),
+                    ..p("us-east-1", &arn, "ca-certificate-rotation", "Certificate rotation")
+                });
+            }
+            sort(&mut pending);
+            let regions = vec!["us-east-1".to_owned(), "eu-west-1".to_owned(), "ap-south-1".to_owned()];
+            let d = Digest { now: NOW, warn_days: 7, regions: &regions, failed: &[], pending: &pending };
+            let Some(alert) = d.alert(false) else {
+                proptest::prop_assert!(pending.is_empty());
+                return Ok(());
+            };
+            let messages = alert.into_messages();
+            let mut seen: Vec<(String, String, i64)> = Vec::new();
+            for m in &messages {
+                proptest::prop_assert!(m.blocks.len() <= opswatch_slack::limits::BLOCKS);
+                let text: usize = m.blocks.iter().map(opswatch_slack::Block::text_len).sum();
+                proptest::prop_assert!(text <= opswatch_slack::limits::MESSAGE_TEXT, "{text}");
+                for b in &m.blocks {
+                    let opswatch_slack::Block::Section { text: Some(t), .. } = b else { continue };
+                    let mut action = String::new();
+                    let mut due = i64::MAX;
+                    // Every section starts with a group's line or a continuation naming it.
+                    let first = t.text.lines().next().unwrap_or_default();
+                    proptest::prop_assert!(!first.starts_with("        ") || first.contains(", continued (`"), "{first}");
+                    for line in t.text.lines() {
+                        if !line.starts_with("        ") {
+                            action = line.split('`').nth(1).unwrap_or_default().to_owned();
+                            due = line.split('*').nth(1).and_then(|d| {
+                                aws_smithy_types::DateTime::from_str(&format!("{d}T00:00:00Z"), Format::DateTime).ok()
+                            }).map_or(i64::MAX, |t| t.secs());
+                            continue;
+                        }
+                        if line.contains(", continued (`") {
+                            let mut parts = line.split('`');
+                            let again = parts.nth(1).unwrap_or_default();
+                            if action.is_empty() {
+                                // A section that continues a group from the one before.
+                                action = again.to_owned();
+                                due = parts.next().and_then(|rest| rest.trim().get(..10)).and_then(|d| {
+                                    aws_smithy_types::DateTime::from_str(&format!("{d}T00:00:00Z"), Format::DateTime).ok()
+                                }).map_or(i64::MAX, |t| t.secs());
+                            }
+                            proptest::prop_assert_eq!(again, action.as_str());
+                        }
+                        for label in line.split('|').skip(1).filter_map(|s| s.split_once('>')) {
+                            seen.push((label.0.to_owned(), action.clone(), due));
+                        }
+                    }
+                }
+            }
+            proptest::prop_assert_eq!(seen.len(), pending.len());
+            proptest::prop_assert!(seen.windows(2).all(|w| w[0].2 <= w[1].2), "not soonest first");
+            let mut want: Vec<(String, String)> = pending.iter().map(|p| (p.name().to_owned(), p.action.clone())).collect();
+            let mut got: Vec<(String, String)> = seen.into_iter().map(|(r, a, _)| (r, a)).collect();
+            want.sort();
+            got.sort();
+            proptest::prop_assert_eq!(got, want);
+        }
+    }
+}
