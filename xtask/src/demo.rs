@@ -36,8 +36,13 @@ pub async fn main() -> Result<(), String> {
                 .env("SLACK_MAX_RETRY_SECONDS", "2")
                 .env("LOG_LEVEL", "warn");
             lambda.timeout = Duration::from_secs(120);
-            let bytes =
+            let mut bytes =
                 std::fs::read(&event).map_err(|e| format!("reading {}: {e}", event.display()))?;
+            if f.name == "audit-log-watcher" && event.ends_with("schedule.json") {
+                // Pull mode: moto holds the sample's audit lines from the last few minutes
+                // (CloudWatch Logs takes only recent events), so the poll runs now.
+                bytes = at_now(&bytes)?;
+            }
             let invoked = lambda.invoke(&bytes).await.map_err(|e| e.to_string())?;
             let rel = event.strip_prefix(crate::root()).unwrap_or(&event);
             println!(
@@ -83,6 +88,19 @@ pub async fn main() -> Result<(), String> {
         slack.received().len()
     );
     Ok(())
+}
+
+/// A scheduled event whose `time` is now.
+fn at_now(event: &[u8]) -> Result<Vec<u8>, String> {
+    let mut ev: serde_json::Value =
+        serde_json::from_slice(event).map_err(|e| format!("the schedule sample: {e}"))?;
+    let now = aws_sdk_s3::primitives::DateTime::from(std::time::SystemTime::now());
+    let now = aws_sdk_s3::primitives::DateTime::from_secs(now.secs());
+    ev["time"] = serde_json::Value::String(
+        now.fmt(aws_sdk_s3::primitives::DateTimeFormat::DateTime)
+            .map_err(|e| e.to_string())?,
+    );
+    Ok(ev.to_string().into_bytes())
 }
 
 /// The `.json` events of a samples folder (sub-folders hold fixtures, not events).
@@ -140,11 +158,84 @@ impl Standins {
                 ),
                 ("AWS_ENDPOINT_URL_RDS", self.rds.url()),
                 ("RDS_REGIONS", "us-east-1,eu-west-1".to_owned()),
+                ("LOG_GROUPS", AUDIT_GROUP.to_owned()),
+                ("SETTLE_DELAY", "0".to_owned()),
             ]
             .map(|(k, v)| (k.to_owned(), v)),
         );
         env
     }
+}
+
+/// The log group the audit-log-watcher's pull sample polls.
+const AUDIT_GROUP: &str = "/aws/rds/cluster/aurora-prod/audit";
+
+/// audit-log-watcher (pull mode): the MySQL sample's lines, moved to the last few minutes.
+async fn seed_audit_log(config: &aws_config::SdkConfig) -> Result<(), String> {
+    use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(config);
+    let sample: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(crate::root().join("events/audit/fixtures/mysql-audit.decoded.json"))
+            .map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    let stream = sample["logStream"]
+        .as_str()
+        .unwrap_or("aurora-prod-instance-1");
+    let events = sample["logEvents"].as_array().cloned().unwrap_or_default();
+    let first = events
+        .first()
+        .and_then(|e| e["timestamp"].as_i64())
+        .ok_or("the audit sample has no events")?;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_millis() as i64;
+    let shift = now_ms - 240_000 - first;
+    let mut seen = std::collections::HashSet::new();
+    let mut input = Vec::new();
+    for e in &events {
+        if !seen.insert(e["id"].as_str().unwrap_or_default().to_owned()) {
+            continue;
+        }
+        let message = e["message"].as_str().unwrap_or_default();
+        let message = match message.split_once(',') {
+            Some((micros, rest)) if micros.parse::<i64>().is_ok() => {
+                format!(
+                    "{},{rest}",
+                    micros.parse::<i64>().unwrap_or_default() + shift * 1000
+                )
+            }
+            _ => message.to_owned(),
+        };
+        input.push(
+            InputLogEvent::builder()
+                .timestamp(e["timestamp"].as_i64().unwrap_or(first) + shift)
+                .message(message)
+                .build()
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    input.sort_by_key(|e| e.timestamp());
+    logs.create_log_group()
+        .log_group_name(AUDIT_GROUP)
+        .send()
+        .await
+        .map_err(|e| format!("creating the audit log group in moto: {e:?}"))?;
+    logs.create_log_stream()
+        .log_group_name(AUDIT_GROUP)
+        .log_stream_name(stream)
+        .send()
+        .await
+        .map_err(|e| format!("creating the audit log stream in moto: {e:?}"))?;
+    logs.put_log_events()
+        .log_group_name(AUDIT_GROUP)
+        .log_stream_name(stream)
+        .set_log_events(Some(input))
+        .send()
+        .await
+        .map_err(|e| format!("seeding the audit log: {e:?}"))?;
+    Ok(())
 }
 
 /// The AWS state the samples refer to.
@@ -157,6 +248,7 @@ async fn seed(moto: &Moto) -> Result<(), String> {
         ))
         .load()
         .await;
+    seed_audit_log(&config).await?;
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&config)
             .force_path_style(true)

@@ -43,6 +43,10 @@ pub const FUNCTIONS: &[Function] = &[
         name: "rds-maintenance-checker",
         events: "rds",
     },
+    Function {
+        name: "audit-log-watcher",
+        events: "audit",
+    },
 ];
 
 pub fn function(name: &str) -> Result<&'static Function, String> {

@@ -2,19 +2,13 @@
 //! posted to Slack, and only then the checkpoint moved past the window.
 
 use opswatch_slack::{Alert, Slack, SlackError};
-use opswatch_support::error_chain;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::render;
 use crate::sendgrid::{SendGrid, SendGridError};
-use crate::window;
-
-/// Where the end of the last reported window is kept (SSM parameter, unix seconds).
-pub struct Checkpoint {
-    pub ssm: aws_sdk_ssm::Client,
-    pub parameter: String,
-}
+use opswatch_support::checkpoint::{Checkpoint, CheckpointError};
+use opswatch_support::window;
 
 pub struct Poller {
     pub slack: Slack,
@@ -34,8 +28,8 @@ pub enum HandlerError {
     BadInput(String),
     #[error("{0}")]
     SendGrid(#[from] SendGridError),
-    #[error("checkpoint {parameter}: {why}")]
-    Checkpoint { parameter: String, why: String },
+    #[error("{0}")]
+    Checkpoint(#[from] CheckpointError),
     #[error("Slack: {0} (the checkpoint stays at {1}; the next run posts these bounces again)")]
     Slack(SlackError, String),
 }
@@ -53,7 +47,7 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
             HandlerError::BadInput(_) => "BadInput",
             HandlerError::SendGrid(s) if s.is_configuration() => "ConfigurationError",
             HandlerError::SendGrid(_) => "SendGridError",
-            HandlerError::Checkpoint { .. } => "CheckpointError",
+            HandlerError::Checkpoint(_) => "CheckpointError",
             HandlerError::Slack(..) => "SlackDeliveryFailed",
         };
         lambda_runtime::Diagnostic {
@@ -132,53 +126,16 @@ impl Poller {
     }
 
     async fn read_checkpoint(&self) -> Result<Option<i64>, HandlerError> {
-        let Some(c) = &self.checkpoint else {
-            return Ok(None);
-        };
-        let fail = |why: String| HandlerError::Checkpoint {
-            parameter: c.parameter.clone(),
-            why,
-        };
-        match c.ssm.get_parameter().name(&c.parameter).send().await {
-            Ok(out) => {
-                let value = out.parameter().and_then(|p| p.value()).unwrap_or_default();
-                // The template creates the parameter holding "none": no run has finished yet.
-                if value.trim() == "none" {
-                    return Ok(None);
-                }
-                value
-                    .trim()
-                    .parse::<i64>()
-                    .map(Some)
-                    .map_err(|_| fail(format!("holds {value:?}, not unix seconds")))
-            }
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_parameter_not_found()) =>
-            {
-                tracing::info!(parameter = %c.parameter, "no checkpoint yet: starting one interval back");
-                Ok(None)
-            }
-            Err(e) => Err(fail(format!("SSM GetParameter: {}", error_chain(&e)))),
+        match &self.checkpoint {
+            Some(c) => Ok(c.read().await?),
+            None => Ok(None),
         }
     }
 
     async fn write_checkpoint(&self, at: i64) -> Result<(), HandlerError> {
-        let Some(c) = &self.checkpoint else {
-            return Ok(());
-        };
-        c.ssm
-            .put_parameter()
-            .name(&c.parameter)
-            .value(at.to_string())
-            .r#type(aws_sdk_ssm::types::ParameterType::String)
-            .overwrite(true)
-            .send()
-            .await
-            .map_err(|e| HandlerError::Checkpoint {
-                parameter: c.parameter.clone(),
-                why: format!("SSM PutParameter: {}", error_chain(&e)),
-            })?;
+        if let Some(c) = &self.checkpoint {
+            c.write(at).await?;
+        }
         Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! sendgrid-bounce-poller: every SendGrid bounce reported to Slack exactly once.
 //!
-//! - [`window`]: the half-open windows a run covers, from the checkpoint to the schedule's
-//!   `time` (pure);
+//! - `opswatch_support::window`: the half-open windows a run covers, from the checkpoint to
+//!   the schedule's `time` (pure; shared with the audit-log-watcher's pull mode);
 //! - [`sendgrid`]: the bounces API, all pages, rate limits honoured;
 //! - [`render`]: the Slack alert (pure);
 //! - [`handler`]: one run — windows, SendGrid, Slack, and the SSM checkpoint last.
@@ -9,7 +9,6 @@
 pub mod handler;
 pub mod render;
 pub mod sendgrid;
-pub mod window;
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
@@ -64,7 +63,7 @@ impl Poller {
         };
         let key = sendgrid::ApiKey::new(&key)?;
         let duration = |k: &str, default: &str| {
-            window::parse_duration(&var(k).unwrap_or_else(|| default.to_owned()))
+            opswatch_support::window::parse_duration(&var(k).unwrap_or_else(|| default.to_owned()))
                 .map_err(|why| format!("{k}: {why}"))
         };
         Ok(Self {
@@ -73,10 +72,8 @@ impl Poller {
                 &var(env::SENDGRID_API_URL).unwrap_or_else(|| "https://api.sendgrid.com".into()),
                 key,
             )?,
-            checkpoint: var(env::CHECKPOINT_PARAMETER).map(|parameter| handler::Checkpoint {
-                ssm: aws_sdk_ssm::Client::new(&config),
-                parameter,
-            }),
+            checkpoint: var(env::CHECKPOINT_PARAMETER)
+                .map(|parameter| opswatch_support::checkpoint::Checkpoint::new(&config, parameter)),
             interval: duration(env::POLL_INTERVAL, "10m")?,
             max_window: duration(env::MAX_WINDOW, "1d")?,
             notify_when_empty: flag(env::NOTIFY_WHEN_EMPTY),

@@ -8,6 +8,10 @@
 
 use std::time::Duration;
 
+#[cfg(feature = "ssm")]
+pub mod checkpoint;
+pub mod window;
+
 use aws_config::{BehaviorVersion, SdkConfig};
 use opswatch_slack::{Destination, RetryPolicy, Slack, SlackError, WebhookUrl};
 

@@ -2,6 +2,7 @@
 //! instead of one per function keeps CI's build time and disk use down.
 
 mod activity_stream_decoder;
+mod audit_log_watcher;
 mod cloudtrail_event_handler;
 mod config_change_notifier;
 mod rds_maintenance_checker;

@@ -1,6 +1,6 @@
-//! Which time windows a run covers (pure). A window is half-open, `[start, end)` in unix
-//! seconds: a bounce created exactly on a boundary belongs to the later window, so it is
-//! reported once.
+//! Which time windows a scheduled poll covers (pure). A window is half-open, `[start, end)`
+//! in unix seconds: an item stamped exactly on a boundary belongs to the later window, so it
+//! is reported once. Used by every function that polls on a schedule with a checkpoint.
 
 /// The run's windows: from the checkpoint (else `end − interval`) to the scheduled event's
 /// time, in chunks of at most `max` seconds. Empty when there is nothing new (the
