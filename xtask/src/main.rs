@@ -8,7 +8,9 @@
 mod ct;
 mod das;
 mod demo;
+mod iam;
 mod invoke;
+mod package;
 mod python;
 mod show;
 mod test;
@@ -117,6 +119,7 @@ const USAGE: &str = "usage: cargo xtask <command>
                                                  no AWS credentials: local stand-ins)
   demo                                           every function on its samples, locally
   test                                           fmt, clippy, all tests, template lint (CI)
+  package                                        arm64 Lambda zips of every function (cargo-lambda)
   gen-das [--endpoint URL] [--out DIR]           DAS Firehose events made as RDS makes them
   bench das                                      decoder vs the Python baseline, same run
   bench cloudtrail                               a 110 MB log file streamed vs Python json.load
@@ -139,6 +142,7 @@ fn main() -> ExitCode {
         Some("invoke") => runtime.block_on(invoke::main(&args[1..])),
         Some("demo") => runtime.block_on(demo::main()),
         Some("test") => test::main(),
+        Some("package") => package::main(),
         Some("gen-das") => das::gen_main(&args[1..]),
         Some("fake") => runtime.block_on(fake(&args[1..])),
         Some("bench") => match args.get(1).map(String::as_str) {

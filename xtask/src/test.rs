@@ -22,6 +22,19 @@ pub fn main() -> Result<(), String> {
             .arg(crate::root().join("template.yaml")),
     )?;
 
+    step("sam validate --lint");
+    crate::run(
+        std::process::Command::new(crate::python::bin("sam"))
+            .args(["validate", "--lint", "--template"])
+            .arg(crate::root().join("template.yaml"))
+            .env("SAM_CLI_TELEMETRY", "0")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_REGION", "us-east-1"),
+    )?;
+
+    step("template IAM (after the SAM transform)");
+    crate::iam::check_template()?;
+
     step("tests");
     let nextest = crate::cargo()
         .args(["nextest", "--version"])

@@ -95,6 +95,8 @@ impl Decoder {
         let transform_us = us(started.elapsed()) - parsed_us;
         let response = response.to_json();
         let response_us = us(started.elapsed()) - parsed_us - transform_us;
+        // No Slack here: what can fail is a record (ProcessingFailed).
+        opswatch_support::emit_metrics(0, s.failed);
         tracing::info!(
             records = s.records,
             ok = s.ok,

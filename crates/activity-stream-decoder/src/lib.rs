@@ -57,9 +57,15 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     // The event and the response pass through as JSON text: no tree of a megabyte of
     // records is built, and the 2–6 MB response is not escaped a second time.
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<Box<RawValue>>| async move {
-            let json = decoder.handle(event.payload.get()).await?;
-            RawValue::from_string(json).map_err(|e| HandlerError::Response(e.to_string()))
+        move |event: LambdaEvent<opswatch_support::Incoming<Box<RawValue>>>| async move {
+            let payload = event.payload.get()?;
+            let json = decoder
+                .handle(payload.get())
+                .await
+                .map_err(opswatch_support::Failure::from_error)?;
+            RawValue::from_string(json).map_err(|e| {
+                opswatch_support::Failure::from_error(HandlerError::Response(e.to_string()))
+            })
         },
     ))
     .await

@@ -145,6 +145,10 @@ impl Watcher {
     pub async fn handle(&self, event: Value) -> Result<Response, HandlerError> {
         let result = self.run(&event).await;
         match &result {
+            Ok(r) => opswatch_support::emit_metrics(r.messages_posted, 0),
+            Err(_) => opswatch_support::emit_metrics(0, 1),
+        }
+        match &result {
             Ok(r) => tracing::info!(
                 mode = r.mode,
                 records = r.log_events,

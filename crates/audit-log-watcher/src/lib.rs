@@ -97,9 +97,15 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     opswatch_support::init_tracing();
     let watcher = opswatch_support::cold_start(Watcher::from_env().await)?;
     let watcher = &watcher;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        watcher.handle(event.payload).await
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<opswatch_support::Incoming<Value>>| async move {
+            let payload = event.payload.get()?;
+            watcher
+                .handle(payload)
+                .await
+                .map_err(opswatch_support::Failure::from_error)
+        },
+    ))
     .await
 }
 

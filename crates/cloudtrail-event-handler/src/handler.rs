@@ -79,6 +79,7 @@ pub struct Counts {
 
 impl Counts {
     fn log(&self) {
+        opswatch_support::emit_metrics(self.slack_messages, self.failed);
         tracing::info!(
             records = self.messages,
             failed = self.failed,

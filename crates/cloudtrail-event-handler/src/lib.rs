@@ -36,8 +36,14 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     opswatch_support::init_tracing();
     let handler = opswatch_support::cold_start(Handler::from_env().await)?;
     let handler = &handler;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handler.handle(event.payload).await
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<opswatch_support::Incoming<Value>>| async move {
+            let payload = event.payload.get()?;
+            handler
+                .handle(payload)
+                .await
+                .map_err(opswatch_support::Failure::from_error)
+        },
+    ))
     .await
 }

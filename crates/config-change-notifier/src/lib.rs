@@ -43,8 +43,14 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     opswatch_support::init_tracing();
     let notifier = opswatch_support::cold_start(Notifier::from_env().await)?;
     let notifier = &notifier;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        notifier.handle(event.payload).await
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<opswatch_support::Incoming<Value>>| async move {
+            let payload = event.payload.get()?;
+            notifier
+                .handle(payload)
+                .await
+                .map_err(opswatch_support::Failure::from_error)
+        },
+    ))
     .await
 }

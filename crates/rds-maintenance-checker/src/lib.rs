@@ -88,9 +88,15 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     opswatch_support::init_tracing();
     let checker = opswatch_support::cold_start(Checker::from_env().await)?;
     let checker = &checker;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        checker.handle(event.payload).await
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<opswatch_support::Incoming<Value>>| async move {
+            let payload = event.payload.get()?;
+            checker
+                .handle(payload)
+                .await
+                .map_err(opswatch_support::Failure::from_error)
+        },
+    ))
     .await
 }
 

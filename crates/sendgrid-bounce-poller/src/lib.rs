@@ -87,9 +87,15 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     opswatch_support::init_tracing();
     let poller = opswatch_support::cold_start(Poller::from_env().await)?;
     let poller = &poller;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        poller.handle(event.payload).await
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<opswatch_support::Incoming<Value>>| async move {
+            let payload = event.payload.get()?;
+            poller
+                .handle(payload)
+                .await
+                .map_err(opswatch_support::Failure::from_error)
+        },
+    ))
     .await
 }
 

@@ -194,7 +194,11 @@ pub fn scheduled_time(event: &serde_json::Value) -> Result<i64, String> {
     })?;
     aws_smithy_types::DateTime::from_str(t, aws_smithy_types::date_time::Format::DateTime)
         .map(|d| d.secs())
-        .map_err(|e| format!("the event's \"time\" {t:?} is not an RFC 3339 time: {e}"))
+        .map_err(|_| {
+            format!(
+                "the event's \"time\" {t:?} is not an RFC 3339 UTC time like 2026-11-25T09:10:00Z"
+            )
+        })
 }
 
 /// An error and its causes on one line (AWS SDK errors hide the useful part in `source`).
@@ -256,6 +260,88 @@ impl<E: std::fmt::Display> From<InvocationError<E>> for lambda_runtime::Diagnost
     }
 }
 
+/// CloudWatch embedded-metric-format line (stderr, with the logs: Lambda ships both streams
+/// to CloudWatch Logs, which turns the line into metrics; stdout stays free): Slack messages sent and alerts that failed in this invocation,
+/// namespace `opswatch`, dimension `FunctionName`. The template's alarms watch `AlertsFailed`.
+pub fn emit_metrics(sent: usize, failed: usize) {
+    eprintln!("{}", metrics_line(&function_name(), now_ms(), sent, failed));
+}
+
+fn function_name() -> String {
+    std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".to_owned())
+}
+
+fn now_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
+}
+
+fn metrics_line(function: &str, timestamp_ms: u128, sent: usize, failed: usize) -> String {
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": "opswatch",
+                "Dimensions": [["FunctionName"]],
+                "Metrics": [
+                    {"Name": "AlertsSent", "Unit": "Count"},
+                    {"Name": "AlertsFailed", "Unit": "Count"}
+                ]
+            }]
+        },
+        "FunctionName": function,
+        "AlertsSent": sent,
+        "AlertsFailed": failed,
+    })
+    .to_string()
+}
+
+/// An event as the runtime hands it over: the payload, or why the bytes were not one (not
+/// JSON, or not the shape `T` wants). The runtime's own error for that is a multi-line text
+/// typed `&lambda_runtime::deserializer::DeserializeError`; with this, the function answers
+/// a one-line `BadInput` like for any other bad event, and goes on serving.
+pub struct Incoming<T>(Result<T, String>);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Incoming<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Incoming(T::deserialize(d).map_err(|e| e.to_string())))
+    }
+}
+
+impl<T> Incoming<T> {
+    pub fn get(self) -> Result<T, Failure> {
+        self.0.map_err(|why| {
+            Failure(lambda_runtime::Diagnostic {
+                error_type: "BadInput".into(),
+                error_message: format!("the event is not JSON: {}", why.trim()),
+            })
+        })
+    }
+}
+
+/// What an invocation reports when it fails: a function's own error turned into the
+/// runtime's `Diagnostic`, logged by the runtime as its one line.
+pub struct Failure(lambda_runtime::Diagnostic);
+
+impl Failure {
+    pub fn from_error<E: Into<lambda_runtime::Diagnostic>>(e: E) -> Self {
+        Failure(e.into())
+    }
+}
+
+impl std::fmt::Debug for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.0.error_type, self.0.error_message)
+    }
+}
+
+impl From<Failure> for lambda_runtime::Diagnostic {
+    fn from(f: Failure) -> Self {
+        f.0
+    }
+}
+
 /// The one summary line every invocation ends with.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Summary {
@@ -273,6 +359,7 @@ pub struct Summary {
 
 impl Summary {
     pub fn log(&self) {
+        emit_metrics(self.messages_posted, self.failed);
         tracing::info!(
             records = self.records,
             messages_posted = self.messages_posted,
@@ -287,6 +374,40 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn not_json_is_a_one_line_bad_input() {
+        let mut d = serde_json::Deserializer::from_slice(b"this is not JSON {");
+        let incoming: Incoming<serde_json::Value> =
+            serde::Deserialize::deserialize(&mut d).unwrap();
+        let diagnostic = lambda_runtime::Diagnostic::from(incoming.get().unwrap_err());
+        assert_eq!(diagnostic.error_type, "BadInput");
+        assert!(
+            diagnostic
+                .error_message
+                .starts_with("the event is not JSON: expected ident")
+        );
+        assert!(!diagnostic.error_message.contains('\n'));
+        let mut d = serde_json::Deserializer::from_slice(br#"{"a":1}"#);
+        let ok: Incoming<serde_json::Value> = serde::Deserialize::deserialize(&mut d).unwrap();
+        assert_eq!(ok.get().unwrap()["a"], 1);
+    }
+
+    #[test]
+    fn an_emf_line() {
+        let v: serde_json::Value =
+            serde_json::from_str(&metrics_line("opswatch-x", 1_795_597_200_000, 3, 1)).unwrap();
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "opswatch");
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0],
+            "FunctionName"
+        );
+        assert_eq!(
+            (&v["AlertsSent"], &v["AlertsFailed"]),
+            (&3.into(), &1.into())
+        );
+        assert_eq!(v["FunctionName"], "opswatch-x");
+    }
 
     #[test]
     fn lists_and_times() {

@@ -3,6 +3,7 @@
 
 mod activity_stream_decoder;
 mod audit_log_watcher;
+mod bad_input;
 mod cloudtrail_event_handler;
 mod config_change_notifier;
 mod rds_maintenance_checker;

@@ -1,0 +1,362 @@
+//! The template's IAM, checked after the SAM transform (what CloudFormation gets):
+//!
+//! - no action with a wildcard (`s3:*`, `*`);
+//! - a function's role grants only services the function calls: the AWS SDK crates its
+//!   crate depends on (`aws-sdk-s3` → `s3`; opswatch-support's `s3`/`ssm` features), Secrets
+//!   Manager (the Slack webhook), CloudWatch Logs (its own logs), SQS when it has a
+//!   dead-letter queue or an SQS event source, and KMS only through S3 (`kms:ViaService`);
+//! - no `Resource: "*"` but for the list calls named in [`STAR_RESOURCES`], each with why;
+//! - no managed policy but `AWSLambdaBasicExecutionRole`;
+//! - roles for services (Firehose, SES) grant only what those services are known to need.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde_json::Value;
+
+/// Calls that name no resource, so IAM can only grant them on `*`: (action, why).
+pub const STAR_RESOURCES: &[(&str, &str)] = &[(
+    "rds:DescribePendingMaintenanceActions",
+    "a list call with no resource in the request; it reads only maintenance metadata",
+)];
+
+const MANAGED_ALLOWED: &[&str] = &["AWSLambdaBasicExecutionRole"];
+
+/// What a role assumed by a service may grant.
+fn service_role_allows(principal: &str) -> Option<&'static [&'static str]> {
+    match principal {
+        "firehose.amazonaws.com" => Some(&["s3", "kinesis", "lambda", "logs", "kms"]),
+        "ses.amazonaws.com" => Some(&["firehose"]),
+        _ => None,
+    }
+}
+
+/// The services a function's crate calls, from its Cargo.toml.
+pub fn crate_services(manifest: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for line in manifest.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("aws-sdk-") {
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
+            out.insert(match name.as_str() {
+                "cloudwatchlogs" => "logs".to_owned(),
+                other => other.to_owned(),
+            });
+        }
+        if line.starts_with("opswatch-support") {
+            for feature in ["s3", "ssm"] {
+                if line.contains(&format!("\"{feature}\"")) {
+                    out.insert(feature.to_owned());
+                }
+            }
+        }
+    }
+    // Every function reads its Slack webhook from Secrets Manager and writes its own logs.
+    out.insert("secretsmanager".into());
+    out.insert("logs".into());
+    out
+}
+
+/// Statements of a policy document, both branches of an `Fn::If` included.
+fn statements(doc: &Value) -> Vec<&Value> {
+    let mut out = Vec::new();
+    let list = match &doc["Statement"] {
+        Value::Array(a) => a.iter().collect::<Vec<_>>(),
+        v @ Value::Object(_) => vec![v],
+        _ => Vec::new(),
+    };
+    for s in list {
+        if let Some(branches) = s.get("Fn::If").and_then(Value::as_array) {
+            for b in branches.iter().skip(1) {
+                if b.get("Ref").and_then(Value::as_str) != Some("AWS::NoValue") {
+                    out.push(b);
+                }
+            }
+        } else {
+            out.push(s);
+        }
+    }
+    out
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a.iter().flat_map(strings).collect(),
+        other => vec![other.to_string()],
+    }
+}
+
+/// Every problem in a transformed template; `crates` is where `crates/<binary>/Cargo.toml`
+/// lives.
+pub fn check(template: &Value, crates: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    let resources = template["Resources"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+
+    // Which function (and what it is wired to) each role serves.
+    let mut role_of_function: BTreeMap<String, (String, BTreeSet<String>)> = BTreeMap::new();
+    for (id, r) in &resources {
+        if r["Type"] != "AWS::Lambda::Function" {
+            continue;
+        }
+        let Some(role) = r["Properties"]["Role"]["Fn::GetAtt"][0].as_str() else {
+            problems.push(format!("{id}: its role is not one of the template's"));
+            continue;
+        };
+        let Some(binary) = r["Metadata"]["BuildProperties"]["Binary"].as_str() else {
+            problems.push(format!(
+                "{id}: no BuildProperties.Binary to find its crate by"
+            ));
+            continue;
+        };
+        let manifest = crates.join(binary).join("Cargo.toml");
+        let Ok(text) = std::fs::read_to_string(&manifest) else {
+            problems.push(format!("{id}: cannot read {}", manifest.display()));
+            continue;
+        };
+        let mut allowed = crate_services(&text);
+        let sqs_source = resources.values().any(|m| {
+            m["Type"] == "AWS::Lambda::EventSourceMapping"
+                && m["Properties"]["FunctionName"]["Ref"] == id.as_str()
+                && m["Properties"]["EventSourceArn"]["Fn::GetAtt"][1] == "Arn"
+        });
+        if !r["Properties"]["DeadLetterConfig"].is_null() || sqs_source {
+            allowed.insert("sqs".into());
+        }
+        role_of_function.insert(role.to_owned(), (id.clone(), allowed));
+    }
+
+    for (id, r) in &resources {
+        if r["Type"] != "AWS::IAM::Role" {
+            continue;
+        }
+        let p = &r["Properties"];
+        for arn in strings(&p["ManagedPolicyArns"]) {
+            if arn != "null"
+                && !MANAGED_ALLOWED
+                    .iter()
+                    .any(|m| arn.ends_with(&format!("/{m}")))
+            {
+                problems.push(format!("{id}: managed policy {arn}"));
+            }
+        }
+        let (who, allowed): (String, BTreeSet<String>) = match role_of_function.get(id) {
+            Some((function, allowed)) => (function.clone(), allowed.clone()),
+            None => {
+                let principals: Vec<String> = statements(&p["AssumeRolePolicyDocument"])
+                    .iter()
+                    .flat_map(|s| strings(&s["Principal"]["Service"]))
+                    .collect();
+                let mut allowed = BTreeSet::new();
+                for principal in &principals {
+                    match service_role_allows(principal) {
+                        Some(list) => allowed.extend(list.iter().map(|s| s.to_string())),
+                        None => problems.push(format!(
+                            "{id}: a role for {principal}, which this check does not know"
+                        )),
+                    }
+                }
+                (format!("{id} ({})", principals.join(", ")), allowed)
+            }
+        };
+        for policy in p["Policies"].as_array().into_iter().flatten() {
+            for s in statements(&policy["PolicyDocument"]) {
+                if s["Effect"] != "Allow" {
+                    continue;
+                }
+                let actions = strings(&s["Action"]);
+                let resources = strings(&s["Resource"]);
+                for action in &actions {
+                    if action.contains('*') {
+                        problems.push(format!("{who}: wildcard action {action}"));
+                    }
+                    let service = action.split(':').next().unwrap_or_default();
+                    if service == "kms"
+                        && role_of_function.contains_key(id)
+                        && allowed.contains("s3")
+                        && !allowed.contains("kms")
+                    {
+                        let via = s["Condition"]["StringEquals"]["kms:ViaService"].to_string();
+                        if !via.contains("s3.") {
+                            problems.push(format!(
+                                "{who}: {action} without kms:ViaService s3 (the function does not call KMS)"
+                            ));
+                        }
+                        continue;
+                    }
+                    if !allowed.contains(service) {
+                        problems.push(format!(
+                            "{who}: granted {action}, but it does not call {service}"
+                        ));
+                    }
+                    if resources.iter().any(|r| r == "*")
+                        && !STAR_RESOURCES.iter().any(|(a, _)| a == action)
+                    {
+                        problems.push(format!("{who}: {action} on Resource \"*\""));
+                    }
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// `cargo xtask test`'s step: transform with the pinned SAM translator, then check.
+pub fn check_template() -> Result<(), String> {
+    let out = std::process::Command::new(crate::python::bin("python"))
+        .arg(crate::root().join("xtask/sam_transform.py"))
+        .arg(crate::root().join("template.yaml"))
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .map_err(|e| format!("running the SAM transform: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "the SAM transform failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let template: Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("the SAM transform's output: {e}"))?;
+    let problems = check(&template, &crate::root().join("crates"));
+    let roles = template["Resources"].as_object().map_or(0, |r| {
+        r.values().filter(|r| r["Type"] == "AWS::IAM::Role").count()
+    });
+    if problems.is_empty() {
+        eprintln!(
+            "template IAM: {roles} roles, no wildcard action, each function only the services it calls"
+        );
+        Ok(())
+    } else {
+        Err(format!("template IAM:\n  {}", problems.join("\n  ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn crates() -> tempdir::Dir {
+        tempdir::Dir::new(&[(
+            "thing/Cargo.toml",
+            "[dependencies]\nopswatch-support = { workspace = true, features = [\"ssm\"] }\naws-sdk-s3.workspace = true\n",
+        )])
+    }
+
+    fn template(statement: Value, managed: Value) -> Value {
+        json!({"Resources": {
+            "Thing": {"Type": "AWS::Lambda::Function",
+                "Metadata": {"BuildProperties": {"Binary": "thing"}},
+                "Properties": {"Role": {"Fn::GetAtt": ["ThingRole", "Arn"]}}},
+            "ThingRole": {"Type": "AWS::IAM::Role", "Properties": {
+                "ManagedPolicyArns": managed,
+                "Policies": [{"PolicyName": "p", "PolicyDocument": {"Statement": [statement]}}]}}
+        }})
+    }
+
+    fn basic() -> Value {
+        json!(["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"])
+    }
+
+    #[test]
+    fn a_scoped_policy_of_called_services_passes() {
+        let dir = crates();
+        let t = template(
+            json!({"Effect": "Allow", "Action": ["s3:GetObject", "ssm:GetParameter"], "Resource": "arn:aws:s3:::b/*"}),
+            basic(),
+        );
+        assert_eq!(check(&t, dir.path()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn wildcards_uncalled_services_star_resources_and_managed_policies_fail() {
+        let dir = crates();
+        for (statement, managed, says) in [
+            (
+                json!({"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*"}),
+                basic(),
+                "wildcard action s3:*",
+            ),
+            (
+                json!({"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "arn:aws:dynamodb:::table/t"}),
+                basic(),
+                "does not call dynamodb",
+            ),
+            (
+                json!({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}),
+                basic(),
+                "on Resource \"*\"",
+            ),
+            (
+                json!({"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "arn:aws:sqs:::q"}),
+                basic(),
+                "does not call sqs",
+            ),
+            (
+                json!({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "arn:aws:kms:::key/k"}),
+                basic(),
+                "without kms:ViaService",
+            ),
+            (
+                json!({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}),
+                json!(["arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"]),
+                "managed policy",
+            ),
+            (
+                json!({"Fn::If": ["C", {"Effect": "Allow", "Action": "*", "Resource": "x"}, {"Ref": "AWS::NoValue"}]}),
+                basic(),
+                "wildcard action *",
+            ),
+        ] {
+            let problems = check(&template(statement.clone(), managed), dir.path());
+            assert!(
+                problems.iter().any(|p| p.contains(says)),
+                "{statement}: {problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn services_of_a_crate() {
+        let s = crate_services(
+            "opswatch-support = { workspace = true, features = [\"s3\"] }\naws-sdk-cloudwatchlogs.workspace = true\naws-config.workspace = true\n",
+        );
+        let s: Vec<&str> = s.iter().map(String::as_str).collect();
+        assert_eq!(s, ["logs", "s3", "secretsmanager"]);
+    }
+
+    /// A throwaway directory of files, removed on drop.
+    mod tempdir {
+        pub struct Dir(std::path::PathBuf);
+        impl Dir {
+            pub fn new(files: &[(&str, &str)]) -> Self {
+                static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+                let dir = std::env::temp_dir().join(format!(
+                    "xtask-iam-{}-{}",
+                    std::process::id(),
+                    N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                ));
+                for (path, text) in files {
+                    let p = dir.join(path);
+                    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+                    std::fs::write(p, text).expect("write");
+                }
+                Self(dir)
+            }
+            pub fn path(&self) -> &std::path::Path {
+                &self.0
+            }
+        }
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+}

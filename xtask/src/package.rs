@@ -1,0 +1,116 @@
+//! `cargo xtask package`: every function built for Lambda (arm64, provided.al2023) with
+//! cargo-lambda, zipped as `target/lambda/<function>/bootstrap.zip`, sizes printed. The
+//! pinned cargo-lambda and zig come from PyPI into `target/py-package`; the arm64 standard
+//! library from rustup when it is missing.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Above this a zip is reported as over budget (the DAS decoder carries the ESDK and is
+/// exempt).
+const BUDGET: u64 = 5 * 1024 * 1024;
+
+fn venv() -> PathBuf {
+    crate::target_dir().join("py-package")
+}
+
+fn ensure_tools() -> Result<(), String> {
+    let requirements = crate::root().join("xtask/requirements-package.txt");
+    let wanted = std::fs::read_to_string(&requirements)
+        .map_err(|e| format!("reading {}: {e}", requirements.display()))?;
+    let marker = venv().join(".installed-requirements");
+    if std::fs::read_to_string(&marker).is_ok_and(|have| have == wanted)
+        && venv().join("bin/cargo-lambda").exists()
+    {
+        return Ok(());
+    }
+    eprintln!(
+        "xtask package: installing cargo-lambda and zig into {}",
+        venv().display()
+    );
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    crate::run(Command::new(&python).args(["-m", "venv"]).arg(venv()))?;
+    crate::run(
+        Command::new(venv().join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+            .arg(&requirements),
+    )?;
+    std::fs::write(&marker, wanted).map_err(|e| format!("writing {}: {e}", marker.display()))
+}
+
+fn ensure_target() -> Result<(), String> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map_err(|e| format!("rustup: {e}"))?;
+    if String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|l| l.trim() == "aarch64-unknown-linux-gnu")
+    {
+        return Ok(());
+    }
+    crate::run(Command::new("rustup").args(["target", "add", "aarch64-unknown-linux-gnu"]))
+}
+
+pub fn main() -> Result<(), String> {
+    ensure_tools()?;
+    ensure_target()?;
+    let bin = venv().join("bin");
+    let path = match std::env::var_os("PATH") {
+        Some(p) => {
+            let mut paths = vec![bin.clone()];
+            paths.extend(std::env::split_paths(&p));
+            std::env::join_paths(paths).map_err(|e| e.to_string())?
+        }
+        None => bin.clone().into_os_string(),
+    };
+    // Cargo unifies features across one build: the decoder's aws-esdk turns on SDK features
+    // the others do not need, so it is built on its own (as SAM builds each function).
+    let (das, rest): (Vec<_>, Vec<_>) = crate::FUNCTIONS
+        .iter()
+        .partition(|f| f.name == "activity-stream-decoder");
+    for group in [rest, das] {
+        if group.is_empty() {
+            continue;
+        }
+        let mut build = crate::cargo();
+        build
+            .args([
+                "lambda",
+                "build",
+                "--release",
+                "--arm64",
+                "--output-format",
+                "zip",
+            ])
+            .env("PATH", &path);
+        if std::env::var_os("CI").is_some() {
+            build.arg("--locked");
+        }
+        for f in group {
+            build.args(["--bin", f.name]);
+        }
+        crate::run(&mut build)?;
+    }
+
+    println!("\n{:<28} {:>12}", "function (arm64)", "zip size");
+    let mut over = Vec::new();
+    for f in crate::FUNCTIONS {
+        let zip = crate::target_dir()
+            .join("lambda")
+            .join(f.name)
+            .join("bootstrap.zip");
+        let size = std::fs::metadata(&zip)
+            .map_err(|e| format!("{}: {e}", zip.display()))?
+            .len();
+        println!("{:<28} {:>9.2} MB", f.name, size as f64 / 1_048_576.0);
+        if size > BUDGET && f.name != "activity-stream-decoder" {
+            over.push(f.name);
+        }
+    }
+    println!("\nzips in {}", crate::target_dir().join("lambda").display());
+    if !over.is_empty() {
+        println!("over the 5 MB budget: {}", over.join(", "));
+    }
+    Ok(())
+}
