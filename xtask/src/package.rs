@@ -1,5 +1,7 @@
 //! `cargo xtask package`: every function built for Lambda (arm64, provided.al2023) with
-//! cargo-lambda, zipped as `target/lambda/<function>/bootstrap.zip`, sizes printed. The
+//! cargo-lambda, zipped as `target/package/lambda/<function>/bootstrap.zip`, sizes printed.
+//! It builds in its own target directory (`target/package`), so a long cross build does not
+//! hold the lock of the one tests and `invoke` use. The
 //! pinned cargo-lambda and zig come from PyPI into `target/py-package`; the arm64 standard
 //! library from rustup when it is missing.
 
@@ -12,6 +14,10 @@ const BUDGET: u64 = 5 * 1024 * 1024;
 
 fn venv() -> PathBuf {
     crate::target_dir().join("py-package")
+}
+
+fn out() -> PathBuf {
+    crate::target_dir().join("package")
 }
 
 fn ensure_tools() -> Result<(), String> {
@@ -83,7 +89,8 @@ pub fn main() -> Result<(), String> {
                 "--output-format",
                 "zip",
             ])
-            .env("PATH", &path);
+            .env("PATH", &path)
+            .env("CARGO_TARGET_DIR", out());
         if std::env::var_os("CI").is_some() {
             build.arg("--locked");
         }
@@ -96,10 +103,7 @@ pub fn main() -> Result<(), String> {
     println!("\n{:<28} {:>12}", "function (arm64)", "zip size");
     let mut over = Vec::new();
     for f in crate::FUNCTIONS {
-        let zip = crate::target_dir()
-            .join("lambda")
-            .join(f.name)
-            .join("bootstrap.zip");
+        let zip = out().join("lambda").join(f.name).join("bootstrap.zip");
         let size = std::fs::metadata(&zip)
             .map_err(|e| format!("{}: {e}", zip.display()))?
             .len();
@@ -108,7 +112,7 @@ pub fn main() -> Result<(), String> {
             over.push(f.name);
         }
     }
-    println!("\nzips in {}", crate::target_dir().join("lambda").display());
+    println!("\nzips in {}", out().join("lambda").display());
     if !over.is_empty() {
         println!("over the 5 MB budget: {}", over.join(", "));
     }

@@ -52,6 +52,9 @@ pub enum Destination {
     DryRun,
 }
 
+/// The shortest attempt worth making: below this the budget is spent.
+const MIN_ATTEMPT: Duration = Duration::from_millis(500);
+
 /// How hard to try.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -59,7 +62,9 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
-    /// Total time one message may spend waiting between attempts.
+    /// Total time one message may take: its attempts and the waits between them. An
+    /// attempt's timeout is cut to what is left of it, so a Slack that accepts and never
+    /// answers cannot hold an invocation past its budget.
     pub budget: Duration,
     /// Timeout of one HTTP request (connect + response).
     pub request_timeout: Duration,
@@ -157,12 +162,13 @@ impl Slack {
             Destination::Webhook(url) => url,
         };
         let started = Instant::now();
-        let mut waited = Duration::ZERO;
         let mut backoff = self.retry.initial_backoff;
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let (why, after) = match self.attempt(url, message).await {
+            let left = self.retry.budget.saturating_sub(started.elapsed());
+            let timeout = self.retry.request_timeout.min(left).max(MIN_ATTEMPT);
+            let (why, after) = match self.attempt(url, message, timeout).await {
                 Attempt::Done => return Ok(Posted { attempts }),
                 Attempt::Fatal(e) => return Err(e),
                 Attempt::Retry { why, after } => (why, after),
@@ -176,22 +182,28 @@ impl Slack {
             if attempts >= self.retry.max_attempts {
                 return Err(give_up(why));
             }
-            if waited + wait > self.retry.budget {
+            if started.elapsed() + wait + MIN_ATTEMPT > self.retry.budget {
                 return Err(give_up(format!(
-                    "{why}; waiting {} ms more would exceed the retry budget of {} ms",
+                    "{why}; waiting {} ms and trying again would exceed the retry budget of {} ms",
                     wait.as_millis(),
                     self.retry.budget.as_millis()
                 )));
             }
             tracing::warn!(attempt = attempts, wait_ms = wait.as_millis() as u64, reason = %why, "Slack delivery will be retried");
             tokio::time::sleep(wait).await;
-            waited += wait;
             backoff = (backoff * 2).min(self.retry.max_backoff);
         }
     }
 
-    async fn attempt(&self, url: &WebhookUrl, message: &Message) -> Attempt {
-        let response = match self.http.post(url.expose()).json(message).send().await {
+    async fn attempt(&self, url: &WebhookUrl, message: &Message, timeout: Duration) -> Attempt {
+        let response = match self
+            .http
+            .post(url.expose())
+            .timeout(timeout)
+            .json(message)
+            .send()
+            .await
+        {
             Ok(r) => r,
             Err(e) => {
                 return Attempt::Retry {

@@ -19,8 +19,8 @@ use opswatch_slack::{Destination, RetryPolicy, Slack, SlackError, WebhookUrl};
 pub mod env {
     pub const SLACK_WEBHOOK_URL: &str = "SLACK_WEBHOOK_URL";
     pub const SLACK_WEBHOOK_SECRET_ARN: &str = "SLACK_WEBHOOK_SECRET_ARN";
-    /// Upper bound, in seconds, on the time one Slack message may spend waiting between
-    /// retries (default 20). Keep it well below the function's timeout.
+    /// Upper bound, in seconds, on the time one Slack message may take, its attempts and the
+    /// waits between them included (default 20). Keep it well below the function's timeout.
     pub const SLACK_MAX_RETRY_SECONDS: &str = "SLACK_MAX_RETRY_SECONDS";
     pub const LOG_LEVEL: &str = "LOG_LEVEL";
 }

@@ -8,3 +8,4 @@ mod cloudtrail_event_handler;
 mod config_change_notifier;
 mod rds_maintenance_checker;
 mod sendgrid_bounce_poller;
+mod slack_outages;
