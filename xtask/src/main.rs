@@ -10,6 +10,7 @@ mod das;
 mod demo;
 mod iam;
 mod invoke;
+mod load;
 mod package;
 mod python;
 mod show;
@@ -123,6 +124,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   gen-das [--endpoint URL] [--out DIR]           DAS Firehose events made as RDS makes them
   bench das                                      decoder vs the Python baseline, same run
   bench cloudtrail                               a 110 MB log file streamed vs Python json.load
+  bench load                                     every poster at volume: time, rate, peak RSS
   fake sendgrid [--port N]                       a fake SendGrid bounces API with the sample bounces
   fake rds [--port N]                            a fake RDS API with the sample pending maintenance";
 
@@ -148,8 +150,14 @@ fn main() -> ExitCode {
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("das") => runtime.block_on(das::bench()),
             Some("cloudtrail") => ct::bench(),
-            None => runtime.block_on(das::bench()).and_then(|()| ct::bench()),
-            Some(other) => Err(format!("unknown benchmark {other}; known: das, cloudtrail")),
+            Some("load") => runtime.block_on(load::bench()),
+            None => runtime
+                .block_on(das::bench())
+                .and_then(|()| ct::bench())
+                .and_then(|()| runtime.block_on(load::bench())),
+            Some(other) => Err(format!(
+                "unknown benchmark {other}; known: das, cloudtrail, load"
+            )),
         },
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");

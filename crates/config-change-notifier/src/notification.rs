@@ -362,4 +362,41 @@ mod tests {
         assert_eq!(s("b").bucket_and_key(), None);
         assert_eq!(s("/k").bucket_and_key(), None);
     }
+
+    proptest::proptest! {
+        /// Arbitrary text, and real notifications cut and mutated anywhere, never panic the
+        /// parser: they parse or give a ParseError.
+        #[test]
+        fn arbitrary_and_mutated_messages_never_panic(
+            text in "\\PC{0,300}",
+            cut in 0usize..4000,
+            byte in proptest::num::u8::ANY,
+        ) {
+            let _ = Notification::parse(&text);
+            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/config");
+            for sample in ["security-group-ingress.json", "compliance-change.json", "oversized-security-group.json"] {
+                let event: Value = serde_json::from_slice(&std::fs::read(root.join(sample)).expect("sample")).expect("json");
+                let _ = sns_records(&event);
+                let message = event["Records"][0]["Sns"]["Message"].as_str().unwrap_or_default();
+                let mut bytes = message.as_bytes().to_vec();
+                if !bytes.is_empty() {
+                    let i = cut % bytes.len();
+                    bytes[i] = byte;
+                    let _ = Notification::parse(&String::from_utf8_lossy(&bytes));
+                    let _ = Notification::parse(message.get(..cut.min(message.len())).unwrap_or(message));
+                }
+            }
+        }
+
+        #[test]
+        fn arbitrary_sns_shapes_never_panic(
+            message in proptest::option::of("\\PC{0,50}"),
+            kind in proptest::option::of("\\PC{0,20}"),
+            n in 0usize..3,
+        ) {
+            let record = serde_json::json!({"EventSource": "aws:sns", "Sns": {"Message": message, "Type": kind}});
+            let _ = sns_records(&serde_json::json!({"Records": vec![record; n]}));
+            let _ = sns_records(&serde_json::json!({"Records": message}));
+        }
+    }
 }

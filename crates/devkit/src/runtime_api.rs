@@ -57,6 +57,8 @@ pub struct Invoked {
     pub ready_after: Option<Duration>,
     /// From handing out the event to receiving the answer (the handler's time).
     pub handler_time: Option<Duration>,
+    /// The process's peak resident set (Linux `VmHWM`) when its last answer came, in kB.
+    pub peak_rss_kb: Option<u64>,
 }
 
 /// A function binary and how to run it.
@@ -242,6 +244,7 @@ impl LocalLambda {
                 _ = &mut deadline => break,
             }
         }
+        let peak_rss_kb = child.id().and_then(peak_rss_kb);
         let _ = child.kill().await;
         server.abort();
         let ready_after = shared
@@ -279,10 +282,24 @@ impl LocalLambda {
                     request_id,
                     ready_after,
                     handler_time,
+                    peak_rss_kb,
                 }
             })
             .collect())
     }
+}
+
+/// A live process's peak resident set (`VmHWM` in `/proc/<pid>/status`), in kB.
+fn peak_rss_kb(pid: u32) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }
 
 async fn read_all(mut r: impl tokio::io::AsyncRead + Unpin) -> String {

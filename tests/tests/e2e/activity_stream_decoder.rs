@@ -367,3 +367,73 @@ async fn not_a_firehose_event_is_a_clear_error() {
         )
     );
 }
+
+/// The Firehose contract as a property: random batches (sizes, events per record, key
+/// rotations) with a random subset of records broken in random ways — not base64, not JSON,
+/// a truncated record, a flipped byte in the encrypted payload — go through one warm
+/// process. Every batch answers every input id once, in order; healthy records are `Ok`
+/// with exactly their events (or `Dropped` when heartbeat-only), broken ones
+/// `ProcessingFailed` with their input data.
+#[tokio::test]
+async fn firehose_contract_holds_for_random_batches_with_broken_records() {
+    let k = kms().await;
+    let mut rng = Rng::new(0x5eed);
+    let mut events = Vec::new();
+    let mut wants = Vec::new();
+    for seed in 0..8u64 {
+        let spec = BatchSpec {
+            resource_id: CLUSTER.into(),
+            records: 1 + rng.below(40) as usize,
+            per_record: 1 + rng.below(6) as usize,
+            rotate_every: 1 + rng.below(20) as usize,
+            seed: 100 + seed,
+        };
+        let (mut event, expected) = sample::batch(&k.kms, &k.esdk, &k.key_id, &spec)
+            .await
+            .expect("batch");
+        let mut want: Vec<Result<Expected, ()>> = expected.into_iter().map(Ok).collect();
+        let records = event["records"].as_array_mut().expect("records");
+        for (i, record) in records.iter_mut().enumerate() {
+            if rng.below(4) != 0 {
+                continue;
+            }
+            let data = record["data"].as_str().expect("data").to_owned();
+            let outer = B64.decode(&data).expect("base64");
+            let broken = match rng.below(4) {
+                0 => "!!not base64!!".to_owned(),
+                1 => B64.encode(b"not json at all"),
+                2 => B64.encode(&outer[..outer.len() / 2]),
+                _ => {
+                    let mut v: Value = serde_json::from_slice(&outer).expect("outer JSON");
+                    let mut ciphertext: Vec<char> = v["databaseActivityEvents"]
+                        .as_str()
+                        .expect("payload")
+                        .chars()
+                        .collect();
+                    let at = ciphertext.len() / 2;
+                    ciphertext[at] = if ciphertext[at] == 'A' { 'B' } else { 'A' };
+                    v["databaseActivityEvents"] = json!(ciphertext.into_iter().collect::<String>());
+                    B64.encode(v.to_string())
+                }
+            };
+            record["data"] = json!(broken);
+            want[i] = Err(());
+        }
+        events.push(event);
+        wants.push(want);
+    }
+    let bodies: Vec<Vec<u8>> = events
+        .iter()
+        .map(|e| serde_json::to_vec(e).expect("JSON"))
+        .collect();
+    let answers = lambda(BIN, FUNCTION, k.moto.aws_env())
+        .invoke_many(&bodies)
+        .await
+        .expect("runs");
+    assert_eq!(answers.len(), events.len());
+    for ((event, want), invoked) in events.iter().zip(&wants).zip(&answers) {
+        let r = response(invoked);
+        let out = r["records"].as_array().cloned().unwrap_or_default();
+        check(event, &out, want);
+    }
+}
