@@ -125,4 +125,24 @@ mod tests {
         );
         assert_eq!(source("/custom/x"), ("log group", "/custom/x"));
     }
+
+    proptest::proptest! {
+        /// Arbitrary text, arbitrary bytes behind valid base64, and a real payload with a
+        /// byte changed anywhere: decoded or refused, never a panic.
+        #[test]
+        fn arbitrary_payloads_never_panic(
+            text in "\\PC{0,200}",
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+            at in 0usize..400,
+            byte in proptest::num::u8::ANY,
+        ) {
+            let _ = decode(&text);
+            let _ = decode(&base64::engine::general_purpose::STANDARD.encode(&bytes));
+            let json = br#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"/aws/rds/cluster/a/audit","logStream":"s","subscriptionFilters":[],"logEvents":[{"id":"1","timestamp":1,"message":"x"}]}"#;
+            let mut gz = base64::engine::general_purpose::STANDARD.decode(encode(json)).expect("b64");
+            let i = at % gz.len();
+            gz[i] = byte;
+            let _ = decode(&base64::engine::general_purpose::STANDARD.encode(&gz));
+        }
+    }
 }

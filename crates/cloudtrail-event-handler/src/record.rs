@@ -106,8 +106,14 @@ pub struct Seen {
 }
 
 /// Read a log file (gzip or plain JSON), calling `each` for every record, in order.
-pub fn read_log(bytes: &[u8], mut each: impl FnMut(Record)) -> Result<Seen, LogError> {
+pub fn read_log(bytes: &[u8], each: impl FnMut(Record)) -> Result<Seen, LogError> {
+    read_log_capped(bytes, MAX_DECOMPRESSED_BYTES, each)
+}
+
+/// [`read_log`] with another decompression cap (tests use a small one).
+fn read_log_capped(bytes: &[u8], cap: u64, mut each: impl FnMut(Record)) -> Result<Seen, LogError> {
     let counted = Counted {
+        cap,
         inner: if bytes.starts_with(&[0x1f, 0x8b]) {
             Box::new(flate2::read::MultiGzDecoder::new(bytes)) as Box<dyn Read>
         } else {
@@ -148,7 +154,7 @@ pub fn read_log(bytes: &[u8], mut each: impl FnMut(Record)) -> Result<Seen, LogE
             .and_then(|found| de.end().map(|()| found))
     };
     seen.bytes = reader.get_ref().n;
-    if seen.bytes > MAX_DECOMPRESSED_BYTES {
+    if seen.bytes > cap {
         return Err(LogError::TooLarge);
     }
     match result {
@@ -160,13 +166,14 @@ pub fn read_log(bytes: &[u8], mut each: impl FnMut(Record)) -> Result<Seen, LogE
 
 /// Counts what passes and stops past the cap.
 struct Counted<R> {
+    cap: u64,
     inner: R,
     n: u64,
 }
 
 impl<R: Read> Read for Counted<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.n > MAX_DECOMPRESSED_BYTES {
+        if self.n > self.cap {
             return Err(std::io::Error::other("decompression cap reached"));
         }
         let n = self.inner.read(buf)?;
@@ -289,6 +296,22 @@ mod tests {
         .unwrap();
         assert_eq!(u.session_name(), Some("alice@example.com"));
         assert_eq!(u.role_name(), Some("Admin"));
+    }
+
+    #[test]
+    fn a_gzip_bomb_stops_at_the_cap() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(br#"{"Records":["#).unwrap();
+        gz.write_all(&vec![b' '; 4 * 1024 * 1024]).unwrap();
+        gz.write_all(b"]}").unwrap();
+        let bomb = gz.finish().unwrap();
+        assert!(bomb.len() < 64 * 1024, "{} bytes", bomb.len());
+        let r = read_log_capped(&bomb, 1024 * 1024, |_| {});
+        assert!(matches!(r, Err(LogError::TooLarge)), "{r:?}");
+        // Under the cap the same file is an empty, valid log.
+        let under = read_log_capped(&bomb, 8 * 1024 * 1024, |_| {});
+        assert!(matches!(under, Ok(Seen { records: 0, .. })), "{under:?}");
     }
 
     proptest::proptest! {

@@ -39,19 +39,27 @@ pub enum SupportError {
 /// Lambda request id: the runtime opens a span with `requestId` around every invocation).
 /// `LOG_LEVEL` (or `RUST_LOG`) sets the filter; default `info`.
 pub fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::filter::{LevelFilter, Targets};
     let filter = std::env::var(env::LOG_LEVEL)
         .ok()
         .or_else(|| std::env::var("RUST_LOG").ok())
         .unwrap_or_else(|| "info".to_owned());
-    let _ = tracing_subscriber::fmt()
+    // `info`, `debug`, or `warn,aws_smithy_runtime=debug`: levels per target, no regexes
+    // (EnvFilter's would add a regex engine to every binary). Unreadable: `info`.
+    let targets: Targets = filter
+        .parse()
+        .unwrap_or_else(|_| Targets::new().with_default(LevelFilter::INFO));
+    use tracing_subscriber::prelude::*;
+    let json = tracing_subscriber::fmt::layer()
         .json()
-        .with_env_filter(EnvFilter::new(filter))
         .with_current_span(true)
         .with_span_list(false)
         .with_target(false)
         .without_time()
-        .with_writer(std::io::stderr)
+        .with_writer(std::io::stderr);
+    let _ = tracing_subscriber::registry()
+        .with(json)
+        .with(targets)
         .try_init();
 }
 
