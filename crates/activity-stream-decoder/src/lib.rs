@@ -16,7 +16,6 @@ pub mod handler;
 pub mod sample;
 pub mod scan;
 
-use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 
 pub use handler::{Decoder, HandlerError, Stats};
@@ -53,20 +52,12 @@ impl Decoder {
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     opswatch_support::init_tracing();
     let decoder = opswatch_support::cold_start(Decoder::from_env().await)?;
-    let decoder = &decoder;
     // The event and the response pass through as JSON text: no tree of a megabyte of
     // records is built, and the 2–6 MB response is not escaped a second time.
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<opswatch_support::Incoming<Box<RawValue>>>| async move {
-            let payload = event.payload.get()?;
-            let json = decoder
-                .handle(payload.get())
-                .await
-                .map_err(opswatch_support::Failure::from_error)?;
-            RawValue::from_string(json).map_err(|e| {
-                opswatch_support::Failure::from_error(HandlerError::Response(e.to_string()))
-            })
-        },
-    ))
+    let decoder = &decoder;
+    opswatch_support::serve(|event: Box<RawValue>| async move {
+        let json = decoder.handle(event.get()).await?;
+        RawValue::from_string(json).map_err(|e| HandlerError::Response(e.to_string()))
+    })
     .await
 }

@@ -39,7 +39,7 @@ pub struct Watcher {
     pub pull: Option<Pull>,
 }
 
-#[derive(thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
     #[error("{0}")]
     BadInput(String),
@@ -53,13 +53,6 @@ pub enum HandlerError {
     Checkpoint(#[from] CheckpointError),
     #[error("Slack: {0}")]
     Slack(#[from] SlackError),
-}
-
-/// The runtime logs a failed invocation's error with `Debug`: keep it the one readable line.
-impl std::fmt::Debug for HandlerError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(self, f)
-    }
 }
 
 impl From<HandlerError> for lambda_runtime::Diagnostic {

@@ -12,7 +12,6 @@ pub mod parse;
 pub mod render;
 pub mod rules;
 
-use lambda_runtime::{LambdaEvent, service_fn};
 use opswatch_support::checkpoint::Checkpoint;
 use opswatch_support::window::parse_duration;
 use opswatch_support::{list, var};
@@ -96,17 +95,7 @@ impl Watcher {
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     opswatch_support::init_tracing();
     let watcher = opswatch_support::cold_start(Watcher::from_env().await)?;
-    let watcher = &watcher;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<opswatch_support::Incoming<Value>>| async move {
-            let payload = event.payload.get()?;
-            watcher
-                .handle(payload)
-                .await
-                .map_err(opswatch_support::Failure::from_error)
-        },
-    ))
-    .await
+    opswatch_support::serve(|event: Value| watcher.handle(event)).await
 }
 
 #[cfg(test)]

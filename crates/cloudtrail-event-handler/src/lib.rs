@@ -13,7 +13,6 @@ pub mod input;
 pub mod record;
 pub mod render;
 
-use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
 pub use handler::{Handler, HandlerError};
@@ -35,15 +34,5 @@ impl Handler {
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     opswatch_support::init_tracing();
     let handler = opswatch_support::cold_start(Handler::from_env().await)?;
-    let handler = &handler;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<opswatch_support::Incoming<Value>>| async move {
-            let payload = event.payload.get()?;
-            handler
-                .handle(payload)
-                .await
-                .map_err(opswatch_support::Failure::from_error)
-        },
-    ))
-    .await
+    opswatch_support::serve(|event: Value| handler.handle(event)).await
 }

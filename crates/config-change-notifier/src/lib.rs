@@ -11,7 +11,6 @@ pub mod handler;
 pub mod notification;
 pub mod render;
 
-use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
 pub use handler::{HandlerError, Notifier, Response};
@@ -42,15 +41,5 @@ impl Notifier {
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     opswatch_support::init_tracing();
     let notifier = opswatch_support::cold_start(Notifier::from_env().await)?;
-    let notifier = &notifier;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<opswatch_support::Incoming<Value>>| async move {
-            let payload = event.payload.get()?;
-            notifier
-                .handle(payload)
-                .await
-                .map_err(opswatch_support::Failure::from_error)
-        },
-    ))
-    .await
+    opswatch_support::serve(|event: Value| notifier.handle(event)).await
 }

@@ -10,7 +10,6 @@ pub mod model;
 pub mod rds;
 pub mod render;
 
-use lambda_runtime::{LambdaEvent, service_fn};
 use opswatch_support::{flag, list, var};
 use serde_json::Value;
 
@@ -87,17 +86,7 @@ impl Checker {
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     opswatch_support::init_tracing();
     let checker = opswatch_support::cold_start(Checker::from_env().await)?;
-    let checker = &checker;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<opswatch_support::Incoming<Value>>| async move {
-            let payload = event.payload.get()?;
-            checker
-                .handle(payload)
-                .await
-                .map_err(opswatch_support::Failure::from_error)
-        },
-    ))
-    .await
+    opswatch_support::serve(|event: Value| checker.handle(event)).await
 }
 
 #[cfg(test)]

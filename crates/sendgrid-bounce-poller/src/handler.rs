@@ -22,7 +22,7 @@ pub struct Poller {
     pub mask_emails: bool,
 }
 
-#[derive(thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
     #[error("{0}")]
     BadInput(String),
@@ -32,13 +32,6 @@ pub enum HandlerError {
     Checkpoint(#[from] CheckpointError),
     #[error("Slack: {0} (the checkpoint stays at {1}; the next run posts these bounces again)")]
     Slack(SlackError, String),
-}
-
-/// The runtime logs a failed invocation's error with `Debug`: keep it the one readable line.
-impl std::fmt::Debug for HandlerError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(self, f)
-    }
 }
 
 impl From<HandlerError> for lambda_runtime::Diagnostic {

@@ -10,7 +10,6 @@ pub mod handler;
 pub mod render;
 pub mod sendgrid;
 
-use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
 pub use handler::{HandlerError, Poller};
@@ -86,17 +85,7 @@ impl Poller {
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     opswatch_support::init_tracing();
     let poller = opswatch_support::cold_start(Poller::from_env().await)?;
-    let poller = &poller;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<opswatch_support::Incoming<Value>>| async move {
-            let payload = event.payload.get()?;
-            poller
-                .handle(payload)
-                .await
-                .map_err(opswatch_support::Failure::from_error)
-        },
-    ))
-    .await
+    opswatch_support::serve(|event: Value| poller.handle(event)).await
 }
 
 #[cfg(test)]

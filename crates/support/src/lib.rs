@@ -328,6 +328,26 @@ impl<T> Incoming<T> {
     }
 }
 
+/// Serve invocations with `handler` until the environment shuts down: the event arrives as
+/// [`Incoming`] (not JSON is a one-line `BadInput`), a failure leaves as a [`Failure`].
+pub async fn serve<P, R, E, F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
+where
+    P: for<'de> serde::Deserialize<'de>,
+    R: serde::Serialize,
+    E: Into<lambda_runtime::Diagnostic>,
+    F: Fn(P) -> Fut,
+    Fut: std::future::Future<Output = Result<R, E>>,
+{
+    let handler = &handler;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<Incoming<P>>| async move {
+            let payload = event.payload.get()?;
+            handler(payload).await.map_err(Failure::from_error)
+        },
+    ))
+    .await
+}
+
 /// What an invocation reports when it fails: a function's own error turned into the
 /// runtime's `Diagnostic`, logged by the runtime as its one line.
 pub struct Failure(lambda_runtime::Diagnostic);
