@@ -36,7 +36,8 @@ pub enum SupportError {
 }
 
 /// JSON logs to stderr, one object per line, each with the current span (which carries the
-/// Lambda request id: the runtime opens a span with `requestId` around every invocation).
+/// Lambda request id: the runtime opens a span with `requestId` around every invocation) and
+/// the list of spans, whose outermost, `function`, names the function.
 /// `LOG_LEVEL` (or `RUST_LOG`) sets the filter; default `info`.
 pub fn init_tracing() {
     use tracing_subscriber::filter::{LevelFilter, Targets};
@@ -53,7 +54,8 @@ pub fn init_tracing() {
     let json = tracing_subscriber::fmt::layer()
         .json()
         .with_current_span(true)
-        .with_span_list(false)
+        // The list holds the outer `function` span too, so every line names the function.
+        .with_span_list(true)
         .with_target(false)
         .without_time()
         .with_writer(std::io::stderr);
@@ -338,13 +340,16 @@ where
     F: Fn(P) -> Fut,
     Fut: std::future::Future<Output = Result<R, E>>,
 {
+    use tracing::Instrument;
     let handler = &handler;
+    let function = tracing::info_span!("function", function = %function_name());
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<Incoming<P>>| async move {
             let payload = event.payload.get()?;
             handler(payload).await.map_err(Failure::from_error)
         },
     ))
+    .instrument(function)
     .await
 }
 

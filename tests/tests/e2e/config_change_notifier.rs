@@ -361,4 +361,28 @@ async fn logs_are_json_with_the_request_id_and_a_summary() {
         "{summary}"
     );
     assert_eq!(summary["fields"]["messages_posted"], 1, "{summary}");
+    // Every line names the function (the outermost span), and the metrics line follows.
+    assert_eq!(
+        summary["spans"][0]["function"], "config-change-notifier",
+        "{summary}"
+    );
+    let emf = invoked
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v.get("_aws").is_some())
+        .unwrap_or_else(|| panic!("no EMF line in:\n{}", invoked.stderr));
+    assert_eq!(
+        (
+            &emf["FunctionName"],
+            &emf["AlertsSent"],
+            &emf["AlertsFailed"]
+        ),
+        (
+            &Value::from("config-change-notifier"),
+            &Value::from(1),
+            &Value::from(0)
+        ),
+        "{emf}"
+    );
 }
