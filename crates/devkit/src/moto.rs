@@ -14,6 +14,8 @@ pub const REGION: &str = "us-east-1";
 pub struct Moto {
     child: Child,
     addr: SocketAddr,
+    /// moto's request recording (`MOTO_RECORDER_FILEPATH`), when started recording.
+    recording: Option<PathBuf>,
 }
 
 /// Where moto_server is.
@@ -37,11 +39,34 @@ impl Moto {
 
     /// Start this moto_server executable and wait until it answers.
     pub fn start_with(exe: &std::path::Path) -> Result<Self, String> {
+        Self::spawn(exe, false)
+    }
+
+    /// Start moto with its request recorder on (`MOTO_ENABLE_RECORDING`), so that a test can
+    /// count, on moto's side, the calls a function made: [`Moto::recorded_calls`].
+    pub fn start_recording() -> Result<Self, String> {
+        Self::spawn(&moto_server_path(), true)
+    }
+
+    fn spawn(exe: &std::path::Path, record: bool) -> Result<Self, String> {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("finding a free port: {e}"))?
             .port();
-        let mut child = Command::new(exe)
+        let recording = record.then(|| {
+            std::env::temp_dir().join(format!(
+                "opswatch-moto-{}-{port}.ndjson",
+                std::process::id()
+            ))
+        });
+        let mut command = Command::new(exe);
+        if let Some(path) = &recording {
+            std::fs::write(path, "").map_err(|e| format!("creating {}: {e}", path.display()))?;
+            command
+                .env("MOTO_ENABLE_RECORDING", "true")
+                .env("MOTO_RECORDER_FILEPATH", path);
+        }
+        let mut child = command
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -65,7 +90,44 @@ impl Moto {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Ok(Self { child, addr })
+        Ok(Self {
+            child,
+            addr,
+            recording,
+        })
+    }
+
+    fn recording(&self) -> Result<&PathBuf, String> {
+        self.recording
+            .as_ref()
+            .ok_or_else(|| "this moto was not started with Moto::start_recording".to_owned())
+    }
+
+    /// Forget the requests recorded so far (moto appends to the file on every request).
+    pub fn reset_recording(&self) -> Result<(), String> {
+        let path = self.recording()?;
+        std::fs::write(path, "").map_err(|e| format!("truncating {}: {e}", path.display()))
+    }
+
+    /// How many requests with this `X-Amz-Target` (a JSON-protocol action such as
+    /// `TrentService.Decrypt`) moto received since it started or the last reset.
+    pub fn recorded_calls(&self, target: &str) -> Result<usize, String> {
+        let path = self.recording()?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("reading {}: {e}", path.display()))?;
+        let mut n = 0;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let entry: serde_json::Value = serde_json::from_str(line)
+                .map_err(|e| format!("moto's recording line {line:?}: {e}"))?;
+            let headers = entry["headers"].as_object().into_iter().flatten();
+            if headers
+                .filter(|(k, _)| k.eq_ignore_ascii_case("x-amz-target"))
+                .any(|(_, v)| v.as_str() == Some(target))
+            {
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     pub fn endpoint(&self) -> String {
@@ -91,5 +153,8 @@ impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(path) = &self.recording {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }

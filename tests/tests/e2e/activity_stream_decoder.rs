@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 const BIN: &str = env!("CARGO_BIN_EXE_e2e-activity-stream-decoder");
 const FUNCTION: &str = "activity-stream-decoder";
 const CLUSTER: &str = "cluster-4HNY5V4RRNPKKYB7ICFKE5JBQQ";
+/// KMS Decrypt, as moto's recording names it (the JSON protocol's `X-Amz-Target`).
+const DECRYPT: &str = "TrentService.Decrypt";
 
 struct Kms {
     moto: Moto,
@@ -20,7 +22,7 @@ struct Kms {
 }
 
 async fn kms() -> Kms {
-    let moto = Moto::start().expect("moto");
+    let moto = Moto::start_recording().expect("moto");
     let kms = aws_sdk_kms::Client::new(&sdk_config(&moto).await);
     let key_id = kms
         .create_key()
@@ -111,11 +113,17 @@ async fn a_batch_sharing_one_data_key_costs_one_kms_call() {
     let (event, expected) = sample::batch(&k.kms, &k.esdk, &k.key_id, &spec)
         .await
         .expect("batch");
+    k.moto.reset_recording().expect("recording");
     let (out, invoked) = invoke(&k, &event, &[]).await;
     check(
         &event,
         &out,
         &expected.into_iter().map(Ok).collect::<Vec<_>>(),
+    );
+    assert_eq!(
+        k.moto.recorded_calls(DECRYPT).expect("recording"),
+        1,
+        "KMS Decrypt calls moto received for 60 records sharing one data key"
     );
     let s = summary(&invoked);
     assert_eq!(s["kms_calls"], 1, "{s}");
@@ -124,6 +132,38 @@ async fn a_batch_sharing_one_data_key_costs_one_kms_call() {
     assert_eq!(
         s["sdk_fallbacks"], 0,
         "the direct reader decrypts what RDS writes: {s}"
+    );
+}
+
+#[tokio::test]
+async fn a_warm_environment_decrypts_a_data_key_once_across_invocations() {
+    let k = kms().await;
+    let spec = BatchSpec {
+        resource_id: CLUSTER.into(),
+        records: 20,
+        per_record: 3,
+        rotate_every: 1000,
+        seed: 3,
+    };
+    let (event, expected) = sample::batch(&k.kms, &k.esdk, &k.key_id, &spec)
+        .await
+        .expect("batch");
+    let expected: Vec<_> = expected.into_iter().map(Ok).collect();
+    let bytes = serde_json::to_vec(&event).expect("JSON");
+    k.moto.reset_recording().expect("recording");
+    let invoked = lambda(BIN, FUNCTION, k.moto.aws_env())
+        .invoke_many(&[bytes.clone(), bytes])
+        .await
+        .expect("runs");
+    assert_eq!(invoked.len(), 2);
+    for inv in &invoked {
+        let r = response(inv);
+        check(&event, r["records"].as_array().expect("records"), &expected);
+    }
+    assert_eq!(
+        k.moto.recorded_calls(DECRYPT).expect("recording"),
+        1,
+        "the second invocation of the same environment found the data key in its cache"
     );
 }
 
@@ -140,12 +180,14 @@ async fn rotated_data_keys_each_cost_one_call() {
     let (event, expected) = sample::batch(&k.kms, &k.esdk, &k.key_id, &spec)
         .await
         .expect("batch");
+    k.moto.reset_recording().expect("recording");
     let (out, invoked) = invoke(&k, &event, &[]).await;
     check(
         &event,
         &out,
         &expected.into_iter().map(Ok).collect::<Vec<_>>(),
     );
+    assert_eq!(k.moto.recorded_calls(DECRYPT).expect("recording"), 3);
     assert_eq!(summary(&invoked)["kms_calls"], 3);
 }
 
