@@ -40,7 +40,10 @@ pub fn no_aws_env() -> Vec<(String, String)> {
 
 /// A function binary ready to invoke with a short Slack retry budget.
 pub fn lambda(binary: &str, function: &str, aws: Vec<(String, String)>) -> LocalLambda {
+    // Debug logs: the most the function can print is what the harness checks for secrets
+    // (`SECRET_VARIABLES`' values never appear in a captured invocation's output).
     let mut l = LocalLambda::new(binary, function)
+        .env("LOG_LEVEL", "debug")
         .envs(aws)
         .env("SLACK_MAX_RETRY_SECONDS", "3");
     l.timeout = Duration::from_secs(60);

@@ -4,9 +4,11 @@
 //! workspace (where `cargo xtask test|demo` install the pinned moto), else `moto_server` on
 //! `PATH`. A missing moto is an error, never a skipped test.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 pub const REGION: &str = "us-east-1";
@@ -49,14 +51,12 @@ impl Moto {
     }
 
     fn spawn(exe: &std::path::Path, record: bool) -> Result<Self, String> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| format!("finding a free port: {e}"))?
-            .port();
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
         let recording = record.then(|| {
             std::env::temp_dir().join(format!(
-                "opswatch-moto-{}-{port}.ndjson",
-                std::process::id()
+                "opswatch-moto-{}-{}.ndjson",
+                std::process::id(),
+                STARTED.fetch_add(1, Ordering::Relaxed)
             ))
         });
         let mut command = Command::new(exe);
@@ -66,11 +66,14 @@ impl Moto {
                 .env("MOTO_ENABLE_RECORDING", "true")
                 .env("MOTO_RECORDER_FILEPATH", path);
         }
+        // Port 0: moto binds a free port itself and says which (" * Running on
+        // http://127.0.0.1:PORT"), so no other process can take the port between our choosing
+        // it and moto binding it.
         let mut child = command
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-H", "127.0.0.1", "-p", "0"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| {
                 format!(
@@ -78,17 +81,51 @@ impl Moto {
                     exe.display()
                 )
             })?;
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let started = Instant::now();
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Err(format!("moto_server exited at start: {status}"));
+        let (tx, rx) = std::sync::mpsc::channel();
+        if let Some(stderr) = child.stderr.take() {
+            // Read moto's log to the end (a full pipe would stall it), keeping the start-up
+            // lines until the port is known, in case it never is.
+            std::thread::spawn(move || {
+                let mut early = String::new();
+                let mut tx = Some(tx);
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    let Some(sender) = &tx else { continue };
+                    if let Some(port) = listening_port(&line) {
+                        let _ = sender.send(Ok(port));
+                        tx = None;
+                    } else if early.len() < 4096 {
+                        early.push_str(&line);
+                        early.push('\n');
+                    }
+                }
+                if let Some(sender) = tx {
+                    let _ = sender.send(Err(early));
+                }
+            });
+        }
+        let port = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(Ok(port)) => port,
+            Ok(Err(printed)) => {
+                let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+                return Err(format!(
+                    "moto_server exited at start ({status}):\n{printed}"
+                ));
             }
-            if started.elapsed() > Duration::from_secs(60) {
+            Err(_) => {
                 let _ = child.kill();
                 return Err("moto_server did not listen within 60 s".into());
             }
-            std::thread::sleep(Duration::from_millis(50));
+        };
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let started = Instant::now();
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if started.elapsed() > Duration::from_secs(10) {
+                let _ = child.kill();
+                return Err(format!(
+                    "moto_server said it listens on {addr} but does not"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
         Ok(Self {
             child,
@@ -149,6 +186,18 @@ impl Moto {
     }
 }
 
+/// The port in moto's (Werkzeug's) start-up line ` * Running on http://127.0.0.1:PORT`.
+fn listening_port(line: &str) -> Option<u16> {
+    let rest = line.split("Running on http://").nth(1)?;
+    let digits: String = rest
+        .rsplit(':')
+        .next()?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok().filter(|p| *p != 0)
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -156,5 +205,28 @@ impl Drop for Moto {
         if let Some(path) = &self.recording {
             let _ = std::fs::remove_file(path);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_port_moto_says_it_listens_on() {
+        assert_eq!(
+            super::listening_port(" * Running on http://127.0.0.1:41415"),
+            Some(41415)
+        );
+        assert_eq!(
+            super::listening_port(" * Running on http://127.0.0.1:41415/ (Press CTRL+C)"),
+            Some(41415)
+        );
+        assert_eq!(
+            super::listening_port("WARNING: This is a development server."),
+            None
+        );
+        assert_eq!(
+            super::listening_port(" * Running on http://127.0.0.1:0"),
+            None
+        );
     }
 }

@@ -73,7 +73,14 @@ pub struct LocalLambda {
     /// Start from this process's environment (xtask) rather than an empty one, as on Lambda
     /// (tests: nothing from the developer's shell leaks in).
     pub inherit_env: bool,
+    /// Values the function must never print, besides those of [`SECRET_VARIABLES`]: an
+    /// invocation whose captured output or answer contains one is an error.
+    pub secrets: Vec<String>,
 }
+
+/// Variables whose values are secrets: when captured, an invocation that prints one of them
+/// (stdout, stderr, its response or error) fails with an error naming the variable.
+pub const SECRET_VARIABLES: &[&str] = &["SLACK_WEBHOOK_URL", "SENDGRID_API_KEY"];
 
 struct Pending {
     request_id: String,
@@ -121,7 +128,33 @@ impl LocalLambda {
             timeout: Duration::from_secs(60),
             capture: true,
             inherit_env: false,
+            secrets: Vec::new(),
         }
+    }
+
+    /// A value the function must never print (e.g. a secret it reads from Secrets Manager).
+    pub fn secret(mut self, value: impl Into<String>) -> Self {
+        self.secrets.push(value.into());
+        self
+    }
+
+    /// The secrets to look for, each with what to call it in an error (never the value).
+    fn secrets_to_check(&self) -> Vec<(String, &str)> {
+        let from_env = self
+            .env
+            .iter()
+            .filter(|(k, _)| SECRET_VARIABLES.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.as_str()));
+        let explicit = self
+            .secrets
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (format!("secret #{i}"), v.as_str()));
+        from_env
+            .chain(explicit)
+            // Too short to be a real secret, and would match by accident.
+            .filter(|(_, v)| v.trim().len() >= 8)
+            .collect()
     }
 
     pub fn env(mut self, key: &str, value: impl Into<String>) -> Self {
@@ -262,6 +295,26 @@ impl LocalLambda {
             None => String::new(),
         };
         let missing = exited.unwrap_or(Outcome::TimedOut);
+        if self.capture {
+            for (name, value) in self.secrets_to_check() {
+                let answered = answers.iter().map(|(outcome, _, _)| match outcome {
+                    Outcome::Response(body) => body.as_str(),
+                    Outcome::Error { error_message, .. }
+                    | Outcome::InitError { error_message, .. } => error_message.as_str(),
+                    _ => "",
+                });
+                let leaked = [("stdout", stdout.as_str()), ("stderr", stderr.as_str())]
+                    .into_iter()
+                    .chain(answered.map(|a| ("its answer", a)))
+                    .find(|(_, text)| text.contains(value));
+                if let Some((place, _)) = leaked {
+                    return Err(std::io::Error::other(format!(
+                        "{} printed the value of {name} on {place}",
+                        self.function_name
+                    )));
+                }
+            }
+        }
         Ok(ids
             .iter()
             .enumerate()

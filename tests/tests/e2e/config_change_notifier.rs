@@ -310,6 +310,8 @@ async fn webhook_from_secrets_manager() {
         .expect("arn");
     let invoked = lambda(BIN, FUNCTION, moto.aws_env())
         .env("SLACK_WEBHOOK_SECRET_ARN", arn)
+        // The URL read from the secret must never be printed either.
+        .secret(slack.url())
         .invoke(&event("config/security-group-ingress.json"))
         .await
         .expect("runs");

@@ -226,6 +226,63 @@ async fn a_bad_key_is_a_one_line_configuration_error() {
 }
 
 #[tokio::test]
+async fn the_key_from_secrets_manager_is_used_and_never_printed() {
+    let s = setup(fixture()).await;
+    let sm = aws_sdk_secretsmanager::Client::new(&sdk_config(&s.moto).await);
+    let arn = sm
+        .create_secret()
+        .name("opswatch/sendgrid-api-key")
+        .secret_string(format!("{{\"api_key\":\"{KEY}\"}}"))
+        .send()
+        .await
+        .expect("secret")
+        .arn
+        .expect("arn");
+    let invoked = lambda(BIN, FUNCTION, s.moto.aws_env())
+        .env("SLACK_WEBHOOK_URL", s.slack.url())
+        .env("SENDGRID_API_URL", s.sendgrid.url())
+        .env("SENDGRID_API_KEY_SECRET_ARN", &arn)
+        .env("CHECKPOINT_PARAMETER", PARAMETER)
+        .env("LOG_LEVEL", "debug")
+        .secret(KEY)
+        .invoke(&schedule(T0 + 600))
+        .await
+        .expect("runs, printing no secret");
+    assert_eq!(response(&invoked)["bounces"], 4, "{}", invoked.stderr);
+    assert_eq!(s.checkpoint().await, Some(T0 + 600));
+
+    // A secret that holds no key: a one-line configuration error that does not echo it.
+    let empty = sm
+        .create_secret()
+        .name("opswatch/sendgrid-empty")
+        .secret_string("{\"other\":\"SG.SENTINEL-not-a-key-field\"}")
+        .send()
+        .await
+        .expect("secret")
+        .arn
+        .expect("arn");
+    let invoked = lambda(BIN, FUNCTION, s.moto.aws_env())
+        .env("SENDGRID_API_URL", s.sendgrid.url())
+        .env("SENDGRID_API_KEY_SECRET_ARN", &empty)
+        .secret("SG.SENTINEL-not-a-key-field")
+        .invoke(&schedule(T0 + 1200))
+        .await
+        .expect("runs, printing no secret");
+    assert!(
+        matches!(invoked.outcome, Outcome::Exited(Some(code)) if code != 0),
+        "{:?}",
+        invoked.outcome
+    );
+    assert!(
+        invoked.stderr.contains(
+            r#""cold start failed","error":"SENDGRID_API_KEY_SECRET_ARN: the secret's JSON has no \"api_key\"""#
+        ),
+        "{}",
+        invoked.stderr
+    );
+}
+
+#[tokio::test]
 async fn not_a_scheduled_event() {
     let s = setup(fixture()).await;
     let invoked = lambda(BIN, FUNCTION, s.moto.aws_env())
