@@ -117,3 +117,201 @@ mod tests {
         );
     }
 }
+
+/// What the SDK makes of any answer the RDS Query API could give — mutated pages, mutated
+/// error responses, arbitrary bytes — through its real XML deserializer: an error or actions,
+/// never a panic, and whatever comes out renders within Slack's limits.
+#[cfg(test)]
+mod response_properties {
+    use std::sync::{Arc, Mutex, OnceLock};
+
+    use aws_sdk_rds::config::{BehaviorVersion, Credentials, Region, retry::RetryConfig};
+    use proptest::prelude::*;
+
+    use super::{Query, pending};
+
+    /// A page as the API documents it (a cluster and an instance, every date field).
+    const PAGE: &str = r#"<DescribePendingMaintenanceActionsResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/">
+  <DescribePendingMaintenanceActionsResult>
+    <PendingMaintenanceActions>
+      <ResourcePendingMaintenanceActions>
+        <ResourceIdentifier>arn:aws:rds:us-east-1:111122223333:cluster:aurora-prod</ResourceIdentifier>
+        <PendingMaintenanceActionDetails>
+          <PendingMaintenanceAction>
+            <Action>system-update</Action>
+            <AutoAppliedAfterDate>2026-11-27T00:00:00Z</AutoAppliedAfterDate>
+            <ForcedApplyDate>2026-12-04T00:00:00Z</ForcedApplyDate>
+            <OptInStatus>next-maintenance</OptInStatus>
+            <CurrentApplyDate>2026-11-26T03:00:00Z</CurrentApplyDate>
+            <Description>Upgrade to Aurora PostgreSQL 15.10 &amp; patches</Description>
+          </PendingMaintenanceAction>
+        </PendingMaintenanceActionDetails>
+      </ResourcePendingMaintenanceActions>
+      <ResourcePendingMaintenanceActions>
+        <ResourceIdentifier>arn:aws:rds:us-east-1:111122223333:db:legacy-pg</ResourceIdentifier>
+        <PendingMaintenanceActionDetails>
+          <PendingMaintenanceAction>
+            <Action>ca-certificate-rotation</Action>
+            <AutoAppliedAfterDate>2026-12-20T00:00:00Z</AutoAppliedAfterDate>
+            <Description>Certificate rotation</Description>
+          </PendingMaintenanceAction>
+        </PendingMaintenanceActionDetails>
+      </ResourcePendingMaintenanceActions>
+    </PendingMaintenanceActions>
+  </DescribePendingMaintenanceActionsResult>
+  <ResponseMetadata>
+    <RequestId>5e6d5b3c-2f35-4e7c-9d3b-7c1f1b0a9e11</RequestId>
+  </ResponseMetadata>
+</DescribePendingMaintenanceActionsResponse>"#;
+
+    /// The API's error response.
+    const ERROR: &str = r#"<ErrorResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/">
+  <Error>
+    <Type>Sender</Type>
+    <Code>AccessDenied</Code>
+    <Message>User is not authorized to perform: rds:DescribePendingMaintenanceActions</Message>
+  </Error>
+  <RequestId>0c8b1c0e-6a4b-4a57-8f0b-1d2e3f4a5b6c</RequestId>
+</ErrorResponse>"#;
+
+    /// One loopback server answering every request with the current (status, body), and an
+    /// SDK client pointed at it, for all cases.
+    struct Served {
+        runtime: tokio::runtime::Runtime,
+        answer: Arc<Mutex<(u16, Vec<u8>)>>,
+        client: aws_sdk_rds::Client,
+    }
+
+    fn served() -> &'static Served {
+        static SERVED: OnceLock<Served> = OnceLock::new();
+        SERVED.get_or_init(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let answer = Arc::new(Mutex::new((200, Vec::new())));
+            let shared = answer.clone();
+            let app = axum::Router::new().fallback(move || {
+                let shared = shared.clone();
+                async move {
+                    let (status, body) = shared.lock().expect("answer").clone();
+                    (
+                        axum::http::StatusCode::from_u16(status).expect("status"),
+                        [("content-type", "text/xml")],
+                        body,
+                    )
+                }
+            });
+            let listener = runtime
+                .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+                .expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            runtime.spawn(async move { axum::serve(listener, app).await });
+            let config = aws_sdk_rds::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+                .endpoint_url(format!("http://{addr}"))
+                .retry_config(RetryConfig::disabled())
+                .build();
+            Served {
+                runtime,
+                answer,
+                client: aws_sdk_rds::Client::from_conf(config),
+            }
+        })
+    }
+
+    fn ask(status: u16, body: Vec<u8>) -> Result<Vec<crate::model::Pending>, String> {
+        let s = served();
+        *s.answer.lock().expect("answer") = (status, body);
+        s.runtime
+            .block_on(pending(&s.client, "us-east-1", &[Query::All]))
+    }
+
+    fn mutate(base: &[u8], edits: &[(usize, u8, u8)]) -> Vec<u8> {
+        let mut b = base.to_vec();
+        for &(at, op, byte) in edits {
+            if b.is_empty() {
+                b.push(byte);
+                continue;
+            }
+            let i = at % b.len();
+            match op % 3 {
+                0 => b[i] = byte,
+                1 => {
+                    b.remove(i);
+                }
+                _ => b.insert(i, byte),
+            }
+        }
+        b
+    }
+
+    fn renders(mut list: Vec<crate::model::Pending>) -> Result<(), TestCaseError> {
+        crate::model::sort(&mut list);
+        let regions = vec!["us-east-1".to_owned()];
+        let digest = crate::render::Digest {
+            now: 1_795_597_200,
+            warn_days: 7,
+            regions: &regions,
+            failed: &[],
+            pending: &list,
+        };
+        for m in digest
+            .alert(true)
+            .map(|a| a.into_messages())
+            .unwrap_or_default()
+        {
+            prop_assert_eq!(m.limit_violation(), None);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_documented_answers() {
+        let list = ask(200, PAGE.as_bytes().to_vec()).expect("the page");
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].action, "system-update");
+        assert_eq!(
+            list[0].description,
+            "Upgrade to Aurora PostgreSQL 15.10 & patches"
+        );
+        assert_eq!(list[0].current_apply, Some(1_795_662_000));
+        assert_eq!(list[1].forced_apply, None);
+        let denied = ask(403, ERROR.as_bytes().to_vec()).expect_err("denied");
+        assert!(
+            denied.starts_with("AccessDenied: User is not authorized"),
+            "{denied}"
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        #[test]
+        fn mutated_pages_never_panic(
+            edits in proptest::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 1..6)
+        ) {
+            if let Ok(list) = ask(200, mutate(PAGE.as_bytes(), &edits)) {
+                renders(list)?;
+            }
+        }
+
+        #[test]
+        fn mutated_errors_never_panic(
+            edits in proptest::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 1..6),
+            status in prop::sample::select(vec![400u16, 403, 500, 503]),
+        ) {
+            let answer = ask(status, mutate(ERROR.as_bytes(), &edits));
+            prop_assert!(answer.is_err(), "an HTTP {} answer gave {:?}", status, answer);
+        }
+
+        #[test]
+        fn arbitrary_bodies_never_panic(body in proptest::collection::vec(any::<u8>(), 0..300)) {
+            if let Ok(list) = ask(200, body) {
+                renders(list)?;
+            }
+        }
+    }
+}

@@ -517,9 +517,7 @@ mod tests {
             let messages = alert.into_messages();
             let mut seen: Vec<(String, String, i64)> = Vec::new();
             for m in &messages {
-                proptest::prop_assert!(m.blocks.len() <= opswatch_slack::limits::BLOCKS);
-                let text: usize = m.blocks.iter().map(opswatch_slack::Block::text_len).sum();
-                proptest::prop_assert!(text <= opswatch_slack::limits::MESSAGE_TEXT, "{text}");
+                proptest::prop_assert_eq!(m.limit_violation(), None);
                 for b in &m.blocks {
                     let opswatch_slack::Block::Section { text: Some(t), .. } = b else { continue };
                     let mut action = String::new();

@@ -134,8 +134,7 @@ impl SendGrid {
                     let body = response.bytes().await.map_err(|e| {
                         SendGridError::Transport(opswatch_support::error_chain(&e.without_url()))
                     })?;
-                    return serde_json::from_slice(&body)
-                        .map_err(|e| SendGridError::Decode(e.to_string()));
+                    return parse_page(&body);
                 }
                 401 | 403 => return Err(SendGridError::Unauthorized(status)),
                 429 => {
@@ -162,6 +161,11 @@ impl SendGrid {
     }
 }
 
+/// One page of `GET /v3/suppression/bounces`: a JSON array of bounces (pure).
+pub fn parse_page(body: &[u8]) -> Result<Vec<Bounce>, SendGridError> {
+    serde_json::from_slice(body).map_err(|e| SendGridError::Decode(e.to_string()))
+}
+
 /// How long until `X-RateLimit-Reset` (unix seconds); a second when it is missing or past.
 fn reset_wait(headers: &reqwest::header::HeaderMap) -> Duration {
     let now = SystemTime::now()
@@ -174,4 +178,102 @@ fn reset_wait(headers: &reqwest::header::HeaderMap) -> Duration {
         .map_or(Duration::from_secs(1), |reset| {
             Duration::from_secs(reset.saturating_sub(now).clamp(1, 60))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A page as SendGrid documents it.
+    const PAGE: &str = r#"[
+      {"created": 1443651125, "email": "testemail1@test.com", "reason": "550 5.1.1 The email account that you tried to reach does not exist.", "status": "5.1.1"},
+      {"created": 1443651141, "email": "testemail2@test.com", "reason": "550 5.1.1 <https://x|y> & <!channel>", "status": "5.1.1"}
+    ]"#;
+
+    #[test]
+    fn the_documented_page() {
+        let page = parse_page(PAGE.as_bytes()).unwrap();
+        assert_eq!(page.len(), 2);
+        assert_eq!(page[1].email, "testemail2@test.com");
+        assert!(matches!(
+            parse_page(br#"{"errors":[{"message":"x"}]}"#),
+            Err(SendGridError::Decode(_))
+        ));
+    }
+
+    fn mutate(base: &[u8], edits: &[(usize, u8, u8)]) -> Vec<u8> {
+        let mut b = base.to_vec();
+        for &(at, op, byte) in edits {
+            if b.is_empty() {
+                b.push(byte);
+                continue;
+            }
+            let i = at % b.len();
+            match op % 3 {
+                0 => b[i] = byte,
+                1 => {
+                    b.remove(i);
+                }
+                _ => b.insert(i, byte),
+            }
+        }
+        b
+    }
+
+    /// Whatever parses renders within Slack's limits, every bounce once.
+    fn renders(page: &[Bounce]) -> Result<(), TestCaseError> {
+        for mask in [false, true] {
+            let messages = crate::render::bounces(page, 0, 600, mask).into_messages();
+            for m in &messages {
+                prop_assert_eq!(m.limit_violation(), None);
+            }
+            let lines: usize = messages
+                .iter()
+                .flat_map(|m| &m.blocks)
+                .map(|b| match b {
+                    opswatch_slack::Block::Section { text: Some(t), .. } => {
+                        t.text.lines().filter(|l| l.starts_with("• ")).count()
+                    }
+                    _ => 0,
+                })
+                .sum();
+            prop_assert_eq!(lines, page.len());
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+            if let Ok(page) = parse_page(&body) {
+                renders(&page)?;
+            }
+        }
+
+        #[test]
+        fn mutated_pages_never_panic(
+            edits in proptest::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 1..8)
+        ) {
+            if let Ok(page) = parse_page(&mutate(PAGE.as_bytes(), &edits)) {
+                renders(&page)?;
+            }
+        }
+
+        #[test]
+        fn any_bounce_renders_within_limits(
+            page in proptest::collection::vec(
+                (any::<i64>(), "\\PC{0,300}", "\\PC{0,20}", "\\PC{0,2000}"),
+                0..80,
+            )
+        ) {
+            let page: Vec<Bounce> = page
+                .into_iter()
+                .map(|(created, email, status, reason)| Bounce { created, email, status, reason })
+                .collect();
+            let json = serde_json::to_vec(&page).unwrap();
+            prop_assert_eq!(parse_page(&json).unwrap(), page.clone());
+            renders(&page)?;
+        }
+    }
 }

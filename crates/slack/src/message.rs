@@ -36,6 +36,54 @@ pub struct Message {
     pub blocks: Vec<Block>,
 }
 
+impl Message {
+    /// The first of Slack's limits this message breaks, if any: for tests that check every
+    /// message a function could send.
+    pub fn limit_violation(&self) -> Option<String> {
+        use limits::*;
+        let chars = |s: &str| s.chars().count();
+        if self.blocks.len() > BLOCKS {
+            return Some(format!("{} blocks (at most {BLOCKS})", self.blocks.len()));
+        }
+        if chars(&self.text) > FALLBACK_TEXT {
+            return Some(format!(
+                "a fallback text of {} characters",
+                chars(&self.text)
+            ));
+        }
+        let total: usize = self.blocks.iter().map(Block::text_len).sum();
+        if total > MESSAGE_TEXT {
+            return Some(format!(
+                "{total} characters of block text (at most {MESSAGE_TEXT})"
+            ));
+        }
+        for (i, b) in self.blocks.iter().enumerate() {
+            let broken = match b {
+                Block::Header { text } => (chars(&text.text) > HEADER_TEXT).then_some("header"),
+                Block::Section { text, fields } => {
+                    if text.as_ref().is_some_and(|t| chars(&t.text) > SECTION_TEXT) {
+                        Some("section text")
+                    } else if fields.len() > FIELDS_PER_SECTION {
+                        Some("number of fields")
+                    } else if fields.iter().any(|f| chars(&f.text) > FIELD_TEXT) {
+                        Some("field")
+                    } else {
+                        None
+                    }
+                }
+                Block::Context { elements } => {
+                    (elements.len() > CONTEXT_ELEMENTS).then_some("context elements")
+                }
+                Block::Divider => None,
+            };
+            if let Some(what) = broken {
+                return Some(format!("block {i}: its {what} is over Slack's limit"));
+            }
+        }
+        None
+    }
+}
+
 /// The Block Kit blocks opswatch uses.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
