@@ -17,6 +17,10 @@ pub enum InputError {
     Unrecognised,
     #[error("the EventBridge event's \"detail\" is not a CloudTrail record ({0})")]
     Detail(String),
+    #[error(
+        "the EventBridge event is {0:?}, not a CloudTrail event (detail-type \"AWS API Call via CloudTrail\", \"AWS Console Sign In via CloudTrail\", …)"
+    )]
+    NotCloudTrail(String),
     #[error("the message has no body")]
     NoBody,
     #[error("the message is not JSON ({0})")]
@@ -85,8 +89,23 @@ pub fn parse(event: &Value) -> Result<Event, InputError> {
         });
     }
     if let Some(detail) = event.get("detail") {
+        // EventBridge names what CloudTrail sends "AWS API Call via CloudTrail", "AWS Console
+        // Sign In via CloudTrail", "AWS Service Event via CloudTrail", …; a rule that also
+        // matches other events (a schedule, say) must not turn them into alerts.
+        let detail_type = event
+            .get("detail-type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if !detail_type.ends_with(" via CloudTrail") {
+            return Err(InputError::NotCloudTrail(detail_type.to_owned()));
+        }
         let mut record: Record = serde_json::from_value(detail.clone())
             .map_err(|e| InputError::Detail(e.to_string()))?;
+        if record.event_name.trim().is_empty() || record.event_source.trim().is_empty() {
+            return Err(InputError::Detail(
+                "it names no eventName and eventSource".into(),
+            ));
+        }
         // EventBridge puts these beside the detail; older detail versions omit them.
         if record.recipient_account_id.is_none() {
             record.recipient_account_id = event
@@ -187,8 +206,20 @@ mod tests {
         );
         assert_eq!(parse(&json!({"x": 1})), Err(InputError::Unrecognised));
         assert!(matches!(
-            parse(&json!({"detail": "nope"})),
+            parse(&json!({"detail-type": "AWS API Call via CloudTrail", "detail": "nope"})),
             Err(InputError::Detail(_))
+        ));
+        assert_eq!(
+            parse(&json!({"detail-type": "Scheduled Event", "detail": {}})),
+            Err(InputError::NotCloudTrail("Scheduled Event".into()))
+        );
+        assert_eq!(
+            parse(&json!({"detail": {"eventName": "CreateUser"}})),
+            Err(InputError::NotCloudTrail(String::new()))
+        );
+        assert!(matches!(
+            parse(&json!({"detail-type": "AWS API Call via CloudTrail", "detail": {}})),
+            Err(InputError::Detail(why)) if why.contains("no eventName")
         ));
     }
 }

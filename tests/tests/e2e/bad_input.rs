@@ -69,6 +69,8 @@ async fn every_function_survives_every_bad_input() {
     let events = bad_events();
     let bodies: Vec<Vec<u8>> = events.iter().map(|(_, b)| b.clone()).collect();
     let mut failures = Vec::new();
+    // Every answer, reviewed as a snapshot: each error must name the part at fault.
+    let mut answered = Vec::new();
     for (bin, name) in FUNCTIONS {
         let lambda = lambda(bin, name, no_aws_env())
             .env("SLACK_WEBHOOK_URL", slack.url())
@@ -83,7 +85,7 @@ async fn every_function_survives_every_bad_input() {
         );
         for ((file, _), invoked) in events.iter().zip(&answers) {
             let verdict = match &invoked.outcome {
-                Outcome::Response(_) => Ok("response".to_owned()),
+                Outcome::Response(body) => Ok(format!("response {body}")),
                 Outcome::Error {
                     error_type,
                     error_message,
@@ -93,10 +95,10 @@ async fn every_function_survives_every_bad_input() {
                 other => Err(format!("{other:?}")),
             };
             match verdict {
-                Ok(v) => eprintln!(
+                Ok(v) => answered.push(format!(
                     "{name} ← {file}: {}",
-                    v.chars().take(160).collect::<String>()
-                ),
+                    v.chars().take(200).collect::<String>()
+                )),
                 Err(e) => failures.push(format!("{name} ← {file}: {e}")),
             }
             if invoked.stderr.contains("panicked") {
@@ -105,4 +107,11 @@ async fn every_function_survives_every_bad_input() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    insta::assert_snapshot!(answered.join("\n"));
+    // No bad input turned into an alert.
+    assert!(
+        slack.received().is_empty(),
+        "bad input was posted to Slack: {:?}",
+        slack.received()
+    );
 }
