@@ -48,6 +48,15 @@ pub async fn main(args: &[String]) -> Result<(), String> {
             s.sendgrid.url(),
             s.rds.url()
         );
+        let scheduled = serde_json::from_slice::<serde_json::Value>(&event)
+            .is_ok_and(|v| v["detail-type"] == "Scheduled Event");
+        if function.name == "audit-log-watcher" && scheduled {
+            eprintln!(
+                "invoke: the stand-in's audit log holds the sample lines of the last few minutes \
+                 (CloudWatch Logs takes only recent events); a scheduled event whose \"time\" is \
+                 now polls them, as `cargo xtask demo` does"
+            );
+        }
         Some(s)
     } else {
         None
