@@ -30,7 +30,14 @@ pub fn ensure() -> Result<(), String> {
     crate::run(Command::new(&python).args(["-m", "venv"]).arg(venv()))?;
     crate::run(
         Command::new(bin("pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+            .args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                // No wheel cache beside the virtualenv: disk is what CI runs out of.
+                "--no-cache-dir",
+                "-r",
+            ])
             .arg(&requirements),
     )?;
     std::fs::write(&marker, wanted).map_err(|e| format!("writing {}: {e}", marker.display()))

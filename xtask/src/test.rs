@@ -55,5 +55,26 @@ pub fn main() -> Result<(), String> {
 }
 
 fn step(name: &str) {
-    eprintln!("\n── xtask test: {name}");
+    eprintln!("\n── xtask test: {name}{}", free_disk());
+}
+
+/// ` (N GB free)` on the target directory's disk, when `df` can tell: CI machines have run
+/// out of disk before, and this says at which step.
+fn free_disk() -> String {
+    let out = std::process::Command::new("df")
+        .args(["-Pk"])
+        .arg(crate::target_dir().parent().unwrap_or(&crate::root()))
+        .output();
+    let kb = out.ok().and_then(|o| {
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        text.lines()
+            .nth(1)?
+            .split_whitespace()
+            .nth(3)?
+            .parse::<u64>()
+            .ok()
+    });
+    kb.map_or_else(String::new, |kb| {
+        format!(" ({:.1} GB free)", kb as f64 / 1_048_576.0)
+    })
 }
