@@ -121,6 +121,37 @@ pub fn error(invoked: &Invoked) -> (String, String) {
 
 /// The JSON log line `invocation summary` a function printed (the whole line: `fields`,
 /// `span`), for assertions on counts and the request id.
+/// Store a secret in moto's Secrets Manager and return its ARN.
+pub async fn put_secret(moto: &Moto, name: &str, value: &str) -> String {
+    aws_sdk_secretsmanager::Client::new(&sdk_config(moto).await)
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await
+        .expect("the secret is stored")
+        .arn
+        .expect("an ARN")
+}
+
+/// Assert the function stopped at its cold start (exited non-zero without serving), and
+/// return the error its `cold start failed` line names.
+pub fn cold_start_error(invoked: &Invoked) -> String {
+    assert!(
+        matches!(invoked.outcome, Outcome::Exited(Some(code)) if code != 0),
+        "expected a failed cold start, got {:?}\nstderr:\n{}",
+        invoked.outcome,
+        invoked.stderr
+    );
+    invoked
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["fields"]["message"] == "cold start failed")
+        .and_then(|v| v["fields"]["error"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("no cold start failed line in:\n{}", invoked.stderr))
+}
+
 pub fn summary_line(invoked: &Invoked) -> serde_json::Value {
     invoked
         .stderr

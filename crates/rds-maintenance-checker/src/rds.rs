@@ -129,6 +129,7 @@ mod response_properties {
     use proptest::prelude::*;
 
     use super::{Query, pending};
+    use opswatch_support::testing::mutate;
 
     /// A page as the API documents it (a cluster and an instance, every date field).
     const PAGE: &str = r#"<DescribePendingMaintenanceActionsResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/">
@@ -227,25 +228,6 @@ mod response_properties {
         *s.answer.lock().expect("answer") = (status, body);
         s.runtime
             .block_on(pending(&s.client, "us-east-1", &[Query::All]))
-    }
-
-    fn mutate(base: &[u8], edits: &[(usize, u8, u8)]) -> Vec<u8> {
-        let mut b = base.to_vec();
-        for &(at, op, byte) in edits {
-            if b.is_empty() {
-                b.push(byte);
-                continue;
-            }
-            let i = at % b.len();
-            match op % 3 {
-                0 => b[i] = byte,
-                1 => {
-                    b.remove(i);
-                }
-                _ => b.insert(i, byte),
-            }
-        }
-        b
     }
 
     fn renders(mut list: Vec<crate::model::Pending>) -> Result<(), TestCaseError> {

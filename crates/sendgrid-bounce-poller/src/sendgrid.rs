@@ -183,6 +183,7 @@ fn reset_wait(headers: &reqwest::header::HeaderMap) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opswatch_support::testing::mutate;
     use proptest::prelude::*;
 
     /// A page as SendGrid documents it.
@@ -200,25 +201,6 @@ mod tests {
             parse_page(br#"{"errors":[{"message":"x"}]}"#),
             Err(SendGridError::Decode(_))
         ));
-    }
-
-    fn mutate(base: &[u8], edits: &[(usize, u8, u8)]) -> Vec<u8> {
-        let mut b = base.to_vec();
-        for &(at, op, byte) in edits {
-            if b.is_empty() {
-                b.push(byte);
-                continue;
-            }
-            let i = at % b.len();
-            match op % 3 {
-                0 => b[i] = byte,
-                1 => {
-                    b.remove(i);
-                }
-                _ => b.insert(i, byte),
-            }
-        }
-        b
     }
 
     /// Whatever parses renders within Slack's limits, every bounce once.

@@ -404,6 +404,31 @@ impl Summary {
     }
 }
 
+/// Helpers for the property tests of the function crates.
+pub mod testing {
+    /// `base` with byte edits applied in turn: each `(at, op, byte)` overwrites (`op % 3 ==
+    /// 0`), deletes (1) or inserts (2) at `at` modulo the length — the mutations a proptest
+    /// strategy of `(usize, u8, u8)` tuples draws.
+    pub fn mutate(base: &[u8], edits: &[(usize, u8, u8)]) -> Vec<u8> {
+        let mut b = base.to_vec();
+        for &(at, op, byte) in edits {
+            if b.is_empty() {
+                b.push(byte);
+                continue;
+            }
+            let i = at % b.len();
+            match op % 3 {
+                0 => b[i] = byte,
+                1 => {
+                    b.remove(i);
+                }
+                _ => b.insert(i, byte),
+            }
+        }
+        b
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -298,16 +298,12 @@ async fn an_event_that_is_not_sns_is_rejected_clearly() {
 async fn webhook_from_secrets_manager() {
     let moto = Moto::start().expect("moto");
     let slack = SlackFake::start().await.expect("fake Slack");
-    let sm = aws_sdk_secretsmanager::Client::new(&sdk_config(&moto).await);
-    let arn = sm
-        .create_secret()
-        .name("opswatch/slack-webhook")
-        .secret_string(format!("{{\"url\":\"{}\"}}", slack.url()))
-        .send()
-        .await
-        .expect("secret")
-        .arn
-        .expect("arn");
+    let arn = put_secret(
+        &moto,
+        "opswatch/slack-webhook",
+        &format!("{{\"url\":\"{}\"}}", slack.url()),
+    )
+    .await;
     let invoked = lambda(BIN, FUNCTION, moto.aws_env())
         .env("SLACK_WEBHOOK_SECRET_ARN", arn)
         // The URL read from the secret must never be printed either.

@@ -228,16 +228,12 @@ async fn a_bad_key_is_a_one_line_configuration_error() {
 #[tokio::test]
 async fn the_key_from_secrets_manager_is_used_and_never_printed() {
     let s = setup(fixture()).await;
-    let sm = aws_sdk_secretsmanager::Client::new(&sdk_config(&s.moto).await);
-    let arn = sm
-        .create_secret()
-        .name("opswatch/sendgrid-api-key")
-        .secret_string(format!("{{\"api_key\":\"{KEY}\"}}"))
-        .send()
-        .await
-        .expect("secret")
-        .arn
-        .expect("arn");
+    let arn = put_secret(
+        &s.moto,
+        "opswatch/sendgrid-api-key",
+        &format!("{{\"api_key\":\"{KEY}\"}}"),
+    )
+    .await;
     let invoked = lambda(BIN, FUNCTION, s.moto.aws_env())
         .env("SLACK_WEBHOOK_URL", s.slack.url())
         .env("SENDGRID_API_URL", s.sendgrid.url())
@@ -252,15 +248,12 @@ async fn the_key_from_secrets_manager_is_used_and_never_printed() {
     assert_eq!(s.checkpoint().await, Some(T0 + 600));
 
     // A secret that holds no key: a one-line configuration error that does not echo it.
-    let empty = sm
-        .create_secret()
-        .name("opswatch/sendgrid-empty")
-        .secret_string("{\"other\":\"SG.SENTINEL-not-a-key-field\"}")
-        .send()
-        .await
-        .expect("secret")
-        .arn
-        .expect("arn");
+    let empty = put_secret(
+        &s.moto,
+        "opswatch/sendgrid-empty",
+        "{\"other\":\"SG.SENTINEL-not-a-key-field\"}",
+    )
+    .await;
     let invoked = lambda(BIN, FUNCTION, s.moto.aws_env())
         .env("SENDGRID_API_URL", s.sendgrid.url())
         .env("SENDGRID_API_KEY_SECRET_ARN", &empty)
@@ -268,17 +261,9 @@ async fn the_key_from_secrets_manager_is_used_and_never_printed() {
         .invoke(&schedule(T0 + 1200))
         .await
         .expect("runs, printing no secret");
-    assert!(
-        matches!(invoked.outcome, Outcome::Exited(Some(code)) if code != 0),
-        "{:?}",
-        invoked.outcome
-    );
-    assert!(
-        invoked.stderr.contains(
-            r#""cold start failed","error":"SENDGRID_API_KEY_SECRET_ARN: the secret's JSON has no \"api_key\"""#
-        ),
-        "{}",
-        invoked.stderr
+    assert_eq!(
+        cold_start_error(&invoked),
+        r#"SENDGRID_API_KEY_SECRET_ARN: the secret's JSON has no "api_key""#
     );
 }
 
