@@ -110,21 +110,6 @@ pub async fn demo(moto: &Moto) -> Result<(), String> {
     Ok(())
 }
 
-struct Run {
-    records: usize,
-    events: usize,
-    secs: f64,
-}
-
-impl Run {
-    fn rps(&self) -> f64 {
-        self.records as f64 / self.secs
-    }
-    fn eps(&self) -> f64 {
-        self.events as f64 / self.secs
-    }
-}
-
 fn summaries(stderr: &str) -> Vec<Value> {
     stderr
         .lines()
@@ -189,7 +174,69 @@ fn baseline_python() -> Result<PathBuf, String> {
     Ok(python)
 }
 
-pub async fn bench() -> Result<(), String> {
+/// The median of some samples (NaN for none).
+fn median(v: &[f64]) -> f64 {
+    let mut v: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// `median (min–max)` of rates, without decimals.
+fn spread(v: &[f64]) -> String {
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("{:.0} ({lo:.0}–{hi:.0})", median(v))
+}
+
+/// Every sample of one batch, over the rounds.
+#[derive(Default)]
+struct Samples {
+    input: usize,
+    records: usize,
+    events: usize,
+    /// Baseline records/s (its own timer).
+    base: Vec<f64>,
+    /// Ours, records/s over the whole invocation (Runtime API to Runtime API).
+    cold: Vec<f64>,
+    warm: Vec<f64>,
+    /// Ours, records/s over the baseline's window: the transform step alone.
+    cold_transform: Vec<f64>,
+    warm_transform: Vec<f64>,
+    /// The decoder's invocation summaries, cold and warm.
+    cold_summaries: Vec<Value>,
+    warm_summaries: Vec<Value>,
+    /// Whole-invocation wall times (ms), cold and warm, for the breakdown.
+    cold_wall: Vec<f64>,
+    warm_wall: Vec<f64>,
+}
+
+/// Warm invocations per decoder process, after the cold one.
+const WARM: usize = 2;
+
+/// `cargo xtask bench das [--rounds N]`.
+pub async fn bench(args: &[String]) -> Result<(), String> {
+    const USAGE: &str = "usage: cargo xtask bench das [--rounds N] [--pause-ms N]";
+    let (mut rounds, mut pause_ms) = (5usize, 0u64);
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let n = it
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+            .ok_or_else(|| format!("{flag} takes a whole number; {USAGE}"))?;
+        match flag.as_str() {
+            "--rounds" if n > 0 => rounds = n as usize,
+            "--pause-ms" => pause_ms = n,
+            _ => return Err(USAGE.into()),
+        }
+    }
     crate::python::ensure()?;
     let python = baseline_python()?;
     let script = crate::root().join("../shared/baselines/das_ref_decode.py");
@@ -214,172 +261,203 @@ pub async fn bench() -> Result<(), String> {
             "120",
         ],
     )?;
-
-    let mut table = Vec::new();
-    let mut breakdown: Vec<Vec<Value>> = Vec::new();
-    let mut ready = Vec::new();
-    for b in 0..batches {
-        let path = dir.join(format!("batch-{b:02}.json"));
-        let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
-        let records =
-            serde_json::from_slice::<Value>(&bytes).map_err(|e| e.to_string())?["records"]
-                .as_array()
-                .map_or(0, Vec::len);
-
-        // The baseline, on the same batch and the same moto.
-        let out = Command::new(&python)
-            .arg(&script)
-            .args(["--endpoint", &moto.endpoint(), "--region", "us-east-1"])
-            .arg(&path)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .output()
-            .map_err(|e| format!("running the baseline: {e}"))?;
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let line = stderr
-            .lines()
-            .find(|l| l.starts_with("baseline:"))
-            .ok_or_else(|| format!("baseline failed:\n{stderr}"))?;
-        // "baseline: N records, E events in T s: R records/s, …" (T is rounded to the ms; R
-        // is not).
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let num = |i: usize| words.get(i).and_then(|w| w.parse::<f64>().ok());
-        let base = Run {
-            records: num(1).unwrap_or(0.0) as usize,
-            events: num(3).unwrap_or(0.0) as usize,
-            secs: match (num(1), num(8)) {
-                (Some(n), Some(rps)) if rps > 0.0 => n / rps,
-                _ => num(6).unwrap_or(f64::NAN),
-            },
-        };
-        let base_response: Value =
-            serde_json::from_slice(&out.stdout).map_err(|e| format!("baseline response: {e}"))?;
-
-        // Ours: one fresh process, the batch twice (cold key cache, then warm).
-        let mut lambda =
-            LocalLambda::new(crate::binary(FUNCTION, true), FUNCTION).envs(moto.aws_env());
-        lambda.timeout = Duration::from_secs(300);
-        let invoked = lambda
-            .invoke_many(&[bytes.clone(), bytes.clone()])
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut runs = Vec::new();
-        for inv in &invoked {
-            let Outcome::Response(body) = &inv.outcome else {
-                return Err(format!("decoder failed: {:?}\n{}", inv.outcome, inv.stderr));
-            };
-            let response: Value = serde_json::from_str(body).map_err(|e| e.to_string())?;
-            if decoded(&response) != decoded(&base_response) {
-                return Err(format!("batch {b}: the decoder and the baseline disagree"));
-            }
-            let events = decoded(&response).iter().map(|r| r.2.len()).sum();
-            runs.push(Run {
+    let inputs: Vec<Vec<u8>> = (0..batches)
+        .map(|b| std::fs::read(dir.join(format!("batch-{b:02}.json"))).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    let mut all: Vec<Samples> = inputs
+        .iter()
+        .map(|bytes| {
+            let records = serde_json::from_slice::<Value>(bytes)
+                .map_or(0, |v| v["records"].as_array().map_or(0, Vec::len));
+            Samples {
+                input: bytes.len(),
                 records,
-                events,
-                secs: inv.handler_time.unwrap_or_default().as_secs_f64(),
-            });
+                ..Samples::default()
+            }
+        })
+        .collect();
+    let mut ready = Vec::new();
+
+    // Rounds, each running the baseline and the decoder on every batch in turn: a noisy
+    // moment of the machine falls on both sides, and medians over the rounds leave it out.
+    for round in 0..rounds {
+        eprintln!("bench das: round {}/{rounds}", round + 1);
+        for (b, bytes) in inputs.iter().enumerate() {
+            let path = dir.join(format!("batch-{b:02}.json"));
+            let out = Command::new(&python)
+                .arg(&script)
+                .args(["--endpoint", &moto.endpoint(), "--region", "us-east-1"])
+                .arg(&path)
+                .env("AWS_ACCESS_KEY_ID", "testing")
+                .env("AWS_SECRET_ACCESS_KEY", "testing")
+                .output()
+                .map_err(|e| format!("running the baseline: {e}"))?;
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let line = stderr
+                .lines()
+                .find(|l| l.starts_with("baseline:"))
+                .ok_or_else(|| format!("baseline failed:\n{stderr}"))?;
+            // "baseline: N records, E events in T s: R records/s, …"
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let rps = words.get(8).and_then(|w| w.parse::<f64>().ok());
+            let base_response: Value = serde_json::from_slice(&out.stdout)
+                .map_err(|e| format!("baseline response: {e}"))?;
+
+            // Ours: one fresh process, the batch 1 + WARM times (cold key cache, then warm).
+            // MIMALLOC_* pass through, to try the allocator's options.
+            let mut lambda = LocalLambda::new(crate::binary(FUNCTION, true), FUNCTION)
+                .envs(moto.aws_env())
+                .envs(std::env::vars().filter(|(k, _)| k.starts_with("MIMALLOC_")));
+            lambda.timeout = Duration::from_secs(300);
+            // Firehose calls a warm environment again after its buffer fills, not at once.
+            lambda.pause = Duration::from_millis(pause_ms);
+            let invoked = lambda
+                .invoke_many(&vec![bytes.clone(); 1 + WARM])
+                .await
+                .map_err(|e| e.to_string())?;
+            let s = &mut all[b];
+            s.base.push(rps.unwrap_or(f64::NAN));
+            let summaries = summaries(&invoked[0].stderr);
+            for (i, inv) in invoked.iter().enumerate() {
+                let Outcome::Response(body) = &inv.outcome else {
+                    return Err(format!("decoder failed: {:?}\n{}", inv.outcome, inv.stderr));
+                };
+                let response: Value = serde_json::from_str(body).map_err(|e| e.to_string())?;
+                let ours = decoded(&response);
+                if ours != decoded(&base_response) {
+                    return Err(format!("batch {b}: the decoder and the baseline disagree"));
+                }
+                s.events = ours.iter().map(|r| r.2.len()).sum();
+                let wall = inv.handler_time.unwrap_or_default().as_secs_f64();
+                let transform = summaries
+                    .get(i)
+                    .and_then(|v| v["transform_us"].as_f64())
+                    .map_or(f64::NAN, |us| s.records as f64 / (us / 1e6));
+                let summary = summaries.get(i).cloned().unwrap_or_default();
+                if i == 0 {
+                    s.cold.push(s.records as f64 / wall);
+                    s.cold_transform.push(transform);
+                    s.cold_summaries.push(summary);
+                    s.cold_wall.push(wall * 1e3);
+                } else {
+                    s.warm.push(s.records as f64 / wall);
+                    s.warm_transform.push(transform);
+                    s.warm_summaries.push(summary);
+                    s.warm_wall.push(wall * 1e3);
+                }
+            }
+            if let Some(r) = invoked[0].ready_after {
+                ready.push(r.as_secs_f64() * 1e3);
+            }
         }
-        if let Some(r) = invoked[0].ready_after {
-            ready.push(r);
-        }
-        // The process's stderr: the cold invocation's summary, then the warm one's.
-        breakdown.push(summaries(&invoked[0].stderr));
-        table.push((b, bytes.len(), base, runs));
     }
 
     println!(
-        "\nactivity-stream-decoder vs baselines/das_ref_decode.py — same batches, same moto, one run"
+        "\nactivity-stream-decoder vs baselines/das_ref_decode.py — same batches, same moto, one run:\n\
+         {rounds} rounds, the baseline and the decoder in turn on each batch; records/s as median (min–max);\n\
+         ratios are of the medians; {pause_ms} ms idle before each warm invocation"
     );
     println!(
-        "{:<6} {:>9} {:>8} {:>7} │ {:>12} {:>12} │ {:>12} {:>12} │ {:>12} │ {:>8} {:>8}",
-        "batch",
-        "input",
-        "records",
-        "events",
-        "base rec/s",
-        "base ev/s",
-        "cold rec/s",
-        "cold ev/s",
-        "warm rec/s",
-        "cold ×",
-        "warm ×"
+        "{:<6} {:>7} {:>8} {:>7} │ {:>18} │ {:>20} {:>7} │ {:>20} {:>7}",
+        "batch", "input", "records", "events", "baseline", "cold", "×", "warm", "×"
     );
-    for (b, size, base, runs) in &table {
-        let (cold, warm) = (&runs[0], &runs[1]);
+    let ratio = |ours: &[f64], base: &[f64]| median(ours) / median(base);
+    for (b, s) in all.iter().enumerate() {
         println!(
-            "{:<6} {:>8.2}M {:>8} {:>7} │ {:>12.0} {:>12.0} │ {:>12.0} {:>12.0} │ {:>12.0} │ {:>7.1}× {:>7.1}×",
+            "{:<6} {:>6.2}M {:>8} {:>7} │ {:>18} │ {:>20} {:>6.1}× │ {:>20} {:>6.1}×",
             b,
-            *size as f64 / 1e6,
-            cold.records,
-            cold.events,
-            base.rps(),
-            base.eps(),
-            cold.rps(),
-            cold.eps(),
-            warm.rps(),
-            cold.rps() / base.rps(),
-            warm.rps() / base.rps()
+            s.input as f64 / 1e6,
+            s.records,
+            s.events,
+            spread(&s.base),
+            spread(&s.cold),
+            ratio(&s.cold, &s.base),
+            spread(&s.warm),
+            ratio(&s.warm, &s.base),
         );
     }
+    let pooled = |f: fn(&Samples) -> &Vec<f64>| -> Vec<f64> {
+        all.iter().flat_map(|s| f(s).iter().copied()).collect()
+    };
+    let base = pooled(|s| &s.base);
     println!(
-        "\nthe same, timed over the baseline's own window (it times from the parsed event to the built response,\nKMS included, event parsing and response writing not): our transform step"
+        "all    whole invocation (what Firehose waits for): cold {:.1}×, warm {:.1}×",
+        ratio(&pooled(|s| &s.cold), &base),
+        ratio(&pooled(|s| &s.warm), &base)
     );
-    for (i, runs) in breakdown.iter().enumerate() {
-        let base = &table[i].2;
-        let rate = |k: usize| {
-            runs.get(k)
-                .and_then(|s| s["transform_us"].as_f64())
-                .map_or(f64::NAN, |us| table[i].3[0].records as f64 / (us / 1e6))
+    println!(
+        "       over the baseline's own window (parsed event → built response, KMS included; it leaves\n\
+         \x20      out reading the event and writing the response): cold {} rec/s {:.1}×, warm {} rec/s {:.1}×",
+        spread(&pooled(|s| &s.cold_transform)),
+        ratio(&pooled(|s| &s.cold_transform), &base),
+        spread(&pooled(|s| &s.warm_transform)),
+        ratio(&pooled(|s| &s.warm_transform), &base),
+    );
+
+    println!(
+        "\nwhere the time goes, medians (ms of wall time; then per record, µs of CPU summed over threads):"
+    );
+    for (label, wall, runs) in [
+        (
+            "cold",
+            pooled(|s| &s.cold_wall),
+            all.iter()
+                .flat_map(|s| &s.cold_summaries)
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "warm",
+            pooled(|s| &s.warm_wall),
+            all.iter()
+                .flat_map(|s| &s.warm_summaries)
+                .collect::<Vec<_>>(),
+        ),
+    ] {
+        let ms = |k: &str| {
+            median(
+                &runs
+                    .iter()
+                    .map(|v| v[k].as_f64().unwrap_or(f64::NAN) / 1e3)
+                    .collect::<Vec<_>>(),
+            )
         };
+        let per = |k: &str| {
+            median(
+                &runs
+                    .iter()
+                    .map(|v| {
+                        v[k].as_f64().unwrap_or(f64::NAN) / v["records"].as_f64().unwrap_or(1.0)
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let wall = median(&wall);
+        let (event, transform, response) = (ms("event_us"), ms("transform_us"), ms("response_us"));
         println!(
-            "  batch {i}: cold {:>8.0} rec/s {:>6.1}×   warm {:>8.0} rec/s {:>6.1}×",
-            rate(0),
-            rate(0) / base.rps(),
-            rate(1),
-            rate(1) / base.rps()
-        );
-    }
-    println!(
-        "\nwhere the time goes (ms of wall time; then per record, µs of CPU summed over threads):"
-    );
-    for (i, s) in breakdown.iter().enumerate().flat_map(|(i, runs)| {
-        runs.iter()
-            .take(2)
-            .enumerate()
-            .map(move |(w, s)| ((i, w), s))
-    }) {
-        let (i, warm) = i;
-        let label = if warm == 0 { "cold" } else { "warm" };
-        let ms = |k: &str| s[k].as_f64().unwrap_or(0.0) / 1e3;
-        let wall = table[i].3[warm].secs * 1e3;
-        println!(
-            "  batch {i} {label}: wall {wall:.1} ms = event parse {:.1} + transform {:.1} (KMS {:.1}) + response encode {:.1} + runtime and transfer {:.1}",
-            ms("event_us"),
-            ms("transform_us"),
+            "  {label}: wall {wall:.1} ms = event parse {event:.1} + transform {transform:.1} (KMS {:.1}, {} calls) + response encode {response:.1} + runtime and transfer {:.1}",
             ms("kms_us"),
-            ms("response_us"),
-            wall - ms("event_us") - ms("transform_us") - ms("response_us")
+            median(
+                &runs
+                    .iter()
+                    .map(|v| v["kms_calls"].as_f64().unwrap_or(f64::NAN))
+                    .collect::<Vec<_>>()
+            ),
+            wall - event - transform - response
         );
-        let n = s["records"].as_f64().unwrap_or(1.0);
-        let per = |k: &str| s[k].as_f64().unwrap_or(0.0) / n;
         println!(
-            "  batch {i} {label}: KMS {:.1} wall ({} calls, concurrent)  decrypt {:.1}  gunzip {:.1}  JSON {:.1}  base64 {:.1}  (SDK fallbacks: {})",
-            per("kms_us"),
-            s["kms_calls"],
+            "  {label}: decrypt {:.1}  gunzip {:.1}  JSON {:.1}  base64 {:.1}  (SDK fallbacks: {})",
             per("decrypt_us"),
             per("gunzip_us"),
             per("json_us"),
             per("encode_us"),
-            s["sdk_fallbacks"]
+            runs.iter()
+                .map(|v| v["sdk_fallbacks"].as_u64().unwrap_or(0))
+                .sum::<u64>()
         );
     }
-    let ms: Vec<String> = ready
-        .iter()
-        .map(|d| format!("{:.1} ms", d.as_secs_f64() * 1e3))
-        .collect();
     println!(
-        "\nprocess start → ready for the first event: {}",
-        ms.join(", ")
+        "\nprocess start → ready for the first event: {} ms",
+        spread(&ready)
     );
     println!(
         "Lambda zip (bootstrap, deflate): {}",

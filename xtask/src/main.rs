@@ -122,7 +122,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   test                                           fmt, clippy, all tests, template lint (CI)
   package                                        arm64 Lambda zips of every function (cargo-lambda)
   gen-das [--endpoint URL] [--out DIR]           DAS Firehose events made as RDS makes them
-  bench das                                      decoder vs the Python baseline, same run
+  bench das [--rounds N] [--pause-ms N]          decoder vs the Python baseline, same run
   bench cloudtrail                               a 110 MB log file streamed vs Python json.load
   bench load                                     every poster at volume: time, rate, peak RSS
   fake sendgrid [--port N]                       a fake SendGrid bounces API with the sample bounces
@@ -148,11 +148,11 @@ fn main() -> ExitCode {
         Some("gen-das") => das::gen_main(&args[1..]),
         Some("fake") => runtime.block_on(fake(&args[1..])),
         Some("bench") => match args.get(1).map(String::as_str) {
-            Some("das") => runtime.block_on(das::bench()),
+            Some("das") => runtime.block_on(das::bench(&args[2..])),
             Some("cloudtrail") => ct::bench(),
             Some("load") => runtime.block_on(load::bench()),
             None => runtime
-                .block_on(das::bench())
+                .block_on(das::bench(&[]))
                 .and_then(|()| ct::bench())
                 .and_then(|()| runtime.block_on(load::bench())),
             Some(other) => Err(format!(

@@ -76,6 +76,9 @@ pub struct LocalLambda {
     /// Values the function must never print, besides those of [`SECRET_VARIABLES`]: an
     /// invocation whose captured output or answer contains one is an error.
     pub secrets: Vec<String>,
+    /// Idle time before each event after the first (as between Firehose batches); not
+    /// counted in `handler_time`.
+    pub pause: Duration,
 }
 
 /// Variables whose values are secrets: when captured, an invocation that prints one of them
@@ -98,6 +101,7 @@ struct Shared {
     /// The invocation in progress and when its event was handed out.
     current: Mutex<Option<(String, Instant)>>,
     first_next: Mutex<Option<Instant>>,
+    pause: Duration,
     deadline_ms: u128,
     function_arn: String,
     answers: mpsc::UnboundedSender<Answer>,
@@ -129,6 +133,7 @@ impl LocalLambda {
             capture: true,
             inherit_env: false,
             secrets: Vec::new(),
+            pause: Duration::ZERO,
         }
     }
 
@@ -199,6 +204,7 @@ impl LocalLambda {
             ),
             current: Mutex::new(None),
             first_next: Mutex::new(None),
+            pause: self.pause,
             deadline_ms: (now + self.timeout).as_millis(),
             function_arn: format!(
                 "arn:aws:lambda:us-east-1:123456789012:function:{}",
@@ -374,8 +380,17 @@ fn request_id(i: usize) -> String {
 }
 
 async fn next(State(s): State<Arc<Shared>>) -> axum::response::Response {
-    if let Ok(mut f) = s.first_next.lock() {
-        f.get_or_insert_with(Instant::now);
+    // The first request for an event marks the end of the cold start.
+    let first = match s.first_next.lock() {
+        Ok(mut f) => {
+            let first = f.is_none();
+            f.get_or_insert_with(Instant::now);
+            first
+        }
+        Err(_) => false,
+    };
+    if !first && !s.pause.is_zero() {
+        tokio::time::sleep(s.pause).await;
     }
     let event = s.queue.lock().ok().and_then(|mut q| q.pop_front());
     let Some(Pending {
