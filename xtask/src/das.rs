@@ -196,6 +196,37 @@ fn spread(v: &[f64]) -> String {
     format!("{:.0} ({lo:.0}–{hi:.0})", median(v))
 }
 
+/// The decoder's invocations of one kind (cold or warm key cache), over the rounds.
+#[derive(Default)]
+struct Side {
+    /// Whole-invocation wall times (Runtime API to Runtime API), ms.
+    wall_ms: Vec<f64>,
+    /// The decoder's invocation summaries (its own timings, among them `transform_us`).
+    summaries: Vec<Value>,
+}
+
+impl Side {
+    /// Records/s over the whole invocation.
+    fn rates(&self, records: usize) -> Vec<f64> {
+        self.wall_ms
+            .iter()
+            .map(|ms| records as f64 / (ms / 1e3))
+            .collect()
+    }
+
+    /// Records/s over the baseline's window: the transform step alone.
+    fn transform_rates(&self, records: usize) -> Vec<f64> {
+        self.summaries
+            .iter()
+            .map(|v| {
+                v["transform_us"]
+                    .as_f64()
+                    .map_or(f64::NAN, |us| records as f64 / (us / 1e6))
+            })
+            .collect()
+    }
+}
+
 /// Every sample of one batch, over the rounds.
 #[derive(Default)]
 struct Samples {
@@ -204,24 +235,14 @@ struct Samples {
     events: usize,
     /// Baseline records/s (its own timer).
     base: Vec<f64>,
-    /// Ours, records/s over the whole invocation (Runtime API to Runtime API).
-    cold: Vec<f64>,
-    warm: Vec<f64>,
-    /// Ours, records/s over the baseline's window: the transform step alone.
-    cold_transform: Vec<f64>,
-    warm_transform: Vec<f64>,
-    /// The decoder's invocation summaries, cold and warm.
-    cold_summaries: Vec<Value>,
-    warm_summaries: Vec<Value>,
-    /// Whole-invocation wall times (ms), cold and warm, for the breakdown.
-    cold_wall: Vec<f64>,
-    warm_wall: Vec<f64>,
+    cold: Side,
+    warm: Side,
 }
 
 /// Warm invocations per decoder process, after the cold one.
 const WARM: usize = 2;
 
-/// `cargo xtask bench das [--rounds N]`.
+/// `cargo xtask bench das [--rounds N] [--pause-ms N]`.
 pub async fn bench(args: &[String]) -> Result<(), String> {
     const USAGE: &str = "usage: cargo xtask bench das [--rounds N] [--pause-ms N]";
     let (mut rounds, mut pause_ms) = (5usize, 0u64);
@@ -328,23 +349,11 @@ pub async fn bench(args: &[String]) -> Result<(), String> {
                     return Err(format!("batch {b}: the decoder and the baseline disagree"));
                 }
                 s.events = ours.iter().map(|r| r.2.len()).sum();
-                let wall = inv.handler_time.unwrap_or_default().as_secs_f64();
-                let transform = summaries
-                    .get(i)
-                    .and_then(|v| v["transform_us"].as_f64())
-                    .map_or(f64::NAN, |us| s.records as f64 / (us / 1e6));
-                let summary = summaries.get(i).cloned().unwrap_or_default();
-                if i == 0 {
-                    s.cold.push(s.records as f64 / wall);
-                    s.cold_transform.push(transform);
-                    s.cold_summaries.push(summary);
-                    s.cold_wall.push(wall * 1e3);
-                } else {
-                    s.warm.push(s.records as f64 / wall);
-                    s.warm_transform.push(transform);
-                    s.warm_summaries.push(summary);
-                    s.warm_wall.push(wall * 1e3);
-                }
+                let side = if i == 0 { &mut s.cold } else { &mut s.warm };
+                side.wall_ms
+                    .push(inv.handler_time.unwrap_or_default().as_secs_f64() * 1e3);
+                side.summaries
+                    .push(summaries.get(i).cloned().unwrap_or_default());
             }
             if let Some(r) = invoked[0].ready_after {
                 ready.push(r.as_secs_f64() * 1e3);
@@ -370,49 +379,46 @@ pub async fn bench(args: &[String]) -> Result<(), String> {
             s.records,
             s.events,
             spread(&s.base),
-            spread(&s.cold),
-            ratio(&s.cold, &s.base),
-            spread(&s.warm),
-            ratio(&s.warm, &s.base),
+            spread(&s.cold.rates(s.records)),
+            ratio(&s.cold.rates(s.records), &s.base),
+            spread(&s.warm.rates(s.records)),
+            ratio(&s.warm.rates(s.records), &s.base),
         );
     }
-    let pooled = |f: fn(&Samples) -> &Vec<f64>| -> Vec<f64> {
-        all.iter().flat_map(|s| f(s).iter().copied()).collect()
-    };
-    let base = pooled(|s| &s.base);
+    // Samples of every batch together.
+    let pooled =
+        |f: &dyn Fn(&Samples) -> Vec<f64>| -> Vec<f64> { all.iter().flat_map(f).collect() };
+    let base = pooled(&|s| s.base.clone());
+    let (cold, warm) = (
+        pooled(&|s| s.cold.rates(s.records)),
+        pooled(&|s| s.warm.rates(s.records)),
+    );
+    let (cold_transform, warm_transform) = (
+        pooled(&|s| s.cold.transform_rates(s.records)),
+        pooled(&|s| s.warm.transform_rates(s.records)),
+    );
     println!(
         "all    whole invocation (what Firehose waits for): cold {:.1}×, warm {:.1}×",
-        ratio(&pooled(|s| &s.cold), &base),
-        ratio(&pooled(|s| &s.warm), &base)
+        ratio(&cold, &base),
+        ratio(&warm, &base)
     );
     println!(
         "       over the baseline's own window (parsed event → built response, KMS included; it leaves\n\
          \x20      out reading the event and writing the response): cold {} rec/s {:.1}×, warm {} rec/s {:.1}×",
-        spread(&pooled(|s| &s.cold_transform)),
-        ratio(&pooled(|s| &s.cold_transform), &base),
-        spread(&pooled(|s| &s.warm_transform)),
-        ratio(&pooled(|s| &s.warm_transform), &base),
+        spread(&cold_transform),
+        ratio(&cold_transform, &base),
+        spread(&warm_transform),
+        ratio(&warm_transform, &base),
     );
 
     println!(
         "\nwhere the time goes, medians (ms of wall time; then per record, µs of CPU summed over threads):"
     );
-    for (label, wall, runs) in [
-        (
-            "cold",
-            pooled(|s| &s.cold_wall),
-            all.iter()
-                .flat_map(|s| &s.cold_summaries)
-                .collect::<Vec<_>>(),
-        ),
-        (
-            "warm",
-            pooled(|s| &s.warm_wall),
-            all.iter()
-                .flat_map(|s| &s.warm_summaries)
-                .collect::<Vec<_>>(),
-        ),
-    ] {
+    let cold_side: fn(&Samples) -> &Side = |s| &s.cold;
+    let warm_side: fn(&Samples) -> &Side = |s| &s.warm;
+    for (label, side) in [("cold", cold_side), ("warm", warm_side)] {
+        let wall = pooled(&|s| side(s).wall_ms.clone());
+        let runs: Vec<&Value> = all.iter().flat_map(|s| &side(s).summaries).collect();
         let ms = |k: &str| {
             median(
                 &runs
