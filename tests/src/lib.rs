@@ -52,14 +52,7 @@ pub fn lambda(binary: &str, function: &str, aws: Vec<(String, String)>) -> Local
 
 /// An AWS SDK config for moto.
 pub async fn sdk_config(moto: &Moto) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(moto.endpoint())
-        .region(aws_config::Region::new(opswatch_devkit::moto::REGION))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "testing", "testing", None, None, "moto",
-        ))
-        .load()
-        .await
+    moto.sdk_config().await
 }
 
 /// An S3 client for moto (path-style).
@@ -68,6 +61,29 @@ pub async fn s3(moto: &Moto) -> aws_sdk_s3::Client {
         .force_path_style(true)
         .build();
     aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// Put the sample log files where CloudTrail would have (`events/cloudtrail/s3-objects/`),
+/// and return the S3 client.
+pub async fn seed_cloudtrail_logs(moto: &Moto) -> aws_sdk_s3::Client {
+    let s3 = s3(moto).await;
+    s3.create_bucket()
+        .bucket(opswatch_devkit::fixtures::CLOUDTRAIL_BUCKET)
+        .send()
+        .await
+        .expect("bucket");
+    for (bucket, key, body) in
+        opswatch_devkit::fixtures::cloudtrail_log_files(&root()).expect("samples")
+    {
+        s3.put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(body.into())
+            .send()
+            .await
+            .expect("put");
+    }
+    s3
 }
 
 /// The text of every block of a message, joined, for assertions.
@@ -150,6 +166,19 @@ pub fn cold_start_error(invoked: &Invoked) -> String {
         .find(|v| v["fields"]["message"] == "cold start failed")
         .and_then(|v| v["fields"]["error"].as_str().map(str::to_owned))
         .unwrap_or_else(|| panic!("no cold start failed line in:\n{}", invoked.stderr))
+}
+
+/// One count of the summary line: a standard field (`records`, `messages_posted`, …), or one
+/// of the function's own (`events`, `files`, …), which the line carries in `counts`.
+pub fn summary_count(invoked: &Invoked, name: &str) -> serde_json::Value {
+    let line = summary_line(invoked);
+    let fields = &line["fields"];
+    if !fields[name].is_null() {
+        return fields[name].clone();
+    }
+    let counts: serde_json::Value =
+        serde_json::from_str(fields["counts"].as_str().unwrap_or("{}")).expect("counts is JSON");
+    counts[name].clone()
 }
 
 pub fn summary_line(invoked: &Invoked) -> serde_json::Value {

@@ -1,13 +1,109 @@
-//! `cargo xtask demo`: every function on its `events/` samples, against moto (AWS) and a
-//! local Slack webhook on loopback, printing each Slack message as it would read.
+//! `cargo xtask demo`: every function on its `events/` samples, against moto (AWS: S3, the
+//! dedupe table, …) and a local Slack Web API, printing each Slack message as it would read,
+//! in its channel and thread. The functions run as deployed in Web API mode: a bot token, a
+//! default channel (`#alerts`), a route (critical alerts to `#security`) and the dedupe table,
+//! so the run shows routing, threads (replies, the parent's count) and exactly once (a log file
+//! announced twice, a notification delivered twice).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use opswatch_devkit::{LocalLambda, Moto, Outcome, SlackFake};
+use opswatch_devkit::slack_api::{DEMO_TOKEN, SlackApiFake};
+use opswatch_devkit::{LocalLambda, Moto, Outcome};
 
-use crate::show::{BOLD_CYAN, CYAN, RED, RESET, YELLOW, ansi};
+use crate::show::{BOLD, BOLD_CYAN, CYAN, DIM, RED, RESET, YELLOW, ansi};
+
+/// The dedupe table the demo creates in moto.
+pub const DEDUPE_TABLE: &str = "opswatch-dedupe";
+/// The demo's route: critical alerts to #security, everything else to the default channel.
+const ROUTES: &str = r##"[{"severity": "critical", "channel": "#security"}]"##;
+
+/// What the fake Slack workspace held before an invocation: to show what it added.
+struct Seen {
+    messages: usize,
+    edits: Vec<usize>,
+}
+
+fn seen(slack: &SlackApiFake) -> Seen {
+    let m = slack.messages();
+    Seen {
+        messages: m.len(),
+        edits: m.iter().map(|x| x.edits.len()).collect(),
+    }
+}
+
+/// Print what one invocation answered and what it posted or edited.
+fn report(slack: &SlackApiFake, before: &Seen, invoked: &opswatch_devkit::Invoked) {
+    match &invoked.outcome {
+        Outcome::Response(r) => println!("  response: {r}"),
+        Outcome::Error {
+            error_type,
+            error_message,
+        } => println!(
+            "  {}failed ({error_type}): {error_message}{}",
+            ansi(YELLOW),
+            ansi(RESET)
+        ),
+        other => println!(
+            "  {}{other:?}{}\n{}",
+            ansi(RED),
+            ansi(RESET),
+            invoked.stderr
+        ),
+    }
+    let messages = slack.messages();
+    if messages.len() == before.messages {
+        // The EMF line is printed at every log level: how many were found already posted.
+        let deduplicated = invoked
+            .stderr
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find_map(|v| v.get("Deduplicated").and_then(serde_json::Value::as_u64))
+            .unwrap_or(0);
+        if deduplicated > 0 {
+            println!("  (no Slack message: {deduplicated} already posted — exactly once)");
+        } else {
+            println!("  (no Slack message)");
+        }
+    }
+    let header = |ts: &str| {
+        messages
+            .iter()
+            .find(|m| m.ts == ts)
+            .and_then(|m| m.blocks[0]["text"]["text"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| ts.to_owned())
+    };
+    for m in &messages[before.messages..] {
+        let channel = slack.channel_name(&m.channel);
+        let place = match &m.thread_ts {
+            Some(t) => format!("#{channel}, a reply in the thread of “{}”", header(t)),
+            None => format!("#{channel}"),
+        };
+        println!(
+            "  Slack message {}→ {place}{}:\n{}",
+            ansi(BOLD),
+            ansi(RESET),
+            crate::show::message(&m.body())
+        );
+    }
+    for (m, edits) in messages.iter().zip(&before.edits) {
+        if m.edits.len() > *edits {
+            let last = m.blocks.as_array().and_then(|b| b.last()).cloned();
+            let note = last
+                .and_then(|b| b["elements"].as_array().and_then(|e| e.last()).cloned())
+                .and_then(|e| e["text"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+            println!(
+                "  {}edited “{}” in #{}: {note}{}",
+                ansi(DIM),
+                header(&m.ts),
+                slack.channel_name(&m.channel),
+                ansi(RESET)
+            );
+        }
+    }
+}
 
 pub async fn main() -> Result<(), String> {
     crate::python::ensure()?;
@@ -15,11 +111,52 @@ pub async fn main() -> Result<(), String> {
     eprintln!("xtask demo: building {}", names.join(", "));
     crate::build_bins(&names, false)?;
     let standins = Standins::start().await?;
-    let slack = SlackFake::start()
+    let slack = SlackApiFake::start(DEMO_TOKEN)
         .await
-        .map_err(|e| format!("starting the local Slack: {e}"))?;
+        .map_err(|e| format!("starting the local Slack Web API: {e}"))?;
+    opswatch_delivery::store::create_table(&standins.sdk_config().await, DEDUPE_TABLE).await?;
+    let env: Vec<(String, String)> = standins
+        .env()
+        .into_iter()
+        .chain(
+            [
+                ("SLACK_BOT_TOKEN", DEMO_TOKEN.to_owned()),
+                ("SLACK_CHANNEL", "#alerts".to_owned()),
+                ("SLACK_API_URL", slack.url()),
+                ("SLACK_ROUTES", ROUTES.to_owned()),
+                ("DEDUPE_TABLE", DEDUPE_TABLE.to_owned()),
+                ("SLACK_MAX_RETRY_SECONDS", "2".to_owned()),
+                ("LOG_LEVEL", "warn".to_owned()),
+            ]
+            .map(|(k, v)| (k.to_owned(), v)),
+        )
+        .collect();
+    println!(
+        "{}Slack Web API mode:{} default channel #alerts, route {ROUTES}, dedupe table {DEDUPE_TABLE} (moto)",
+        ansi(BOLD),
+        ansi(RESET)
+    );
     let moto = &standins.moto;
     let mut events_run = 0;
+    let run = |name: &'static str, bytes: Vec<u8>, label: String| {
+        let env = env.clone();
+        let slack = &slack;
+        async move {
+            let before = seen(slack);
+            let mut lambda = LocalLambda::new(crate::binary(name, false), name).envs(env);
+            lambda.timeout = Duration::from_secs(120);
+            let invoked = lambda.invoke(&bytes).await.map_err(|e| e.to_string())?;
+            println!(
+                "\n{}▶ {name}{} {}{label}{}",
+                ansi(BOLD_CYAN),
+                ansi(RESET),
+                ansi(CYAN),
+                ansi(RESET)
+            );
+            report(slack, &before, &invoked);
+            Ok::<(), String>(())
+        }
+    };
     for f in crate::FUNCTIONS {
         if f.name == "activity-stream-decoder" {
             // Its samples are bound to the KMS key that made them: make fresh ones here.
@@ -29,13 +166,6 @@ pub async fn main() -> Result<(), String> {
         let dir = crate::root().join("events").join(f.events);
         for event in samples(&dir)? {
             events_run += 1;
-            let before = slack.received().len();
-            let mut lambda = LocalLambda::new(crate::binary(f.name, false), f.name)
-                .envs(standins.env())
-                .env("SLACK_WEBHOOK_URL", slack.url())
-                .env("SLACK_MAX_RETRY_SECONDS", "2")
-                .env("LOG_LEVEL", "warn");
-            lambda.timeout = Duration::from_secs(120);
             let mut bytes =
                 std::fs::read(&event).map_err(|e| format!("reading {}: {e}", event.display()))?;
             if f.name == "audit-log-watcher" && event.ends_with("schedule.json") {
@@ -43,49 +173,51 @@ pub async fn main() -> Result<(), String> {
                 // (CloudWatch Logs takes only recent events), so the poll runs now.
                 bytes = at_now(&bytes)?;
             }
-            let invoked = lambda.invoke(&bytes).await.map_err(|e| e.to_string())?;
             let rel = event.strip_prefix(crate::root()).unwrap_or(&event);
-            println!(
-                "\n{}▶ {}{} {}{}{}",
-                ansi(BOLD_CYAN),
-                f.name,
-                ansi(RESET),
-                ansi(CYAN),
-                rel.display(),
-                ansi(RESET)
-            );
-            match &invoked.outcome {
-                Outcome::Response(r) => println!("  response: {r}"),
-                Outcome::Error {
-                    error_type,
-                    error_message,
-                } => {
-                    println!(
-                        "  {}failed ({error_type}): {error_message}{}",
-                        ansi(YELLOW),
-                        ansi(RESET)
-                    )
-                }
-                other => println!(
-                    "  {}{other:?}{}\n{}",
-                    ansi(RED),
-                    ansi(RESET),
-                    invoked.stderr
-                ),
-            }
-            let received = slack.received();
-            if received.len() == before {
-                println!("  (no Slack message)");
-            }
-            for m in &received[before..] {
-                println!("  Slack message:\n{}", crate::show::message(m));
-            }
+            run(f.name, bytes, rel.display().to_string()).await?;
         }
     }
+    // Threads and exactly once, shown on the config notifier: a later change to the same
+    // security group replies in the first one's thread, and the first notification delivered
+    // again (an SNS retry) posts nothing.
+    let sample = "events/config/security-group-ingress.json";
+    let original = std::fs::read(crate::root().join(sample)).map_err(|e| e.to_string())?;
+    let mut later: serde_json::Value =
+        serde_json::from_slice(&original).map_err(|e| e.to_string())?;
+    later["Records"][0]["Sns"]["MessageId"] = "demo-a-later-change".into();
+    events_run += 2;
+    run(
+        "config-change-notifier",
+        later.to_string().into_bytes(),
+        format!("{sample}, as a later change to the same security group (another MessageId)"),
+    )
+    .await?;
+    run(
+        "config-change-notifier",
+        original,
+        format!("{sample}, delivered again (an SNS retry)"),
+    )
+    .await?;
+
     let _ = std::io::stdout().flush();
+    let messages = slack.messages();
+    let mut channels: Vec<String> = messages
+        .iter()
+        .map(|m| slack.channel_name(&m.channel))
+        .collect();
+    channels.sort();
+    let mut per: Vec<String> = Vec::new();
+    for c in &channels {
+        if !per.iter().any(|p| p.starts_with(&format!("#{c} "))) {
+            let n = channels.iter().filter(|x| *x == c).count();
+            per.push(format!("#{c} {n}"));
+        }
+    }
+    let replies = messages.iter().filter(|m| m.thread_ts.is_some()).count();
     println!(
-        "\ndemo: {events_run} events, {} Slack messages delivered to the local webhook",
-        slack.received().len()
+        "\ndemo: {events_run} events, {} Slack messages ({}), {replies} of them replies in threads",
+        messages.len(),
+        per.join(", ")
     );
     Ok(())
 }
@@ -144,6 +276,11 @@ impl Standins {
             sendgrid,
             rds,
         })
+    }
+
+    /// An SDK configuration for moto.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        self.moto.sdk_config().await
     }
 
     /// The environment that points a function at them.
@@ -240,14 +377,7 @@ async fn seed_audit_log(config: &aws_config::SdkConfig) -> Result<(), String> {
 
 /// The AWS state the samples refer to.
 async fn seed(moto: &Moto) -> Result<(), String> {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(moto.endpoint())
-        .region(aws_config::Region::new(opswatch_devkit::moto::REGION))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "testing", "testing", None, None, "moto",
-        ))
-        .load()
-        .await;
+    let config = moto.sdk_config().await;
     seed_audit_log(&config).await?;
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&config)

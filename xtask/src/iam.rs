@@ -2,9 +2,13 @@
 //!
 //! - no action with a wildcard (`s3:*`, `*`);
 //! - a function's role grants only services the function calls: the AWS SDK crates its
-//!   crate depends on (`aws-sdk-s3` → `s3`; opswatch-support's `s3`/`ssm` features), Secrets
-//!   Manager (the Slack webhook), CloudWatch Logs (its own logs), SQS when it has a
-//!   dead-letter queue or an SQS event source, and KMS only through S3 (`kms:ViaService`);
+//!   crate depends on (`aws-sdk-s3` → `s3`; opswatch-support's `s3`/`ssm` features;
+//!   opswatch-delivery → `dynamodb`), Secrets Manager (the Slack secrets), CloudWatch Logs
+//!   (its own logs), SQS when it has a dead-letter queue or an SQS event source, and KMS only
+//!   through S3 (`kms:ViaService`);
+//! - DynamoDB only as the delivery pipeline uses it: `GetItem`, `PutItem`, `UpdateItem`,
+//!   `DeleteItem` on the dedupe table, and only on the function's own keys
+//!   (`dynamodb:LeadingKeys` = `<binary>#*`);
 //! - no `Resource: "*"` but for the list calls named in [`STAR_RESOURCES`], each with why;
 //! - no managed policy but `AWSLambdaBasicExecutionRole`;
 //! - roles for services (Firehose, SES) grant only what those services are known to need.
@@ -21,6 +25,39 @@ pub const STAR_RESOURCES: &[(&str, &str)] = &[(
 )];
 
 const MANAGED_ALLOWED: &[&str] = &["AWSLambdaBasicExecutionRole"];
+
+/// What the delivery pipeline does with the dedupe table.
+const DEDUPE_ACTIONS: &[&str] = &[
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+];
+
+/// A DynamoDB statement's problems: other actions, another table, others' keys.
+fn dedupe_statement(who: &str, binary: &str, s: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    for action in strings(&s["Action"]) {
+        if !DEDUPE_ACTIONS.contains(&action.as_str()) {
+            problems.push(format!(
+                "{who}: {action} is not one the delivery pipeline makes"
+            ));
+        }
+    }
+    if s["Resource"]["Fn::GetAtt"][0] != "DedupeTable" {
+        problems.push(format!(
+            "{who}: DynamoDB on {} instead of the dedupe table",
+            s["Resource"]
+        ));
+    }
+    let keys = strings(&s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]);
+    if keys != [format!("{binary}#*")] {
+        problems.push(format!(
+            "{who}: DynamoDB keys not limited to its own ({binary}#*): {keys:?}"
+        ));
+    }
+    problems
+}
 
 /// What a role assumed by a service may grant.
 fn service_role_allows(principal: &str) -> Option<&'static [&'static str]> {
@@ -45,6 +82,10 @@ pub fn crate_services(manifest: &str) -> BTreeSet<String> {
                 "cloudwatchlogs" => "logs".to_owned(),
                 other => other.to_owned(),
             });
+        }
+        if line.starts_with("opswatch-delivery") {
+            // The dedupe table of the delivery pipeline.
+            out.insert("dynamodb".to_owned());
         }
         if line.starts_with("opswatch-support") {
             for feature in ["s3", "ssm"] {
@@ -100,7 +141,8 @@ pub fn check(template: &Value, crates: &Path) -> Vec<String> {
         .unwrap_or_default();
 
     // Which function (and what it is wired to) each role serves.
-    let mut role_of_function: BTreeMap<String, (String, BTreeSet<String>)> = BTreeMap::new();
+    let mut role_of_function: BTreeMap<String, (String, String, BTreeSet<String>)> =
+        BTreeMap::new();
     for (id, r) in &resources {
         if r["Type"] != "AWS::Lambda::Function" {
             continue;
@@ -129,7 +171,7 @@ pub fn check(template: &Value, crates: &Path) -> Vec<String> {
         if !r["Properties"]["DeadLetterConfig"].is_null() || sqs_source {
             allowed.insert("sqs".into());
         }
-        role_of_function.insert(role.to_owned(), (id.clone(), allowed));
+        role_of_function.insert(role.to_owned(), (id.clone(), binary.to_owned(), allowed));
     }
 
     for (id, r) in &resources {
@@ -146,25 +188,32 @@ pub fn check(template: &Value, crates: &Path) -> Vec<String> {
                 problems.push(format!("{id}: managed policy {arn}"));
             }
         }
-        let (who, allowed): (String, BTreeSet<String>) = match role_of_function.get(id) {
-            Some((function, allowed)) => (function.clone(), allowed.clone()),
-            None => {
-                let principals: Vec<String> = statements(&p["AssumeRolePolicyDocument"])
-                    .iter()
-                    .flat_map(|s| strings(&s["Principal"]["Service"]))
-                    .collect();
-                let mut allowed = BTreeSet::new();
-                for principal in &principals {
-                    match service_role_allows(principal) {
-                        Some(list) => allowed.extend(list.iter().map(|s| s.to_string())),
-                        None => problems.push(format!(
-                            "{id}: a role for {principal}, which this check does not know"
-                        )),
-                    }
+        let (who, binary, allowed): (String, String, BTreeSet<String>) =
+            match role_of_function.get(id) {
+                Some((function, binary, allowed)) => {
+                    (function.clone(), binary.clone(), allowed.clone())
                 }
-                (format!("{id} ({})", principals.join(", ")), allowed)
-            }
-        };
+                None => {
+                    let principals: Vec<String> = statements(&p["AssumeRolePolicyDocument"])
+                        .iter()
+                        .flat_map(|s| strings(&s["Principal"]["Service"]))
+                        .collect();
+                    let mut allowed = BTreeSet::new();
+                    for principal in &principals {
+                        match service_role_allows(principal) {
+                            Some(list) => allowed.extend(list.iter().map(|s| s.to_string())),
+                            None => problems.push(format!(
+                                "{id}: a role for {principal}, which this check does not know"
+                            )),
+                        }
+                    }
+                    (
+                        format!("{id} ({})", principals.join(", ")),
+                        String::new(),
+                        allowed,
+                    )
+                }
+            };
         for policy in p["Policies"].as_array().into_iter().flatten() {
             for s in statements(&policy["PolicyDocument"]) {
                 if s["Effect"] != "Allow" {
@@ -172,6 +221,9 @@ pub fn check(template: &Value, crates: &Path) -> Vec<String> {
                 }
                 let actions = strings(&s["Action"]);
                 let resources = strings(&s["Resource"]);
+                if actions.iter().any(|a| a.starts_with("dynamodb:")) && !binary.is_empty() {
+                    problems.extend(dedupe_statement(&who, &binary, s));
+                }
                 for action in &actions {
                     if action.contains('*') {
                         problems.push(format!("{who}: wildcard action {action}"));
@@ -315,6 +367,38 @@ mod tests {
             ),
         ] {
             let problems = check(&template(statement.clone(), managed), dir.path());
+            assert!(
+                problems.iter().any(|p| p.contains(says)),
+                "{statement}: {problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_dedupe_table_only_on_its_own_keys() {
+        let dir = tempdir::Dir::new(&[(
+            "thing/Cargo.toml",
+            "[dependencies]\nopswatch-delivery.workspace = true\n",
+        )]);
+        let good = json!({"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
+            "Resource": {"Fn::GetAtt": ["DedupeTable", "Arn"]},
+            "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["thing#*"]}}});
+        assert_eq!(
+            check(&template(good.clone(), basic()), dir.path()),
+            Vec::<String>::new()
+        );
+        let mut scan = good.clone();
+        scan["Action"] = json!("dynamodb:Scan");
+        let mut others = good.clone();
+        others["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] = json!(["*"]);
+        let mut table = good;
+        table["Resource"] = json!("arn:aws:dynamodb:us-east-1:1:table/other");
+        for (statement, says) in [
+            (scan, "dynamodb:Scan is not one"),
+            (others, "not limited to its own"),
+            (table, "instead of the dedupe table"),
+        ] {
+            let problems = check(&template(statement.clone(), basic()), dir.path());
             assert!(
                 problems.iter().any(|p| p.contains(says)),
                 "{statement}: {problems:?}"

@@ -1,8 +1,15 @@
 //! `cargo xtask bench load`: every posting function's hot path at a realistic volume, the
 //! release binaries behind the local Runtime API against moto and the local fakes, one warm
-//! process each: 10,000 SQS messages of CloudTrail deliveries (S3 in moto), 10,000 SendGrid
+//! process each: 10,000 SQS messages announcing 10,000 CloudTrail log files (S3 in moto), 10,000 SendGrid
 //! bounces, 1,000 RDS resources with pending maintenance, 100,000 Aurora audit lines. Prints
 //! the handlers' time, the rate, the Slack messages posted, and the process's peak RSS.
+//!
+//! Each load runs three times in one go, against one fake Slack webhook: without
+//! `DEDUPE_TABLE` (`plain`); with it, a fresh table in moto (`dedupe`: every message claimed,
+//! then marked); and the same events again (`redelivered`: every message found posted, none
+//! posted again — the run fails otherwise). The difference per Slack message between
+//! the first two is what exactly once costs (against moto, which serves one call at a time:
+//! an upper bound of DynamoDB's cost).
 
 use std::io::Write;
 use std::time::Duration;
@@ -13,8 +20,16 @@ use opswatch_devkit::sendgrid::{Bounce, DEMO_KEY};
 use opswatch_devkit::{Invoked, LocalLambda, Moto, Outcome, RdsFake, SendGridFake, SlackFake};
 use serde_json::{Value, json};
 
+/// The dedupe table a run uses.
+#[derive(Clone, Debug)]
+struct Dedupe {
+    endpoint: String,
+    table: String,
+}
+
 struct Row {
     function: &'static str,
+    mode: &'static str,
     load: String,
     items: usize,
     invocations: usize,
@@ -23,13 +38,31 @@ struct Row {
     peak_mb: f64,
 }
 
-fn lambda(name: &str, env: Vec<(String, String)>, slack: &SlackFake) -> LocalLambda {
+fn lambda(
+    name: &str,
+    env: Vec<(String, String)>,
+    slack: &SlackFake,
+    dedupe: Option<&Dedupe>,
+) -> LocalLambda {
     let mut l = LocalLambda::new(crate::binary(name, true), name)
         .envs(env)
         .env("SLACK_WEBHOOK_URL", slack.url())
         .env("LOG_LEVEL", "warn");
+    if let Some(d) = dedupe {
+        l = l
+            .env("DEDUPE_TABLE", &d.table)
+            .env("AWS_ENDPOINT_URL_DYNAMODB", &d.endpoint);
+    }
     l.timeout = Duration::from_secs(900);
     l
+}
+
+fn mode(dedupe: Option<&Dedupe>, again: bool) -> &'static str {
+    match (dedupe, again) {
+        (None, _) => "plain",
+        (Some(_), false) => "dedupe",
+        (Some(_), true) => "redelivered",
+    }
 }
 
 fn check(name: &str, answers: &[Invoked]) -> Result<(f64, f64), String> {
@@ -58,23 +91,46 @@ pub async fn bench() -> Result<(), String> {
     ];
     eprintln!("bench load: building {} (release)", names.join(", "));
     crate::build_bins(&names, true)?;
+    let tables = Moto::start_with(&crate::python::bin("moto_server"))?;
+    let config = tables.sdk_config().await;
     let mut rows = Vec::new();
-    rows.push(cloudtrail().await?);
-    rows.push(sendgrid().await?);
-    rows.push(rds().await?);
-    rows.push(audit().await?);
+    for function in names {
+        opswatch_delivery::store::create_table(&config, function).await?;
+        let d = Dedupe {
+            endpoint: tables.endpoint(),
+            table: function.to_owned(),
+        };
+        // One webhook for the three runs: the destination is part of a message's key.
+        let slack = SlackFake::start().await.map_err(|e| e.to_string())?;
+        for (dedupe, again) in [(None, false), (Some(&d), false), (Some(&d), true)] {
+            let row = match function {
+                "cloudtrail-event-handler" => cloudtrail(dedupe, again, &slack).await?,
+                "sendgrid-bounce-poller" => sendgrid(dedupe, again, &slack).await?,
+                "rds-maintenance-checker" => rds(dedupe, again, &slack).await?,
+                _ => audit(dedupe, again, &slack).await?,
+            };
+            if again && row.messages > 0 {
+                return Err(format!(
+                    "{function}: the redelivered run posted {} message(s) again",
+                    row.messages
+                ));
+            }
+            rows.push(row);
+        }
+    }
 
     println!(
         "\nload: release binaries behind the local Runtime API, one warm process each, one run"
     );
     println!(
-        "{:<26} {:<44} {:>6} {:>9} {:>12} {:>9} {:>10}",
-        "function", "load", "invoc.", "seconds", "items/s", "messages", "peak RSS"
+        "{:<26} {:<12} {:<44} {:>6} {:>9} {:>12} {:>9} {:>10}",
+        "function", "mode", "load", "invoc.", "seconds", "items/s", "messages", "peak RSS"
     );
     for r in &rows {
         println!(
-            "{:<26} {:<44} {:>6} {:>9.2} {:>12.0} {:>9} {:>7.1} MB",
+            "{:<26} {:<12} {:<44} {:>6} {:>9.2} {:>12.0} {:>9} {:>7.1} MB",
             r.function,
+            r.mode,
             r.load,
             r.invocations,
             r.secs,
@@ -83,24 +139,39 @@ pub async fn bench() -> Result<(), String> {
             r.peak_mb
         );
     }
+    println!("\nexactly once (DEDUPE_TABLE in moto), per Slack message of the plain run:");
+    for chunk in rows.chunks(3) {
+        let [plain, first, again] = chunk else {
+            continue;
+        };
+        let n = plain.messages.max(1) as f64;
+        let per = |r: &Row| r.secs * 1000.0 / n;
+        println!(
+            "{:<26} {} message(s): plain {:.2} ms, dedupe {:.2} ms (claim + mark +{:.2} ms), redelivered {:.2} ms ({} posted again)",
+            plain.function,
+            plain.messages,
+            per(plain),
+            per(first),
+            per(first) - per(plain),
+            per(again),
+            again.messages,
+        );
+    }
     Ok(())
 }
 
-/// 10,000 SQS messages (10 invocations of 1,000), each announcing one of 100 log files in
+/// 10,000 SQS messages (10 invocations of 1,000), each announcing its own log file in
 /// moto S3 (the 40-record sample: 9 write calls, the rest reads and a service event).
-async fn cloudtrail() -> Result<Row, String> {
+async fn cloudtrail(
+    dedupe: Option<&Dedupe>,
+    again: bool,
+    slack: &SlackFake,
+) -> Result<Row, String> {
     let moto = Moto::start_with(&crate::python::bin("moto_server"))?;
     let files = opswatch_devkit::fixtures::cloudtrail_log_files(&crate::root())
         .map_err(|e| format!("the CloudTrail sample: {e}"))?;
     let (bucket, key, body) = files.first().cloned().ok_or("no CloudTrail sample")?;
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(moto.endpoint())
-        .region(aws_config::Region::new(opswatch_devkit::moto::REGION))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "testing", "testing", None, None, "moto",
-        ))
-        .load()
-        .await;
+    let config = moto.sdk_config().await;
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&config)
             .force_path_style(true)
@@ -111,8 +182,8 @@ async fn cloudtrail() -> Result<Row, String> {
         .send()
         .await
         .map_err(|e| format!("moto: {e:?}"))?;
-    let keys: Vec<String> = (0..100)
-        .map(|i| key.replace("_mixed.json.gz", &format!("_load{i:03}.json.gz")))
+    let keys: Vec<String> = (0..10_000)
+        .map(|i| key.replace("_mixed.json.gz", &format!("_load{i:05}.json.gz")))
         .collect();
     for k in &keys {
         s3.put_object()
@@ -131,7 +202,7 @@ async fn cloudtrail() -> Result<Row, String> {
                     json!({
                         "messageId": format!("00000000-0000-4000-8000-{n:012}"),
                         "receiptHandle": format!("AQEB{n}"),
-                        "body": json!({"s3Bucket": bucket, "s3ObjectKey": [keys[n % keys.len()]]}).to_string(),
+                        "body": json!({"s3Bucket": bucket, "s3ObjectKey": [keys[n]]}).to_string(),
                         "attributes": {"ApproximateReceiveCount": "1"},
                         "messageAttributes": {},
                         "md5OfBody": "0",
@@ -144,9 +215,9 @@ async fn cloudtrail() -> Result<Row, String> {
             json!({ "Records": records }).to_string().into_bytes()
         })
         .collect();
-    let slack = SlackFake::start().await.map_err(|e| e.to_string())?;
+    let before = slack.received().len();
     eprintln!("bench load: cloudtrail-event-handler, 10,000 SQS messages");
-    let answers = lambda("cloudtrail-event-handler", moto.aws_env(), &slack)
+    let answers = lambda("cloudtrail-event-handler", moto.aws_env(), slack, dedupe)
         .invoke_many(&events)
         .await
         .map_err(|e| e.to_string())?;
@@ -160,17 +231,18 @@ async fn cloudtrail() -> Result<Row, String> {
     }
     Ok(Row {
         function: "cloudtrail-event-handler",
+        mode: mode(dedupe, again),
         load: "10,000 SQS messages → 10,000 S3 log files".into(),
         items: 10_000,
         invocations: answers.len(),
         secs,
-        messages: slack.received().len(),
+        messages: slack.received().len() - before,
         peak_mb,
     })
 }
 
 /// 10,000 bounces in one 10-minute window: 20 pages of SendGrid's 500.
-async fn sendgrid() -> Result<Row, String> {
+async fn sendgrid(dedupe: Option<&Dedupe>, again: bool, slack: &SlackFake) -> Result<Row, String> {
     let t0: i64 = 1_795_597_200; // 2026-11-25T09:00:00Z
     let bounces: Vec<Bounce> = (0..10_000)
         .map(|i| Bounce {
@@ -183,12 +255,12 @@ async fn sendgrid() -> Result<Row, String> {
     let fake = SendGridFake::start(DEMO_KEY, bounces)
         .await
         .map_err(|e| e.to_string())?;
-    let slack = SlackFake::start().await.map_err(|e| e.to_string())?;
+    let before = slack.received().len();
     let event = json!({"version": "0", "id": "load", "detail-type": "Scheduled Event",
         "source": "aws.events", "time": "2026-11-25T09:10:00Z", "region": "us-east-1",
         "resources": [], "detail": {}});
     eprintln!("bench load: sendgrid-bounce-poller, 10,000 bounces");
-    let answers = lambda("sendgrid-bounce-poller", no_aws(), &slack)
+    let answers = lambda("sendgrid-bounce-poller", no_aws(), slack, dedupe)
         .env("SENDGRID_API_URL", fake.url())
         .env("SENDGRID_API_KEY", DEMO_KEY)
         .invoke_many(&[event.to_string().into_bytes()])
@@ -197,17 +269,18 @@ async fn sendgrid() -> Result<Row, String> {
     let (secs, peak_mb) = check("sendgrid-bounce-poller", &answers)?;
     Ok(Row {
         function: "sendgrid-bounce-poller",
+        mode: mode(dedupe, again),
         load: "10,000 bounces, 20 API pages".into(),
         items: 10_000,
         invocations: 1,
         secs,
-        messages: slack.received().len(),
+        messages: slack.received().len() - before,
         peak_mb,
     })
 }
 
 /// 1,000 instances with pending maintenance: 10 pages of 100.
-async fn rds() -> Result<Row, String> {
+async fn rds(dedupe: Option<&Dedupe>, again: bool, slack: &SlackFake) -> Result<Row, String> {
     let actions = [
         "system-update",
         "os-upgrade",
@@ -228,12 +301,12 @@ async fn rds() -> Result<Row, String> {
         })
         .collect();
     let fake = RdsFake::start(resources).await.map_err(|e| e.to_string())?;
-    let slack = SlackFake::start().await.map_err(|e| e.to_string())?;
+    let before = slack.received().len();
     let event = json!({"version": "0", "id": "load", "detail-type": "Scheduled Event",
         "source": "aws.events", "time": "2026-11-25T08:00:00Z", "region": "us-east-1",
         "resources": [], "detail": {}});
     eprintln!("bench load: rds-maintenance-checker, 1,000 resources");
-    let answers = lambda("rds-maintenance-checker", no_aws(), &slack)
+    let answers = lambda("rds-maintenance-checker", no_aws(), slack, dedupe)
         .env("AWS_ENDPOINT_URL_RDS", fake.url())
         .env("RDS_REGIONS", "us-east-1")
         .invoke_many(&[event.to_string().into_bytes()])
@@ -242,19 +315,20 @@ async fn rds() -> Result<Row, String> {
     let (secs, peak_mb) = check("rds-maintenance-checker", &answers)?;
     Ok(Row {
         function: "rds-maintenance-checker",
+        mode: mode(dedupe, again),
         load: "1,000 resources, 10 API pages".into(),
         items: 1000,
         invocations: 1,
         secs,
-        messages: slack.received().len(),
+        messages: slack.received().len() - before,
         peak_mb,
     })
 }
 
 /// 100,000 Aurora MySQL audit lines: 100 subscription batches of 1,000, one watched
 /// connection in a hundred.
-async fn audit() -> Result<Row, String> {
-    let slack = SlackFake::start().await.map_err(|e| e.to_string())?;
+async fn audit(dedupe: Option<&Dedupe>, again: bool, slack: &SlackFake) -> Result<Row, String> {
+    let before = slack.received().len();
     let t0: i64 = 1_795_597_262_000_000; // microseconds
     let events: Vec<Vec<u8>> = (0..100)
         .map(|batch| {
@@ -280,7 +354,7 @@ async fn audit() -> Result<Row, String> {
         })
         .collect();
     eprintln!("bench load: audit-log-watcher, 100,000 audit lines");
-    let answers = lambda("audit-log-watcher", no_aws(), &slack)
+    let answers = lambda("audit-log-watcher", no_aws(), slack, dedupe)
         .env("WATCH_USERS", "admin")
         .invoke_many(&events)
         .await
@@ -288,11 +362,12 @@ async fn audit() -> Result<Row, String> {
     let (secs, peak_mb) = check("audit-log-watcher", &answers)?;
     Ok(Row {
         function: "audit-log-watcher",
+        mode: mode(dedupe, again),
         load: "100,000 audit lines in 100 batches".into(),
         items: 100_000,
         invocations: answers.len(),
         secs,
-        messages: slack.received().len(),
+        messages: slack.received().len() - before,
         peak_mb,
     })
 }

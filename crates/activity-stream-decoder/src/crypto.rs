@@ -179,23 +179,8 @@ pub async fn kms_decrypt_data_key(
         .encryption_context(k, v)
         .send()
         .await
-        .map_err(|e| RecordError::Kms(kms_error(&e)))?;
+        .map_err(|e| RecordError::Kms(opswatch_support::sdk_error(&e)))?;
     out.plaintext
         .map(|b| b.into_inner())
         .ok_or_else(|| RecordError::Kms("KMS returned no plaintext".into()))
-}
-
-fn kms_error<E, R>(e: &aws_sdk_kms::error::SdkError<E, R>) -> String
-where
-    E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match e.as_service_error() {
-        Some(s) => format!(
-            "{}: {}",
-            s.code().unwrap_or("error"),
-            s.message().unwrap_or_default()
-        ),
-        None => opswatch_support::error_chain(e),
-    }
 }

@@ -96,7 +96,7 @@ impl Decoder {
         let response = response.to_json();
         let response_us = us(started.elapsed()) - parsed_us - transform_us;
         // No Slack here: what can fail is a record (ProcessingFailed).
-        opswatch_support::emit_metrics(0, s.failed);
+        opswatch_support::emit_metrics(&[("AlertsFailed", s.failed)]);
         tracing::info!(
             records = s.records,
             ok = s.ok,

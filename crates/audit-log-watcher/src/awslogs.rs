@@ -1,8 +1,6 @@
 //! The CloudWatch Logs subscription event (pure): `{"awslogs":{"data": base64(gzip(JSON))}}`,
 //! decoded with a cap on the decompressed size.
 
-use std::io::Read;
-
 use base64::Engine as _;
 use serde::Deserialize;
 
@@ -55,14 +53,10 @@ pub fn decode(data: &str) -> Result<Payload, AwsLogsError> {
     let gz = base64::engine::general_purpose::STANDARD
         .decode(data.trim())
         .map_err(|e| AwsLogsError::Base64(e.to_string()))?;
-    let mut json = Vec::new();
-    flate2::read::MultiGzDecoder::new(gz.as_slice())
-        .take(MAX_DECOMPRESSED + 1)
-        .read_to_end(&mut json)
-        .map_err(|e| AwsLogsError::Gzip(e.to_string()))?;
-    if json.len() as u64 > MAX_DECOMPRESSED {
-        return Err(AwsLogsError::TooLarge);
-    }
+    let json = opswatch_support::gunzip_capped(&gz, MAX_DECOMPRESSED).map_err(|e| match e {
+        opswatch_support::GunzipError::TooLarge(_) => AwsLogsError::TooLarge,
+        opswatch_support::GunzipError::Gzip(why) => AwsLogsError::Gzip(why),
+    })?;
     serde_json::from_slice(&json).map_err(|e| AwsLogsError::Json(e.to_string()))
 }
 

@@ -3,19 +3,18 @@
 //! line, keep the watched users' connections, post one alert, and (pull) move the
 //! checkpoint only after it was delivered.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
-use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
-use opswatch_slack::{Slack, SlackError};
+use opswatch_delivery::{BAD_INPUT, Delivery, Notice, Outcome, RouteId, Severity};
 use opswatch_support::checkpoint::{Checkpoint, CheckpointError};
-use opswatch_support::window;
-use serde::Serialize;
+use opswatch_support::{Failure, window};
 use serde_json::Value;
 
 use crate::awslogs::{self, AwsLogsError, LogEvent};
 use crate::parse::{self, Engine};
 use crate::render;
-use crate::rules::{self, Rules, Sighting};
+use crate::rules::{self, Line, Rules, Sighting};
+use crate::weigh;
 
 /// Pull mode's settings (present when `LOG_GROUPS` is set).
 pub struct Pull {
@@ -34,7 +33,7 @@ pub struct Pull {
 }
 
 pub struct Watcher {
-    pub slack: Slack,
+    pub delivery: Delivery,
     pub rules: Rules,
     pub pull: Option<Pull>,
 }
@@ -51,42 +50,20 @@ pub enum HandlerError {
     Logs { group: String, why: String },
     #[error("{0}")]
     Checkpoint(#[from] CheckpointError),
-    #[error("Slack: {0}")]
-    Slack(#[from] SlackError),
+    #[error("{0}")]
+    Delivery(#[from] opswatch_delivery::DeliveryError),
 }
 
-impl From<HandlerError> for lambda_runtime::Diagnostic {
-    fn from(e: HandlerError) -> Self {
-        let error_type = match &e {
-            HandlerError::BadInput(_) | HandlerError::AwsLogs(_) => "BadInput",
+impl HandlerError {
+    fn error_type(&self) -> &'static str {
+        match self {
+            HandlerError::BadInput(_) | HandlerError::AwsLogs(_) => BAD_INPUT,
             HandlerError::PullNotConfigured => "ConfigurationError",
             HandlerError::Logs { .. } => "CloudWatchLogsError",
             HandlerError::Checkpoint(_) => "CheckpointError",
-            HandlerError::Slack(_) => "SlackDeliveryFailed",
-        };
-        lambda_runtime::Diagnostic {
-            error_type: error_type.into(),
-            error_message: e.to_string(),
+            HandlerError::Delivery(e) => e.error_type(),
         }
     }
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Response {
-    /// "push", "pull" or "control".
-    pub mode: &'static str,
-    pub log_events: usize,
-    /// Watched users' connections and failed attempts.
-    pub alerted: usize,
-    /// Lines that were read but are not alerted (other users, other operations).
-    pub ignored: usize,
-    pub unparseable: usize,
-    pub messages_posted: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub from: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub to: Option<String>,
 }
 
 /// What a batch of log lines came to.
@@ -98,6 +75,8 @@ struct Batch {
     log_events: usize,
     ignored: usize,
     unparseable: usize,
+    /// The AWS account the lines come from, when the payload says (`owner`).
+    account: Option<String>,
 }
 
 impl Batch {
@@ -134,52 +113,49 @@ impl Batch {
     }
 }
 
+/// The lines of a batch that go to one alert: one route and, where that route threads, one
+/// source and user.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Group {
+    route: RouteId,
+    thread: Option<String>,
+}
+
 impl Watcher {
-    pub async fn handle(&self, event: Value) -> Result<Response, HandlerError> {
-        let result = self.run(&event).await;
-        match &result {
-            Ok(r) => opswatch_support::emit_metrics(r.messages_posted, 0),
-            Err(_) => opswatch_support::emit_metrics(0, 1),
+    /// The response: `{"mode", "logEvents", "alerted", "ignored", "unparseable",
+    /// "messagesPosted", …}`.
+    pub async fn handle(&self, event: Value) -> Result<Value, Failure> {
+        let mut out = Outcome::new("batch");
+        for k in ["logEvents", "alerted", "unparseable"] {
+            out.count(k, 0);
         }
-        match &result {
-            Ok(r) => tracing::info!(
-                mode = r.mode,
-                records = r.log_events,
-                alerted = r.alerted,
-                ignored = r.ignored,
-                unparseable = r.unparseable,
-                messages_posted = r.messages_posted,
-                failed = 0,
-                "invocation summary"
-            ),
-            Err(e) => tracing::info!(failed = 1, error = %e, "invocation summary"),
+        if let Err(e) = self.run(&event, &mut out).await {
+            out.stop(e.error_type(), e.to_string());
         }
-        result
+        out.finish()
     }
 
-    async fn run(&self, event: &Value) -> Result<Response, HandlerError> {
+    async fn run(&self, event: &Value, out: &mut Outcome) -> Result<(), HandlerError> {
         if let Some(data) = awslogs::data(event) {
-            return self.push(data).await;
+            return self.push(data, out).await;
         }
         let scheduled = event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
             || event.get("source").and_then(Value::as_str) == Some("aws.events");
         if scheduled {
-            return self.pull(event).await;
+            return self.pull(event, out).await;
         }
         Err(HandlerError::BadInput(
             "the event is neither a CloudWatch Logs subscription event (awslogs.data) nor a scheduled event".into(),
         ))
     }
 
-    async fn push(&self, data: &str) -> Result<Response, HandlerError> {
+    async fn push(&self, data: &str, out: &mut Outcome) -> Result<(), HandlerError> {
         let payload = awslogs::decode(data)?;
         match payload.message_type.as_str() {
             "CONTROL_MESSAGE" => {
                 tracing::debug!(log_group = %payload.log_group, "control message ignored");
-                return Ok(Response {
-                    mode: "control",
-                    ..Response::default()
-                });
+                out.set("mode", "control");
+                return Ok(());
             }
             "DATA_MESSAGE" => {}
             other => {
@@ -188,63 +164,104 @@ impl Watcher {
                 )));
             }
         }
-        let mut batch = Batch::default();
+        out.set("mode", "push");
+        out.received(1);
+        let mut batch = Batch {
+            account: (!payload.owner.is_empty()).then(|| payload.owner.clone()),
+            ..Batch::default()
+        };
         for e in &payload.log_events {
             batch.add(&self.rules, &payload.log_group, &payload.log_stream, e);
         }
-        let mut r = Response {
-            mode: "push",
-            ..Response::default()
-        };
-        self.deliver(batch, &mut r).await?;
-        Ok(r)
+        // The batch's events are its identity: a redelivered batch gives the same keys.
+        let ids: Vec<&str> = payload.log_events.iter().map(|e| e.id.as_str()).collect();
+        let source = format!(
+            "awslogs/{}/{}/{}",
+            payload.log_group,
+            payload.log_stream,
+            opswatch_delivery::keys::digest(&ids.join(","))
+        );
+        self.deliver(batch, &source, out).await
     }
 
-    async fn deliver(&self, batch: Batch, r: &mut Response) -> Result<(), HandlerError> {
-        r.log_events += batch.log_events;
-        r.ignored += batch.ignored;
-        r.unparseable += batch.unparseable;
-        r.alerted += batch.sightings.len();
-        let lines = rules::summarize(batch.sightings);
-        if let Some(alert) = render::alert(&lines, &self.rules, &batch.groups) {
-            for m in alert.into_messages() {
-                self.slack.post(&m).await?;
-                r.messages_posted += 1;
+    /// Split the batch's lines by route (and by thread where the route threads), and
+    /// deliver one alert per group.
+    async fn deliver(
+        &self,
+        batch: Batch,
+        source: &str,
+        out: &mut Outcome,
+    ) -> Result<(), HandlerError> {
+        out.count("logEvents", batch.log_events);
+        out.ignored(batch.ignored);
+        out.count("unparseable", batch.unparseable);
+        out.count("alerted", batch.sightings.len());
+        let account = batch.account.as_deref();
+        let mut groups: BTreeMap<Group, (Vec<Line>, Severity, Vec<&'static str>)> = BTreeMap::new();
+        for line in rules::summarize(batch.sightings) {
+            let (severity, rule) = weigh::weigh(&line);
+            let route = self.delivery.route_of(severity, account, Some(rule));
+            let thread = self.delivery.threads(route).then(|| weigh::thread(&line));
+            let g = groups
+                .entry(Group { route, thread })
+                .or_insert_with(|| (Vec::new(), Severity::Info, Vec::new()));
+            g.0.push(line);
+            g.1 = g.1.max(severity);
+            if !g.2.contains(&rule) {
+                g.2.push(rule);
             }
+        }
+        for (group, (lines, severity, rules)) in groups {
+            let Some(alert) = render::alert(&lines, &self.rules, &batch.groups) else {
+                continue;
+            };
+            let source = match &group.thread {
+                Some(t) => format!("{source}/{t}"),
+                None => source.to_owned(),
+            };
+            let mut notice = Notice::new(alert, severity, source).route(group.route);
+            if let Some(a) = account {
+                notice = notice.account(a);
+            }
+            if let [rule] = rules[..] {
+                notice = notice.rule(rule);
+            }
+            if let Some(t) = group.thread {
+                notice = notice.thread(t);
+            }
+            self.delivery.deliver(notice, out).await?;
         }
         Ok(())
     }
 
-    async fn pull(&self, event: &Value) -> Result<Response, HandlerError> {
+    async fn pull(&self, event: &Value, out: &mut Outcome) -> Result<(), HandlerError> {
         let time = opswatch_support::scheduled_time(event).map_err(HandlerError::BadInput)?;
         let pull = self.pull.as_ref().ok_or(HandlerError::PullNotConfigured)?;
+        out.set("mode", "pull");
         let end = time - pull.settle;
         let checkpoint = match &pull.checkpoint {
             Some(c) => c.read().await?,
             None => None,
         };
-        let mut r = Response {
-            mode: "pull",
-            ..Response::default()
-        };
         let windows = window::windows(end, checkpoint, pull.interval, pull.max_window);
         if let (Some(first), Some(last)) = (windows.first(), windows.last()) {
-            r.from = Some(rfc3339(first.0));
-            r.to = Some(rfc3339(last.1));
+            out.set("from", opswatch_support::rfc3339(first.0));
+            out.set("to", opswatch_support::rfc3339(last.1));
         }
         for (a, b) in windows {
+            out.received(1);
             let mut batch = Batch::default();
             for group in &pull.log_groups {
                 for (stream, e) in pull.events(group, a * 1000, b * 1000 - 1).await? {
                     batch.add(&self.rules, group, &stream, &e);
                 }
             }
-            self.deliver(batch, &mut r).await?;
+            self.deliver(batch, &format!("window/{a}-{b}"), out).await?;
             if let Some(c) = &pull.checkpoint {
                 c.write(b).await?;
             }
         }
-        Ok(r)
+        Ok(())
     }
 }
 
@@ -272,11 +289,7 @@ impl Pull {
                 .await
                 .map_err(|e| HandlerError::Logs {
                     group: group.to_owned(),
-                    why: match (e.code(), e.message()) {
-                        (Some(c), Some(m)) => format!("{c}: {m}"),
-                        (Some(c), None) => c.to_owned(),
-                        _ => opswatch_support::error_chain(&e),
-                    },
+                    why: opswatch_support::sdk_error(&e),
                 })?;
             for e in page.events() {
                 out.push((
@@ -295,11 +308,4 @@ impl Pull {
         }
         Ok(out)
     }
-}
-
-/// `2026-11-25T09:10:00Z`.
-fn rfc3339(secs: i64) -> String {
-    aws_smithy_types::DateTime::from_secs(secs)
-        .fmt(aws_smithy_types::date_time::Format::DateTime)
-        .unwrap_or_else(|_| secs.to_string())
 }

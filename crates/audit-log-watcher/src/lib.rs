@@ -4,6 +4,7 @@
 //! - [`parse`]: Aurora MySQL audit CSV and PostgreSQL connection / pgaudit lines (pure);
 //! - [`rules`]: who is watched; failed attempts per host summarised (pure);
 //! - [`render`]: the Slack alert (pure);
+//! - [`weigh`]: each line's severity, rule and thread key (pure);
 //! - [`handler`]: push (a subscription batch) or pull (FilterLogEvents since a checkpoint).
 
 pub mod awslogs;
@@ -11,13 +12,17 @@ pub mod handler;
 pub mod parse;
 pub mod render;
 pub mod rules;
+pub mod weigh;
 
 use opswatch_support::checkpoint::Checkpoint;
 use opswatch_support::window::parse_duration;
-use opswatch_support::{list, var};
+use opswatch_support::{Patterns, list, var};
 use serde_json::Value;
 
-pub use handler::{HandlerError, Pull, Watcher};
+pub use handler::{Pull, Watcher};
+
+/// The function's name, as routes and exactly-once keys know it.
+pub const FUNCTION: &str = "audit-log-watcher";
 
 /// Environment variables of this function (besides the shared Slack ones).
 pub mod env {
@@ -40,18 +45,16 @@ pub mod env {
 /// operations and PostgreSQL's connection lines (terms OR-ed).
 pub const DEFAULT_FILTER_PATTERN: &str = r#"?CONNECT ?FAILED_CONNECT ?"connection authorized" ?"authentication failed" ?"pg_hba.conf entry" ?"does not exist""#;
 
-fn rules_from(watch: Vec<String>, ignore: Option<String>) -> rules::Rules {
+fn rules_from(watch: Option<String>, ignore: Option<String>) -> rules::Rules {
     let ignore = match ignore.as_deref() {
-        None => vec!["rdsadmin".to_owned()],
-        Some("-") => Vec::new(),
-        Some(list) => list
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        None => Patterns::parse("rdsadmin"),
+        Some("-") => Patterns::default(),
+        Some(list) => Patterns::parse(list),
     };
-    rules::Rules { watch, ignore }
+    rules::Rules {
+        watch: Patterns::parse(&watch.unwrap_or_default()),
+        ignore,
+    }
 }
 
 impl Watcher {
@@ -84,8 +87,8 @@ impl Watcher {
             })
         };
         Ok(Self {
-            slack: opswatch_support::slack_from_env(&config).await?,
-            rules: rules_from(list(env::WATCH_USERS), var(env::IGNORE_USERS)),
+            delivery: opswatch_delivery::Delivery::from_env(FUNCTION, &config).await?,
+            rules: rules_from(var(env::WATCH_USERS), var(env::IGNORE_USERS)),
             pull,
         })
     }
@@ -104,10 +107,12 @@ mod tests {
 
     #[test]
     fn rule_settings() {
-        assert_eq!(rules_from(vec![], None).ignore, ["rdsadmin"]);
-        assert!(rules_from(vec![], Some("-".into())).ignore.is_empty());
+        assert_eq!(rules_from(None, None).ignore.entries(), ["rdsadmin"]);
+        assert!(rules_from(None, Some("-".into())).ignore.is_empty());
         assert_eq!(
-            rules_from(vec!["admin".into()], Some("rdsadmin, monitor".into())).ignore,
+            rules_from(Some("admin".into()), Some("rdsadmin, monitor".into()))
+                .ignore
+                .entries(),
             ["rdsadmin", "monitor"]
         );
     }

@@ -2,36 +2,31 @@
 //! connection is one line; failed connections of one user from one host, one line with a
 //! count.
 
+use opswatch_support::Patterns;
+
 use crate::parse::{AuditEvent, Operation};
 
 /// `WATCH_USERS` (empty: everyone) and `IGNORE_USERS` (default `rdsadmin`); a trailing `*`
-/// matches a prefix. Ignoring wins.
+/// matches a prefix, case is ignored (RDS writes both `rdsadmin` and `RDSADMIN`). Ignoring
+/// wins.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rules {
-    pub watch: Vec<String>,
-    pub ignore: Vec<String>,
+    pub watch: Patterns,
+    pub ignore: Patterns,
 }
 
 impl Default for Rules {
     fn default() -> Self {
         Self {
-            watch: Vec::new(),
-            ignore: vec!["rdsadmin".into()],
+            watch: Patterns::default(),
+            ignore: Patterns::parse("rdsadmin"),
         }
-    }
-}
-
-fn matches(pattern: &str, user: &str) -> bool {
-    match pattern.strip_suffix('*') {
-        Some(prefix) => user.starts_with(prefix),
-        None => pattern == user,
     }
 }
 
 impl Rules {
     pub fn watched(&self, user: &str) -> bool {
-        !self.ignore.iter().any(|p| matches(p, user))
-            && (self.watch.is_empty() || self.watch.iter().any(|p| matches(p, user)))
+        !self.ignore.matches(user) && (self.watch.is_empty() || self.watch.matches(user))
     }
 
     /// Whether an event is alerted: a connection or a failed one, by a watched user.
@@ -45,12 +40,12 @@ impl Rules {
         let who = if self.watch.is_empty() {
             "every user".to_owned()
         } else {
-            self.watch.join(", ")
+            self.watch.entries().join(", ")
         };
         if self.ignore.is_empty() {
             who
         } else {
-            format!("{who} except {}", self.ignore.join(", "))
+            format!("{who} except {}", self.ignore.entries().join(", "))
         }
     }
 }
@@ -160,15 +155,16 @@ mod tests {
     fn watching() {
         let all = Rules::default();
         assert!(all.watched("admin") && all.watched("app") && !all.watched("rdsadmin"));
+        assert!(!all.watched("RDSADMIN"));
         let some = Rules {
-            watch: vec!["admin".into(), "break_glass_*".into()],
-            ignore: vec!["rdsadmin".into()],
+            watch: Patterns::parse("admin, break_glass_*"),
+            ignore: Patterns::parse("rdsadmin"),
         };
         assert!(some.watched("admin") && some.watched("break_glass_2"));
         assert!(!some.watched("app") && !some.watched("administrator"));
         let ignore_wins = Rules {
-            watch: vec!["rdsadmin".into()],
-            ignore: vec!["rdsadmin".into()],
+            watch: Patterns::parse("rdsadmin"),
+            ignore: Patterns::parse("rdsadmin"),
         };
         assert!(!ignore_wins.watched("rdsadmin"));
         assert_eq!(all.describe(), "every user except rdsadmin");

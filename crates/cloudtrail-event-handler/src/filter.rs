@@ -6,7 +6,8 @@
 //! include list is set and does not match; when an exclude list matches; and, with
 //! `ALERT_ONLY`, when it is neither an error nor a console sign-in as asked.
 //!
-//! Lists are comma-separated; an entry ending in `*` matches by prefix, others exactly.
+//! Lists are comma-separated; an entry ending in `*` matches by prefix, others exactly, case
+//! ignored (`opswatch_support::Patterns`).
 
 use crate::record::Record;
 
@@ -25,35 +26,7 @@ pub mod env {
 
 pub const DEFAULT_READ_ONLY_PREFIXES: &str = "Describe,Get,List,Head,Lookup";
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Patterns(Vec<String>);
-
-impl Patterns {
-    pub fn parse(list: &str) -> Self {
-        Self(
-            list.split(',')
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .map(str::to_owned)
-                .collect(),
-        )
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn matches(&self, value: &str) -> bool {
-        self.0.iter().any(|p| match p.strip_suffix('*') {
-            Some(prefix) => value.starts_with(prefix),
-            None => value == p,
-        })
-    }
-
-    fn lists_exactly(&self, value: &str) -> bool {
-        self.0.iter().any(|p| p == value)
-    }
-}
+pub use opswatch_support::Patterns;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filter {
@@ -90,7 +63,7 @@ impl Filter {
         let list = |k: &str| Patterns::parse(&get(k).unwrap_or_default());
         let mut only_errors = false;
         let mut only_console_logins = false;
-        for mode in Patterns::parse(&get(env::ALERT_ONLY).unwrap_or_default()).0 {
+        for mode in opswatch_support::list_of(&get(env::ALERT_ONLY).unwrap_or_default()) {
             match mode.to_ascii_lowercase().as_str() {
                 "errors" => only_errors = true,
                 "console-logins" => only_console_logins = true,
@@ -102,11 +75,10 @@ impl Filter {
             }
         }
         Ok(Self {
-            read_only_prefixes: Patterns::parse(
+            read_only_prefixes: opswatch_support::list_of(
                 &get(env::READ_ONLY_PREFIXES)
                     .unwrap_or_else(|| DEFAULT_READ_ONLY_PREFIXES.to_owned()),
-            )
-            .0,
+            ),
             include_names: list(env::INCLUDE_EVENT_NAMES),
             exclude_names: list(env::EXCLUDE_EVENT_NAMES),
             include_sources: list(env::INCLUDE_EVENT_SOURCES),

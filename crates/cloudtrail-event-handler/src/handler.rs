@@ -1,25 +1,26 @@
-//! The I/O edge: fetch each announced log file from S3, read it record by record, post one
-//! alert per file; report SQS messages that failed so that only they are retried.
+//! The I/O edge: fetch each announced log file from S3, read it record by record, split its
+//! events by route (and, where threads are on, by principal), and hand one alert per group to
+//! the delivery pipeline; SQS messages that failed are reported so that only they are
+//! retried.
 
-use opswatch_slack::{Alert, Slack, SlackError};
-use opswatch_support::error_chain;
-use serde::Serialize;
+use std::collections::BTreeMap;
+
+use opswatch_delivery::{BAD_INPUT, Delivery, DeliveryError, Notice, Outcome, RouteId, Severity};
+use opswatch_support::{Failure, error_chain};
 use serde_json::Value;
 
 use crate::filter::{Drop, Filter};
-use crate::input::{self, Delivery, Event, InputError, Item};
-use crate::record::{self, LogError};
+use crate::input::{self, Delivery as Announced, Event, InputError, Item};
+use crate::record::{self, LogError, Record};
 use crate::render::Digest;
+use crate::weigh;
 
 /// Everything an invocation needs; built once per execution environment.
 pub struct Handler {
-    pub slack: Slack,
+    pub delivery: Delivery,
     pub s3: aws_sdk_s3::Client,
     pub filter: Filter,
 }
-
-/// Why an invocation failed as a whole (SQS batches report their messages instead).
-pub type HandlerError = opswatch_support::InvocationError<InputError>;
 
 #[derive(Debug, thiserror::Error)]
 enum ItemError {
@@ -37,184 +38,179 @@ enum ItemError {
         key: String,
         why: LogError,
     },
-    #[error("Slack: {0}")]
-    Delivery(#[from] SlackError),
-    #[error("not posted: Slack already failed in this invocation ({0})")]
-    SlackDown(String),
+    #[error("{0}")]
+    Delivery(#[from] DeliveryError),
 }
 
-/// SQS's partial batch response.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BatchResponse {
-    pub batch_item_failures: Vec<ItemFailure>,
+/// The events of one file (or one EventBridge event) that go to one alert: one route, and —
+/// where that route threads — one account and principal.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Group {
+    route: RouteId,
+    /// The thread key, where the route threads.
+    thread: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ItemFailure {
-    pub item_identifier: String,
+/// A group's alert on its way: its lines and its weight.
+struct Gathered {
+    digest: Digest,
+    severity: Severity,
+    rules: Vec<&'static str>,
+    accounts: Vec<String>,
 }
 
-/// Counts for the invocation's summary line.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Counts {
-    pub messages: usize,
-    pub failed: usize,
-    pub files: usize,
-    pub files_skipped: usize,
-    pub events: usize,
-    pub events_unreadable: usize,
-    pub alerted: usize,
-    pub read_only: usize,
-    pub filtered: usize,
-    pub slack_messages: usize,
-    pub slack_retries: u32,
-    pub decompressed_bytes: u64,
-    /// Set at the first failed delivery: later alerts fail at once instead of each spending
-    /// the retry budget, so the batch ends well inside the function's timeout.
-    #[serde(skip)]
-    pub slack_down: Option<String>,
+impl Gathered {
+    fn new() -> Self {
+        Self {
+            digest: Digest::default(),
+            severity: Severity::Info,
+            rules: Vec::new(),
+            accounts: Vec::new(),
+        }
+    }
+}
+
+/// Counts kept while reading (the function's own part of the summary).
+#[derive(Default)]
+struct Counts {
+    files: usize,
+    files_skipped: usize,
+    events: usize,
+    events_unreadable: usize,
+    alerted: usize,
+    read_only: usize,
+    filtered: usize,
+    decompressed_bytes: u64,
 }
 
 impl Counts {
-    fn log(&self) {
-        opswatch_support::emit_metrics(self.slack_messages, self.failed);
-        tracing::info!(
-            records = self.messages,
-            failed = self.failed,
-            files = self.files,
-            files_skipped = self.files_skipped,
-            events = self.events,
-            events_unreadable = self.events_unreadable,
-            alerted = self.alerted,
-            read_only = self.read_only,
-            filtered = self.filtered,
-            messages_posted = self.slack_messages,
-            slack_retries = self.slack_retries,
-            decompressed_bytes = self.decompressed_bytes,
-            "invocation summary"
-        );
-    }
-
     fn drop(&mut self, why: Drop) {
         match why {
             Drop::ReadOnly => self.read_only += 1,
             _ => self.filtered += 1,
         }
     }
+
+    fn into(self, out: &mut Outcome) {
+        out.count("files", self.files);
+        out.count("filesSkipped", self.files_skipped);
+        out.count("events", self.events);
+        out.count("eventsUnreadable", self.events_unreadable);
+        out.count("alerted", self.alerted);
+        out.count("readOnly", self.read_only);
+        out.count("filtered", self.filtered);
+        out.count("decompressedBytes", self.decompressed_bytes as usize);
+    }
 }
 
 impl Handler {
-    pub async fn handle(&self, event: Value) -> Result<Value, HandlerError> {
-        let event = input::parse(&event).map_err(HandlerError::BadInput)?;
-        let mut counts = Counts::default();
-        let result = match event {
-            Event::Sqs(items) => Ok(self.sqs(&items, &mut counts).await),
-            Event::Sns(items) => self.sns(&items, &mut counts).await,
-            Event::EventBridge(r) => self.eventbridge(&r, &mut counts).await,
+    /// SQS: the partial batch response. SNS and EventBridge: the counts, or an error.
+    pub async fn handle(&self, event: Value) -> Result<Value, Failure> {
+        let event = match input::parse(&event) {
+            Ok(e) => e,
+            Err(e) => {
+                let mut out = Outcome::new("event");
+                out.stop(BAD_INPUT, e.to_string());
+                return out.finish();
+            }
         };
-        counts.log();
-        result
+        let mut counts = Counts::default();
+        match event {
+            Event::Sqs(items) => {
+                let mut out = Outcome::new("SQS message");
+                self.items(&items, &mut out, &mut counts).await;
+                counts.into(&mut out);
+                out.finish_sqs()
+            }
+            Event::Sns(items) => {
+                let mut out = Outcome::new("SNS record");
+                self.items(&items, &mut out, &mut counts).await;
+                counts.into(&mut out);
+                out.finish()
+            }
+            Event::EventBridge(r) => {
+                let mut out = Outcome::new("event");
+                out.received(1);
+                counts.events = 1;
+                let source = format!(
+                    "eventbridge/{}",
+                    r.event_id.as_deref().unwrap_or(&r.event_time)
+                );
+                match self.filter.decide(&r) {
+                    Err(why) => {
+                        tracing::debug!(event_name = %r.event_name, reason = ?why, "no alert");
+                        counts.drop(why);
+                    }
+                    Ok(()) => {
+                        counts.alerted = 1;
+                        let mut groups = BTreeMap::new();
+                        self.gather(&r, &mut groups);
+                        for notice in self.notices(groups, &source, None) {
+                            if let Err(e) = self.delivery.deliver(notice, &mut out).await {
+                                out.delivery_failed(0, r.event_id.as_deref(), &e);
+                                break;
+                            }
+                        }
+                    }
+                }
+                counts.into(&mut out);
+                out.finish()
+            }
+        }
     }
 
-    async fn sqs(&self, items: &[Item], counts: &mut Counts) -> Value {
-        counts.messages = items.len();
-        let mut failures = Vec::new();
+    async fn items(&self, items: &[Item], out: &mut Outcome, counts: &mut Counts) {
+        out.received(items.len());
         for item in items {
-            if let Err(e) = self.item(item, counts).await {
-                counts.failed += 1;
-                let id = item.id.clone().unwrap_or_default();
-                tracing::error!(message = item.index, message_id = %id, error = %e, "SQS message failed; it will be retried");
-                // An empty identifier makes Lambda retry the whole batch: the safe side.
-                failures.push(ItemFailure {
-                    item_identifier: id,
-                });
-            }
-        }
-        serde_json::to_value(BatchResponse {
-            batch_item_failures: failures,
-        })
-        .unwrap_or(Value::Null)
-    }
-
-    async fn sns(&self, items: &[Item], counts: &mut Counts) -> Result<Value, HandlerError> {
-        counts.messages = items.len();
-        let mut failures = Vec::new();
-        let mut delivery = false;
-        for item in items {
-            if let Err(e) = self.item(item, counts).await {
-                let id = item.id.as_deref().unwrap_or("none");
-                tracing::error!(record = item.index, message_id = id, error = %e, "SNS record failed");
-                delivery |= matches!(e, ItemError::Delivery(_) | ItemError::SlackDown(_));
-                failures.push(format!("record {} (MessageId {id}): {e}", item.index));
-            }
-        }
-        counts.failed = failures.len();
-        if failures.is_empty() {
-            Ok(serde_json::to_value(&*counts).unwrap_or(Value::Null))
-        } else {
-            Err(HandlerError::Records {
-                unit: "SNS record(s)",
-                total: items.len(),
-                failed: failures.len(),
-                details: failures.join("; "),
-                delivery,
-            })
-        }
-    }
-
-    async fn eventbridge(
-        &self,
-        r: &record::Record,
-        counts: &mut Counts,
-    ) -> Result<Value, HandlerError> {
-        counts.messages = 1;
-        counts.events = 1;
-        match self.filter.decide(r) {
-            Err(why) => {
-                tracing::debug!(event_name = %r.event_name, reason = ?why, "no alert");
-                counts.drop(why);
-            }
-            Ok(()) => {
-                counts.alerted = 1;
-                let mut digest = Digest::default();
-                digest.add(r);
-                if let Err(e) = self.post(digest.into_alert(None), counts).await {
-                    counts.failed = 1;
-                    return Err(HandlerError::Records {
-                        unit: "event(s)",
-                        total: 1,
-                        failed: 1,
-                        details: format!("Slack: {e}"),
-                        delivery: true,
-                    });
+            if let Err(e) = self.item(item, out, counts).await {
+                let id = item.id.as_deref();
+                match &e {
+                    ItemError::Delivery(d) => out.delivery_failed(item.index, id, d),
+                    // A message or a file that cannot be read (S3 included): retried by SQS.
+                    _ => out.unit_failed(item.index, id, BAD_INPUT, e.to_string()),
                 }
             }
+            if out.stopped() {
+                break;
+            }
         }
-        Ok(serde_json::to_value(&*counts).unwrap_or(Value::Null))
     }
 
-    /// One message: read every file it announces, then post their alerts. Reading first
+    /// One message: read every file it announces, then deliver their alerts. Reading first
     /// means a file that cannot be read fails the message before anything is posted.
-    async fn item(&self, item: &Item, counts: &mut Counts) -> Result<(), ItemError> {
+    async fn item(
+        &self,
+        item: &Item,
+        out: &mut Outcome,
+        counts: &mut Counts,
+    ) -> Result<(), ItemError> {
         let (bucket, keys) = match item.delivery.as_ref().map_err(Clone::clone)? {
-            Delivery::Validation => {
+            Announced::Validation => {
                 tracing::debug!("CloudTrail's validation message; nothing to do");
                 return Ok(());
             }
-            Delivery::Files { bucket, keys } => (bucket, keys),
+            Announced::Files { bucket, keys } => (bucket, keys),
         };
-        let mut alerts: Vec<Alert> = Vec::new();
+        let mut notices = Vec::new();
         for key in keys {
             if let Some(why) = not_a_log_file(key) {
                 counts.files_skipped += 1;
                 tracing::info!(bucket = %bucket, key = %key, reason = why, "skipped");
                 continue;
             }
-            let bytes = self.fetch(bucket, key).await?;
-            let (digest, seen) = match self.read(&bytes, counts) {
-                Ok(d) => d,
+            let (bytes, version) = self.fetch(bucket, key).await?;
+            let mut groups = BTreeMap::new();
+            let seen = match record::read_log(&bytes, |r| {
+                counts.events += 1;
+                match self.filter.decide(&r) {
+                    Ok(()) => {
+                        counts.alerted += 1;
+                        self.gather(&r, &mut groups);
+                    }
+                    Err(why) => counts.drop(why),
+                }
+            }) {
+                Ok(seen) => seen,
                 Err(LogError::NotLog) => {
                     counts.files_skipped += 1;
                     tracing::info!(bucket = %bucket, key = %key, reason = %LogError::NotLog, "skipped");
@@ -228,43 +224,74 @@ impl Handler {
                     });
                 }
             };
+            counts.events_unreadable += seen.unreadable;
             counts.files += 1;
             counts.decompressed_bytes += seen.bytes;
-            if !digest.is_empty() {
-                alerts.push(digest.into_alert(Some(key)));
-            }
+            // The object and its version: a redelivery of the same file gives the same keys.
+            let source = format!("s3/{bucket}/{key}@{version}");
+            notices.extend(self.notices(groups, &source, Some(key)));
         }
-        if !alerts.is_empty()
-            && let Some(why) = &counts.slack_down
-        {
-            return Err(ItemError::SlackDown(why.clone()));
-        }
-        for alert in alerts {
-            if let Err(e) = self.post(alert, counts).await {
-                counts.slack_down = Some(e.to_string());
-                return Err(e.into());
-            }
+        for notice in notices {
+            self.delivery.deliver(notice, out).await?;
         }
         Ok(())
     }
 
-    fn read(&self, bytes: &[u8], counts: &mut Counts) -> Result<(Digest, record::Seen), LogError> {
-        let mut digest = Digest::default();
-        let seen = record::read_log(bytes, |r| {
-            counts.events += 1;
-            match self.filter.decide(&r) {
-                Ok(()) => {
-                    counts.alerted += 1;
-                    digest.add(&r);
-                }
-                Err(why) => counts.drop(why),
-            }
-        })?;
-        counts.events_unreadable += seen.unreadable;
-        Ok((digest, seen))
+    /// Add one event to its group.
+    fn gather(&self, r: &Record, groups: &mut BTreeMap<Group, Gathered>) {
+        let (severity, rule) = weigh::weigh(r);
+        let account = weigh::account(r);
+        let route = self.delivery.route_of(severity, account, rule);
+        let thread = self.delivery.threads(route).then(|| weigh::thread(r));
+        let g = groups
+            .entry(Group { route, thread })
+            .or_insert_with(Gathered::new);
+        g.digest.add(r);
+        g.severity = g.severity.max(severity);
+        if let Some(rule) = rule
+            && !g.rules.contains(&rule)
+        {
+            g.rules.push(rule);
+        }
+        if let Some(a) = account
+            && !g.accounts.iter().any(|x| x == a)
+        {
+            g.accounts.push(a.to_owned());
+        }
     }
 
-    async fn fetch(&self, bucket: &str, key: &str) -> Result<Vec<u8>, ItemError> {
+    /// One notice per group, each with its own source (the file and the group's thread).
+    fn notices(
+        &self,
+        groups: BTreeMap<Group, Gathered>,
+        source: &str,
+        file: Option<&str>,
+    ) -> Vec<Notice> {
+        groups
+            .into_iter()
+            .map(|(group, g)| {
+                let source = match &group.thread {
+                    Some(t) => format!("{source}/{t}"),
+                    None => source.to_owned(),
+                };
+                let mut n =
+                    Notice::new(g.digest.into_alert(file), g.severity, source).route(group.route);
+                if let [account] = &g.accounts[..] {
+                    n = n.account(account.clone());
+                }
+                if let [rule] = &g.rules[..] {
+                    n = n.rule(*rule);
+                }
+                if let Some(t) = group.thread {
+                    n = n.thread(t);
+                }
+                n
+            })
+            .collect()
+    }
+
+    /// The object's bytes, and its version (version id, else ETag).
+    async fn fetch(&self, bucket: &str, key: &str) -> Result<(Vec<u8>, String), ItemError> {
         let fail = |why: String| ItemError::Fetch {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
@@ -278,22 +305,21 @@ impl Handler {
             .send()
             .await
             .map_err(|e| fail(format!("S3 GetObject: {}", error_chain(&e))))?;
+        let version = object
+            .version_id()
+            .filter(|v| !v.is_empty() && *v != "null")
+            .or(object.e_tag())
+            .unwrap_or("-")
+            .trim_matches('"')
+            .to_owned();
         // The compressed file is held (a tenth of its JSON); the JSON is streamed.
-        Ok(object
+        let bytes = object
             .body
             .collect()
             .await
             .map_err(|e| fail(format!("reading the object: {}", error_chain(&e))))?
-            .to_vec())
-    }
-
-    async fn post(&self, alert: Alert, counts: &mut Counts) -> Result<(), SlackError> {
-        for m in alert.into_messages() {
-            let posted = self.slack.post(&m).await?;
-            counts.slack_messages += 1;
-            counts.slack_retries += posted.attempts.saturating_sub(1);
-        }
-        Ok(())
+            .to_vec();
+        Ok((bytes, version))
     }
 }
 

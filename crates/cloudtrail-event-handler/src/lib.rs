@@ -5,17 +5,23 @@
 //! - [`record`]: CloudTrail records, and log files read one record at a time (pure);
 //! - [`filter`]: which records deserve an alert (pure);
 //! - [`render`]: one line per event, many lines to an alert (pure);
-//! - [`handler`]: the I/O — S3, Slack, SQS partial batch responses.
+//! - [`weigh`]: each event's severity, rule and thread key (pure);
+//! - [`handler`]: the I/O — S3, grouping by route and principal, SQS partial batch
+//!   responses; the delivery pipeline posts.
 
 pub mod filter;
 pub mod handler;
 pub mod input;
 pub mod record;
 pub mod render;
+pub mod weigh;
 
 use serde_json::Value;
 
-pub use handler::{Handler, HandlerError};
+pub use handler::Handler;
+
+/// The function's name, as routes and exactly-once keys know it.
+pub const FUNCTION: &str = "cloudtrail-event-handler";
 
 impl Handler {
     /// Build the clients once, from the environment.
@@ -23,7 +29,7 @@ impl Handler {
         let config = opswatch_support::aws_config().await;
         let filter = filter::Filter::from_lookup(|k| std::env::var(k).ok())?;
         Ok(Self {
-            slack: opswatch_support::slack_from_env(&config).await?,
+            delivery: opswatch_delivery::Delivery::from_env(FUNCTION, &config).await?,
             s3: opswatch_support::s3_client(&config),
             filter,
         })

@@ -3,35 +3,26 @@
 //! (`AWS::EC2::*`), compared case-insensitively. An empty include list includes everything;
 //! exclusion wins over inclusion.
 
+use opswatch_support::Patterns;
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResourceFilter {
-    include: Vec<String>,
-    exclude: Vec<String>,
+    include: Patterns,
+    exclude: Patterns,
 }
 
 impl ResourceFilter {
     pub fn new(include: &str, exclude: &str) -> Self {
         Self {
-            include: patterns(include),
-            exclude: patterns(exclude),
+            include: Patterns::parse(include),
+            exclude: Patterns::parse(exclude),
         }
     }
 
     pub fn allows(&self, resource_type: &str) -> bool {
-        let t = resource_type.to_ascii_lowercase();
-        let hit = |p: &String| match p.strip_suffix('*') {
-            Some(prefix) => t.starts_with(prefix),
-            None => t == *p,
-        };
-        (self.include.is_empty() || self.include.iter().any(hit)) && !self.exclude.iter().any(hit)
+        (self.include.is_empty() || self.include.matches(resource_type))
+            && !self.exclude.matches(resource_type)
     }
-}
-
-fn patterns(list: &str) -> Vec<String> {
-    list.split(',')
-        .map(|p| p.trim().to_ascii_lowercase())
-        .filter(|p| !p.is_empty())
-        .collect()
 }
 
 #[cfg(test)]

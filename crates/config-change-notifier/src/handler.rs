@@ -1,111 +1,89 @@
-//! The I/O edge: read each SNS record, fetch oversized items from S3, post to Slack.
+//! The I/O edge: read each SNS record, fetch oversized items from S3, hand the alerts to the
+//! delivery pipeline (which routes, dedupes, threads and posts them).
 
-use std::io::Read;
-
-use opswatch_slack::{Alert, Slack, SlackError};
-use opswatch_support::{Summary, error_chain};
-use serde::Serialize;
+use opswatch_delivery::{BAD_INPUT, Delivery, Notice, Outcome};
+use opswatch_slack::Alert;
+use opswatch_support::{Failure, error_chain};
 use serde_json::Value;
 
 use crate::filter::ResourceFilter;
-use crate::notification::{
-    ItemChange, Notification, Oversized, ParseError, SnsRecord, sns_records,
-};
+use crate::notification::{ItemChange, Notification, Oversized, SnsRecord, sns_records};
 use crate::render::{self, Source};
+use crate::weigh;
 
 /// Largest oversized item read from S3 (decompressed). AWS Config items are far smaller.
 const MAX_ITEM_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Everything an invocation needs; built once per execution environment.
 pub struct Notifier {
-    pub slack: Slack,
+    pub delivery: Delivery,
     pub s3: aws_sdk_s3::Client,
     pub filter: ResourceFilter,
 }
 
-/// What the invocation did, returned as the handler's response.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Response {
-    pub records: usize,
-    pub messages_posted: usize,
-    pub ignored: usize,
-}
-
-/// Why an invocation failed. Every healthy record was still handled first.
-pub type HandlerError = opswatch_support::InvocationError<ParseError>;
-
-#[derive(Debug, thiserror::Error)]
-enum RecordError {
-    #[error("{0}")]
-    BadInput(#[from] ParseError),
-    #[error("{0}")]
-    Delivery(#[from] SlackError),
-}
-
-enum Handled {
-    Posted(usize),
-    Ignored,
-}
-
 impl Notifier {
     /// Handle every record of an SNS event; fail, naming each failed record, if any failed.
-    pub async fn handle(&self, event: Value) -> Result<Response, HandlerError> {
-        let records = sns_records(&event).map_err(HandlerError::BadInput)?;
-        let mut summary = Summary {
-            records: records.len(),
-            ..Summary::default()
+    /// The response: `{"records", "alerts", "messagesPosted", "deduplicated", "ignored"}`.
+    pub async fn handle(&self, event: Value) -> Result<Value, Failure> {
+        let mut out = Outcome::new("SNS record");
+        let records = match sns_records(&event) {
+            Ok(r) => r,
+            Err(e) => {
+                out.stop(BAD_INPUT, e.to_string());
+                return out.finish();
+            }
         };
-        let mut failures = Vec::new();
-        let mut delivery = false;
+        out.received(records.len());
         for record in &records {
-            match self.record(record, &mut summary).await {
-                Ok(Handled::Posted(n)) => summary.messages_posted += n,
-                Ok(Handled::Ignored) => summary.ignored += 1,
-                Err(e) => {
-                    let id = record.message_id.as_deref().unwrap_or("none");
-                    tracing::error!(record = record.index, message_id = id, error = %e, "SNS record failed");
-                    delivery |= matches!(e, RecordError::Delivery(_));
-                    failures.push(format!("record {} (MessageId {id}): {e}", record.index));
+            let id = record.message_id.as_deref();
+            match self.notice(record).await {
+                Ok(Some(notice)) => {
+                    if let Err(e) = self.delivery.deliver(notice, &mut out).await {
+                        out.delivery_failed(record.index, id, &e);
+                    }
                 }
+                Ok(None) => out.ignored(1),
+                Err(e) => out.unit_failed(record.index, id, BAD_INPUT, e.to_string()),
+            }
+            if out.stopped() {
+                break;
             }
         }
-        summary.failed = failures.len();
-        summary.log();
-        if failures.is_empty() {
-            Ok(Response {
-                records: summary.records,
-                messages_posted: summary.messages_posted,
-                ignored: summary.ignored,
-            })
-        } else {
-            Err(HandlerError::Records {
-                unit: "SNS record(s)",
-                total: records.len(),
-                failed: failures.len(),
-                details: failures.join("; "),
-                delivery,
-            })
-        }
+        out.finish()
     }
 
-    async fn record(
+    /// The record's alert, or `None` for a notice or a filtered resource type.
+    async fn notice(
         &self,
         record: &SnsRecord,
-        summary: &mut Summary,
-    ) -> Result<Handled, RecordError> {
+    ) -> Result<Option<Notice>, crate::notification::ParseError> {
         let message = record.message.as_ref().map_err(Clone::clone)?;
         let notification = Notification::parse(message)?;
         if let Some(t) = notification.resource_type()
             && !self.filter.allows(t)
         {
             tracing::debug!(resource_type = t, "resource type filtered out");
-            return Ok(Handled::Ignored);
+            return Ok(None);
         }
-        let alert = match notification {
-            Notification::ItemChange(c) => render::item_change(&c, Source::Notification),
-            Notification::Compliance(c) => render::compliance(&c),
-            Notification::Oversized(o) => self.oversized(&o).await,
+        // The same SNS message gives the same keys on every delivery.
+        let source = match &record.message_id {
+            Some(id) => format!("sns/{id}"),
+            None => format!("sns-body/{}", opswatch_delivery::keys::digest(message)),
+        };
+        let notice = match notification {
+            Notification::ItemChange(c) => item_notice(
+                render::item_change(&c, Source::Notification),
+                &c,
+                weigh::item(&c.configuration_item),
+                source,
+            ),
+            Notification::Compliance(c) => {
+                Notice::new(render::compliance(&c), weigh::compliance(&c), source)
+                    .account(c.aws_account_id.clone().unwrap_or_default())
+                    .rule(weigh::COMPLIANCE_CHANGE)
+                    .thread(weigh::thread(c.aws_account_id.as_deref(), &c.resource_id))
+            }
+            Notification::Oversized(o) => self.oversized(&o, source).await,
             Notification::Notice {
                 message_type,
                 failed,
@@ -115,13 +93,23 @@ impl Notifier {
                 } else {
                     tracing::debug!(message_type, "status notice, no alert");
                 }
-                return Ok(Handled::Ignored);
+                return Ok(None);
             }
         };
-        Ok(Handled::Posted(self.post(alert, summary).await?))
+        Ok(Some(notice))
     }
 
-    async fn oversized(&self, o: &Oversized) -> Alert {
+    async fn oversized(&self, o: &Oversized, source: String) -> Notice {
+        let summary = &o.configuration_item_summary;
+        let unread = |alert: Alert| {
+            Notice::new(alert, opswatch_delivery::Severity::Warning, source.clone())
+                .account(summary.aws_account_id.clone().unwrap_or_default())
+                .rule(weigh::CONFIGURATION_CHANGE)
+                .thread(weigh::thread(
+                    summary.aws_account_id.as_deref(),
+                    &summary.resource_id,
+                ))
+        };
         if let Some(code) = &o.s3_delivery_summary.error_code {
             let why = format!(
                 "AWS Config could not deliver it: {code} {}",
@@ -131,13 +119,18 @@ impl Notifier {
                     .unwrap_or_default()
             );
             tracing::warn!(reason = %why, "oversized item not in S3");
-            return render::oversized_unread(o, why.trim());
+            return unread(render::oversized_unread(o, why.trim()));
         }
         match self.fetch_item(o).await {
-            Ok(change) => render::item_change(&change, Source::OversizedFromS3),
+            Ok(change) => item_notice(
+                render::item_change(&change, Source::OversizedFromS3),
+                &change,
+                weigh::item(&change.configuration_item),
+                source,
+            ),
             Err(why) => {
                 tracing::warn!(location = ?o.s3_delivery_summary.s3_bucket_location, reason = %why, "could not read the oversized item from S3");
-                render::oversized_unread(o, &why)
+                unread(render::oversized_unread(o, &why))
             }
         }
     }
@@ -166,33 +159,29 @@ impl Notifier {
             format!("the S3 object is not a ConfigurationItemChangeNotification ({e})")
         })
     }
+}
 
-    async fn post(&self, alert: Alert, summary: &mut Summary) -> Result<usize, SlackError> {
-        let messages = alert.into_messages();
-        for m in &messages {
-            let posted = self.slack.post(m).await?;
-            summary.slack_retries += posted.attempts.saturating_sub(1);
-        }
-        Ok(messages.len())
-    }
+fn item_notice(
+    alert: Alert,
+    c: &ItemChange,
+    severity: opswatch_delivery::Severity,
+    source: String,
+) -> Notice {
+    let item = &c.configuration_item;
+    Notice::new(alert, severity, source)
+        .account(item.aws_account_id.clone().unwrap_or_default())
+        .rule(weigh::CONFIGURATION_CHANGE)
+        .thread(weigh::thread(
+            item.aws_account_id.as_deref(),
+            &item.resource_id,
+        ))
 }
 
 /// Gunzip (capped) when the bytes are gzip, else take them as they are.
 fn decompress(bytes: &[u8]) -> Result<Vec<u8>, String> {
-    if !bytes.starts_with(&[0x1f, 0x8b]) {
-        return Ok(bytes.to_vec());
-    }
-    let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(bytes)
-        .take(MAX_ITEM_BYTES + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| format!("the S3 object is not valid gzip ({e})"))?;
-    if out.len() as u64 > MAX_ITEM_BYTES {
-        return Err(format!(
-            "the S3 object decompresses to more than {MAX_ITEM_BYTES} bytes"
-        ));
-    }
-    Ok(out)
+    opswatch_support::maybe_gunzip(bytes, MAX_ITEM_BYTES)
+        .map(|b| b.into_owned())
+        .map_err(|e| format!("the S3 object is {e}"))
 }
 
 #[cfg(test)]

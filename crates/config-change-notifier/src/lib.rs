@@ -4,16 +4,21 @@
 //! - [`notification`]: parse SNS records into AWS Config notifications (pure);
 //! - [`render`]: turn them into Slack alerts (pure);
 //! - [`filter`]: which resource types to alert on (pure);
-//! - [`handler`]: the I/O — S3 for oversized items, Slack delivery, the outcome.
+//! - [`weigh`]: each alert's severity, rule and thread key (pure);
+//! - [`handler`]: the I/O — S3 for oversized items; the delivery pipeline posts.
 
 pub mod filter;
 pub mod handler;
 pub mod notification;
 pub mod render;
+pub mod weigh;
 
 use serde_json::Value;
 
-pub use handler::{HandlerError, Notifier, Response};
+pub use handler::Notifier;
+
+/// The function's name, as routes and exactly-once keys know it.
+pub const FUNCTION: &str = "config-change-notifier";
 
 /// Environment variables of this function (besides the shared Slack ones).
 pub mod env {
@@ -27,7 +32,7 @@ impl Notifier {
         let config = opswatch_support::aws_config().await;
         let var = |k: &str| std::env::var(k).unwrap_or_default();
         Ok(Self {
-            slack: opswatch_support::slack_from_env(&config).await?,
+            delivery: opswatch_delivery::Delivery::from_env(FUNCTION, &config).await?,
             s3: opswatch_support::s3_client(&config),
             filter: filter::ResourceFilter::new(
                 &var(env::INCLUDE_RESOURCE_TYPES),

@@ -13,6 +13,19 @@ use std::time::{Duration, Instant};
 
 pub const REGION: &str = "us-east-1";
 
+/// An AWS SDK configuration for a moto (or any stand-in) at `endpoint`: region
+/// [`REGION`], moto's test credentials.
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new(REGION))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "testing", "testing", None, None, "moto",
+        ))
+        .load()
+        .await
+}
+
 pub struct Moto {
     child: Child,
     addr: SocketAddr,
@@ -172,6 +185,11 @@ impl Moto {
     }
 
     /// The environment that points an AWS SDK client (or a function) at this moto.
+    /// An AWS SDK configuration for this moto.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        sdk_config(&self.endpoint()).await
+    }
+
     pub fn aws_env(&self) -> Vec<(String, String)> {
         [
             ("AWS_ENDPOINT_URL", self.endpoint()),

@@ -20,7 +20,6 @@
 //! The fixture format is the AWS CLI's output of `aws rds describe-pending-maintenance-actions`.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
@@ -95,9 +94,8 @@ struct Inner {
 }
 
 pub struct RdsFake {
-    addr: SocketAddr,
+    server: crate::Served,
     inner: Arc<Mutex<Inner>>,
-    task: tokio::task::JoinHandle<()>,
 }
 
 impl RdsFake {
@@ -117,12 +115,8 @@ impl RdsFake {
         let app = Router::new()
             .route("/", post(query))
             .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-        let addr = listener.local_addr()?;
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Ok(Self { addr, inner, task })
+        let server = crate::Served::start(port, app).await?;
+        Ok(Self { server, inner })
     }
 
     /// The fixture the samples use (`events/rds/fixtures/pending-maintenance-actions.json`,
@@ -141,7 +135,7 @@ impl RdsFake {
 
     /// `AWS_ENDPOINT_URL_RDS` for the function.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr)
     }
 
     /// Make every request for `region` fail.
@@ -160,12 +154,6 @@ impl RdsFake {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl Drop for RdsFake {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

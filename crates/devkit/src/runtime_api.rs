@@ -83,7 +83,7 @@ pub struct LocalLambda {
 
 /// Variables whose values are secrets: when captured, an invocation that prints one of them
 /// (stdout, stderr, its response or error) fails with an error naming the variable.
-pub const SECRET_VARIABLES: &[&str] = &["SLACK_WEBHOOK_URL", "SENDGRID_API_KEY"];
+pub const SECRET_VARIABLES: &[&str] = &["SLACK_WEBHOOK_URL", "SLACK_BOT_TOKEN", "SENDGRID_API_KEY"];
 
 struct Pending {
     request_id: String,

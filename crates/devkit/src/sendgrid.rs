@@ -8,7 +8,6 @@
 pub const DEMO_KEY: &str = "SG.local-fake-key";
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -52,9 +51,8 @@ struct Inner {
 }
 
 pub struct SendGridFake {
-    addr: SocketAddr,
+    server: crate::Served,
     inner: Arc<Mutex<Inner>>,
-    task: tokio::task::JoinHandle<()>,
 }
 
 impl SendGridFake {
@@ -73,12 +71,8 @@ impl SendGridFake {
         let app = Router::new()
             .route("/v3/suppression/bounces", get(list_bounces))
             .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-        let addr = listener.local_addr()?;
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Ok(Self { addr, inner, task })
+        let server = crate::Served::start(port, app).await?;
+        Ok(Self { server, inner })
     }
 
     /// The fixture the samples use (`events/sendgrid/fixtures/bounces.json`).
@@ -89,7 +83,7 @@ impl SendGridFake {
 
     /// `SENDGRID_API_URL` for the function.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr)
     }
 
     pub fn script(&self, replies: impl IntoIterator<Item = SgReply>) {
@@ -106,12 +100,6 @@ impl SendGridFake {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl Drop for SendGridFake {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

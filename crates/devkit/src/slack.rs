@@ -10,7 +10,6 @@
 //! script does not cover is answered as Slack would.
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -76,9 +75,8 @@ struct Inner {
 
 /// The fake; stops when dropped.
 pub struct SlackFake {
-    addr: SocketAddr,
+    server: crate::Served,
     inner: Arc<Mutex<Inner>>,
-    task: tokio::task::JoinHandle<()>,
 }
 
 impl SlackFake {
@@ -87,17 +85,13 @@ impl SlackFake {
         let app = Router::new()
             .route("/{*path}", post(hook))
             .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Ok(Self { addr, inner, task })
+        let server = crate::Served::start(0, app).await?;
+        Ok(Self { server, inner })
     }
 
     /// The webhook URL (a secret, as far as the code under test knows).
     pub fn url(&self) -> String {
-        format!("http://{}/{HOOK_PATH}", self.addr)
+        format!("http://{}/{HOOK_PATH}", self.server.addr)
     }
 
     /// Replies to serve, in order, before falling back to the default.
@@ -122,12 +116,6 @@ impl SlackFake {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl Drop for SlackFake {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 
@@ -213,23 +201,30 @@ fn validate(path: &str, headers: &HeaderMap, body: &[u8]) -> Result<Value, (u16,
         return Err((400, "invalid_payload"));
     }
     let message: Value = serde_json::from_slice(body).map_err(|_| (400, "invalid_payload"))?;
+    check_content(&message).map_err(|code| (400, code))?;
+    Ok(message)
+}
+
+/// Slack's checks on a message's content (`text`, `blocks`), shared by the webhook and the Web
+/// API fakes: the error code Slack answers, if any.
+pub(crate) fn check_content(message: &Value) -> Result<(), &'static str> {
     let blocks = message
         .get("blocks")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
     if chars(message.get("text")) == 0 && blocks.is_empty() {
-        return Err((400, "no_text"));
+        return Err("no_text");
     }
     if blocks.len() > 50 {
-        return Err((400, "invalid_blocks"));
+        return Err("invalid_blocks");
     }
     let mut total = 0;
     for b in &blocks {
         let text = b.get("text").and_then(|t| t.get("text"));
         match b.get("type").and_then(Value::as_str) {
             Some("header") if chars(text) > 150 || chars(text) == 0 => {
-                return Err((400, "invalid_blocks"));
+                return Err("invalid_blocks");
             }
             Some("section") => {
                 let fields = b
@@ -238,14 +233,14 @@ fn validate(path: &str, headers: &HeaderMap, body: &[u8]) -> Result<Value, (u16,
                     .cloned()
                     .unwrap_or_default();
                 if chars(text) > 3000 || fields.len() > 10 {
-                    return Err((400, "invalid_blocks"));
+                    return Err("invalid_blocks");
                 }
                 if text.is_none() && fields.is_empty() {
-                    return Err((400, "invalid_blocks"));
+                    return Err("invalid_blocks");
                 }
                 for f in &fields {
                     if chars(f.get("text")) > 2000 {
-                        return Err((400, "invalid_blocks"));
+                        return Err("invalid_blocks");
                     }
                     total += chars(f.get("text"));
                 }
@@ -257,17 +252,17 @@ fn validate(path: &str, headers: &HeaderMap, body: &[u8]) -> Result<Value, (u16,
                     .cloned()
                     .unwrap_or_default();
                 if elements.is_empty() || elements.len() > 10 {
-                    return Err((400, "invalid_blocks"));
+                    return Err("invalid_blocks");
                 }
                 total += elements.iter().map(|e| chars(e.get("text"))).sum::<usize>();
             }
             Some("header" | "divider") => {}
-            _ => return Err((400, "invalid_blocks")),
+            _ => return Err("invalid_blocks"),
         }
         total += chars(text);
     }
     if total > 12_000 {
-        return Err((400, "msg_blocks_too_long"));
+        return Err("msg_blocks_too_long");
     }
-    Ok(message)
+    Ok(())
 }

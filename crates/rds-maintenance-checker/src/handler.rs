@@ -1,7 +1,8 @@
 //! One scheduled run: every region asked at once, the answers sorted soonest first, one
 //! digest posted; a region that fails is named, and the run fails only if all of them did.
 
-use opswatch_slack::{Slack, SlackError};
+use opswatch_delivery::{BAD_INPUT, Delivery, Notice, Outcome, Severity};
+use opswatch_support::Failure;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -10,47 +11,12 @@ use crate::rds::{self, Query};
 use crate::render::{Digest, RegionFailure};
 
 pub struct Checker {
-    pub slack: Slack,
+    pub delivery: Delivery,
     /// One client per region of `RDS_REGIONS`, in that order.
     pub regions: Vec<(String, aws_sdk_rds::Client)>,
     pub queries: Vec<Query>,
     pub warn_days: i64,
     pub notify_when_empty: bool,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum HandlerError {
-    #[error("{0}")]
-    BadInput(String),
-    #[error("every region failed: {0}")]
-    AllRegionsFailed(String),
-    #[error("Slack: {0}")]
-    Slack(#[from] SlackError),
-}
-
-impl From<HandlerError> for lambda_runtime::Diagnostic {
-    fn from(e: HandlerError) -> Self {
-        let error_type = match &e {
-            HandlerError::BadInput(_) => "BadInput",
-            HandlerError::AllRegionsFailed(_) => "RdsUnavailable",
-            HandlerError::Slack(_) => "SlackDeliveryFailed",
-        };
-        lambda_runtime::Diagnostic {
-            error_type: error_type.into(),
-            error_message: e.to_string(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Response {
-    pub regions: Vec<String>,
-    pub failed_regions: Vec<FailedRegion>,
-    pub actions: usize,
-    pub resources: usize,
-    pub due_soon: usize,
-    pub messages_posted: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -60,30 +26,19 @@ pub struct FailedRegion {
 }
 
 impl Checker {
-    pub async fn handle(&self, event: Value) -> Result<Response, HandlerError> {
-        let result = self.run(&event).await;
-        match &result {
-            Ok(r) => opswatch_support::emit_metrics(r.messages_posted, 0),
-            Err(_) => opswatch_support::emit_metrics(0, 1),
+    /// The response: `{"regions", "failedRegions", "actions", "resources", "dueSoon",
+    /// "messagesPosted", …}`.
+    pub async fn handle(&self, event: Value) -> Result<Value, Failure> {
+        let mut out = Outcome::new("run");
+        out.received(1);
+        if let Err((error_type, message)) = self.run(&event, &mut out).await {
+            out.stop(error_type, message);
         }
-        match &result {
-            Ok(r) => tracing::info!(
-                records = 1,
-                regions = r.regions.len(),
-                failed_regions = r.failed_regions.len(),
-                actions = r.actions,
-                due_soon = r.due_soon,
-                messages_posted = r.messages_posted,
-                failed = 0,
-                "invocation summary"
-            ),
-            Err(e) => tracing::info!(records = 1, failed = 1, error = %e, "invocation summary"),
-        }
-        result
+        out.finish()
     }
 
-    async fn run(&self, event: &Value) -> Result<Response, HandlerError> {
-        let now = opswatch_support::scheduled_time(event).map_err(HandlerError::BadInput)?;
+    async fn run(&self, event: &Value, out: &mut Outcome) -> Result<(), (&'static str, String)> {
+        let now = opswatch_support::scheduled_time(event).map_err(|e| (BAD_INPUT, e))?;
         let (mut pending, failed) = self.fetch().await;
         let names: Vec<String> = self.regions.iter().map(|(r, _)| r.clone()).collect();
         if !names.is_empty() && failed.len() == names.len() {
@@ -92,7 +47,7 @@ impl Checker {
                 .map(|f| format!("{}: {}", f.region, f.why))
                 .collect::<Vec<_>>()
                 .join("; ");
-            return Err(HandlerError::AllRegionsFailed(all));
+            return Err(("RdsUnavailable", format!("every region failed: {all}")));
         }
         model::sort(&mut pending);
         let digest = Digest {
@@ -105,27 +60,40 @@ impl Checker {
         let mut resources: Vec<&str> = pending.iter().map(|p| p.arn.as_str()).collect();
         resources.sort_unstable();
         resources.dedup();
-        let mut r = Response {
-            regions: names.clone(),
-            failed_regions: failed
-                .iter()
-                .map(|f| FailedRegion {
-                    region: f.region.clone(),
-                    error: f.why.clone(),
-                })
-                .collect(),
-            actions: pending.len(),
-            resources: resources.len(),
-            due_soon: digest.due_soon(),
-            messages_posted: 0,
-        };
+        out.set("regions", names.clone());
+        out.set(
+            "failedRegions",
+            serde_json::to_value(
+                failed
+                    .iter()
+                    .map(|f| FailedRegion {
+                        region: f.region.clone(),
+                        error: f.why.clone(),
+                    })
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap_or_default(),
+        );
+        out.set("actions", pending.len());
+        out.set("resources", resources.len());
+        let due_soon = digest.due_soon();
+        out.set("dueSoon", due_soon);
         if let Some(alert) = digest.alert(self.notify_when_empty) {
-            for m in alert.into_messages() {
-                self.slack.post(&m).await?;
-                r.messages_posted += 1;
-            }
+            // Something is due within WARN_DAYS: a warning; a digest of later dates: info.
+            let severity = if due_soon > 0 {
+                Severity::Warning
+            } else {
+                Severity::Info
+            };
+            // The scheduled run is the source: a retried run finds what it already posted.
+            let notice = Notice::new(alert, severity, format!("run/{now}/{}", names.join(",")))
+                .rule("pending-maintenance");
+            self.delivery
+                .deliver(notice, out)
+                .await
+                .map_err(|e| (e.error_type(), e.to_string()))?;
         }
-        Ok(r)
+        Ok(())
     }
 
     /// Every region at once; each region's actions, or why it could not be read.

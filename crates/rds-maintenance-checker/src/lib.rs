@@ -13,7 +13,10 @@ pub mod render;
 use opswatch_support::{flag, list, var};
 use serde_json::Value;
 
-pub use handler::{Checker, HandlerError};
+pub use handler::Checker;
+
+/// The function's name, as routes and exactly-once keys know it.
+pub const FUNCTION: &str = "rds-maintenance-checker";
 
 /// Environment variables of this function (besides the shared Slack ones).
 pub mod env {
@@ -73,7 +76,7 @@ impl Checker {
             })
             .collect();
         Ok(Self {
-            slack: opswatch_support::slack_from_env(&config).await?,
+            delivery: opswatch_delivery::Delivery::from_env(FUNCTION, &config).await?,
             regions: clients,
             queries: rds::Query::plan(list(env::RDS_CLUSTER_IDS), list(env::RDS_INSTANCE_IDS)),
             warn_days: warn_days(var(env::WARN_DAYS))?,

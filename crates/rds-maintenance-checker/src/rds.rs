@@ -2,7 +2,6 @@
 //! separately (the API AND-s filters, and an action is on a cluster or an instance, never
 //! both), the answers flattened into [`Pending`] actions.
 
-use aws_sdk_rds::error::ProvideErrorMetadata;
 use aws_sdk_rds::types::Filter;
 
 use crate::model::Pending;
@@ -62,7 +61,7 @@ pub async fn pending(
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| describe(&e))?;
+            let page = page.map_err(|e| opswatch_support::sdk_error(&e))?;
             for r in page.pending_maintenance_actions() {
                 let arn = r.resource_identifier().unwrap_or_default();
                 for a in r.pending_maintenance_action_details() {
@@ -85,20 +84,6 @@ pub async fn pending(
         }
     }
     Ok(out)
-}
-
-/// An SDK error as one line: the service's code and message when it answered, else the
-/// chain of causes (connection refused, timeouts, …).
-fn describe<E, R>(e: &aws_sdk_rds::error::SdkError<E, R>) -> String
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match (e.code(), e.message()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code.to_owned(),
-        _ => opswatch_support::error_chain(e),
-    }
 }
 
 #[cfg(test)]

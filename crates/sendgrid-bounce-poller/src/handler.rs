@@ -1,8 +1,8 @@
 //! One scheduled run: the windows since the checkpoint, every bounce of each from SendGrid,
-//! posted to Slack, and only then the checkpoint moved past the window.
+//! delivered through the pipeline, and only then the checkpoint moved past the window.
 
-use opswatch_slack::{Alert, Slack, SlackError};
-use serde::Serialize;
+use opswatch_delivery::{BAD_INPUT, Delivery, Notice, Outcome, Severity};
+use opswatch_support::Failure;
 use serde_json::Value;
 
 use crate::render;
@@ -11,7 +11,7 @@ use opswatch_support::checkpoint::{Checkpoint, CheckpointError};
 use opswatch_support::window;
 
 pub struct Poller {
-    pub slack: Slack,
+    pub delivery: Delivery,
     pub sendgrid: SendGrid,
     pub checkpoint: Option<Checkpoint>,
     /// Seconds looked back when there is no checkpoint (`POLL_INTERVAL`).
@@ -22,122 +22,96 @@ pub struct Poller {
     pub mask_emails: bool,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum HandlerError {
-    #[error("{0}")]
-    BadInput(String),
-    #[error("{0}")]
-    SendGrid(#[from] SendGridError),
-    #[error("{0}")]
-    Checkpoint(#[from] CheckpointError),
-    #[error("Slack: {0} (the checkpoint stays at {1}; the next run posts these bounces again)")]
-    Slack(SlackError, String),
+/// Why a run stopped: the `errorType` and the one line.
+type Stop = (&'static str, String);
+
+fn sendgrid_error(e: SendGridError) -> Stop {
+    let t = if e.is_configuration() {
+        "ConfigurationError"
+    } else {
+        "SendGridError"
+    };
+    (t, e.to_string())
 }
 
-impl From<HandlerError> for lambda_runtime::Diagnostic {
-    fn from(e: HandlerError) -> Self {
-        let error_type = match &e {
-            HandlerError::BadInput(_) => "BadInput",
-            HandlerError::SendGrid(s) if s.is_configuration() => "ConfigurationError",
-            HandlerError::SendGrid(_) => "SendGridError",
-            HandlerError::Checkpoint(_) => "CheckpointError",
-            HandlerError::Slack(..) => "SlackDeliveryFailed",
-        };
-        lambda_runtime::Diagnostic {
-            error_type: error_type.into(),
-            error_message: e.to_string(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Response {
-    /// Start and end of what this run covered (RFC 3339; empty when nothing was new).
-    pub from: String,
-    pub to: String,
-    pub windows: usize,
-    pub bounces: usize,
-    pub messages_posted: usize,
+fn checkpoint_error(e: CheckpointError) -> Stop {
+    ("CheckpointError", e.to_string())
 }
 
 impl Poller {
-    pub async fn handle(&self, event: Value) -> Result<Response, HandlerError> {
-        let result = self.run(&event).await;
-        match &result {
-            Ok(r) => opswatch_support::emit_metrics(r.messages_posted, 0),
-            Err(_) => opswatch_support::emit_metrics(0, 1),
+    /// The response: `{"from", "to", "windows", "bounces", "messagesPosted", …}`.
+    pub async fn handle(&self, event: Value) -> Result<Value, Failure> {
+        let mut out = Outcome::new("window");
+        out.set("from", "");
+        out.set("to", "");
+        out.count("bounces", 0);
+        if let Err((error_type, message)) = self.run(&event, &mut out).await {
+            out.stop(error_type, message);
         }
-        match &result {
-            Ok(r) => tracing::info!(
-                records = 1,
-                windows = r.windows,
-                bounces = r.bounces,
-                messages_posted = r.messages_posted,
-                failed = 0,
-                "invocation summary"
-            ),
-            Err(e) => tracing::info!(records = 1, failed = 1, error = %e, "invocation summary"),
-        }
-        result
+        out.finish()
     }
 
-    async fn run(&self, event: &Value) -> Result<Response, HandlerError> {
-        let end = scheduled_time(event)?;
-        let checkpoint = self.read_checkpoint().await?;
-        let windows = window::windows(end, checkpoint, self.interval, self.max_window);
-        let mut r = Response {
-            windows: windows.len(),
-            ..Response::default()
+    async fn run(&self, event: &Value, out: &mut Outcome) -> Result<(), Stop> {
+        let end = opswatch_support::scheduled_time(event).map_err(|e| (BAD_INPUT, e))?;
+        let checkpoint = match &self.checkpoint {
+            Some(c) => c.read().await.map_err(checkpoint_error)?,
+            None => None,
         };
+        let windows = window::windows(end, checkpoint, self.interval, self.max_window);
+        out.set("windows", windows.len());
         let Some(&(first, _)) = windows.first() else {
             tracing::info!(checkpoint, end, "nothing new since the checkpoint");
-            return Ok(r);
+            return Ok(());
         };
-        r.from = render::time(first);
-        r.to = render::time(end);
+        out.set("from", render::time(first));
+        out.set("to", render::time(end));
+        let mut total = 0;
         for (a, b) in windows {
-            let bounces = self.sendgrid.bounces(a, b - 1).await?;
+            out.received(1);
+            let bounces = self
+                .sendgrid
+                .bounces(a, b - 1)
+                .await
+                .map_err(sendgrid_error)?;
             if !bounces.is_empty() {
                 let alert = render::bounces(&bounces, a, b, self.mask_emails);
-                r.messages_posted += self.post(alert, a).await?;
+                // The window is the source: a retried run finds what it already posted.
+                let notice = Notice::new(alert, Severity::Warning, format!("window/{a}-{b}"))
+                    .rule("bounces");
+                self.deliver(notice, out, a).await?;
             }
-            r.bounces += bounces.len();
-            self.write_checkpoint(b).await?;
+            total += bounces.len();
+            out.count("bounces", bounces.len());
+            if let Some(c) = &self.checkpoint {
+                c.write(b).await.map_err(checkpoint_error)?;
+            }
         }
-        if r.bounces == 0 && self.notify_when_empty {
-            r.messages_posted += self.post(render::none(first, end), end).await?;
-        }
-        Ok(r)
-    }
-
-    async fn post(&self, alert: Alert, checkpoint: i64) -> Result<usize, HandlerError> {
-        let messages = alert.into_messages();
-        for m in &messages {
-            self.slack
-                .post(m)
-                .await
-                .map_err(|e| HandlerError::Slack(e, render::time(checkpoint)))?;
-        }
-        Ok(messages.len())
-    }
-
-    async fn read_checkpoint(&self) -> Result<Option<i64>, HandlerError> {
-        match &self.checkpoint {
-            Some(c) => Ok(c.read().await?),
-            None => Ok(None),
-        }
-    }
-
-    async fn write_checkpoint(&self, at: i64) -> Result<(), HandlerError> {
-        if let Some(c) = &self.checkpoint {
-            c.write(at).await?;
+        if total == 0 && self.notify_when_empty {
+            let notice = Notice::new(
+                render::none(first, end),
+                Severity::Info,
+                format!("window/{first}-{end}/none"),
+            )
+            .rule("no-bounces");
+            self.deliver(notice, out, end).await?;
         }
         Ok(())
     }
-}
 
-/// The scheduled event's `time`, in unix seconds.
-pub fn scheduled_time(event: &Value) -> Result<i64, HandlerError> {
-    opswatch_support::scheduled_time(event).map_err(HandlerError::BadInput)
+    async fn deliver(
+        &self,
+        notice: Notice,
+        out: &mut Outcome,
+        checkpoint: i64,
+    ) -> Result<(), Stop> {
+        self.delivery.deliver(notice, out).await.map_err(|e| {
+            (
+                e.error_type(),
+                format!(
+                    "{e} (the checkpoint stays at {}; the next run posts what was not posted)",
+                    render::time(checkpoint)
+                ),
+            )
+        })
+    }
 }

@@ -12,7 +12,10 @@ pub mod sendgrid;
 
 use serde_json::Value;
 
-pub use handler::{HandlerError, Poller};
+pub use handler::Poller;
+
+/// The function's name, as routes and exactly-once keys know it.
+pub const FUNCTION: &str = "sendgrid-bounce-poller";
 
 /// Environment variables of this function (besides the shared Slack ones).
 pub mod env {
@@ -28,20 +31,8 @@ pub mod env {
 
 use opswatch_support::{flag, var};
 
-/// A secret holding the key: the key itself, or JSON with `api_key` (or `key`).
-fn key_from_secret(s: &str) -> Result<String, String> {
-    let s = s.trim();
-    if !s.starts_with('{') {
-        return Ok(s.to_owned());
-    }
-    let v: Value =
-        serde_json::from_str(s).map_err(|_| "the secret is neither a key nor JSON".to_owned())?;
-    ["api_key", "key", "SENDGRID_API_KEY"]
-        .iter()
-        .find_map(|k| v.get(k).and_then(Value::as_str))
-        .map(str::to_owned)
-        .ok_or_else(|| "the secret's JSON has no \"api_key\"".to_owned())
-}
+/// The keys a secret holding the API key may use (else the secret is the key itself).
+const KEY_SECRET_KEYS: &[&str] = &["api_key", "key", "SENDGRID_API_KEY"];
 
 impl Poller {
     /// Build the clients once, from the environment.
@@ -52,10 +43,13 @@ impl Poller {
             var(env::SENDGRID_API_KEY_SECRET_ARN),
         ) {
             (Some(k), _) => k,
-            (None, Some(arn)) => {
-                key_from_secret(&opswatch_support::read_secret(&config, &arn).await?)
-                    .map_err(|why| format!("SENDGRID_API_KEY_SECRET_ARN: {why}"))?
-            }
+            (None, Some(arn)) => opswatch_support::secret_value(
+                &opswatch_support::read_secret(&config, &arn).await?,
+                KEY_SECRET_KEYS,
+            )
+            .map_err(|why| format!("SENDGRID_API_KEY_SECRET_ARN: {why}"))?
+            .expose()
+            .to_owned(),
             (None, None) => {
                 return Err("set SENDGRID_API_KEY or SENDGRID_API_KEY_SECRET_ARN".into());
             }
@@ -66,7 +60,7 @@ impl Poller {
                 .map_err(|why| format!("{k}: {why}"))
         };
         Ok(Self {
-            slack: opswatch_support::slack_from_env(&config).await?,
+            delivery: opswatch_delivery::Delivery::from_env(FUNCTION, &config).await?,
             sendgrid: sendgrid::SendGrid::new(
                 &var(env::SENDGRID_API_URL).unwrap_or_else(|| "https://api.sendgrid.com".into()),
                 key,
@@ -86,22 +80,4 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     opswatch_support::init_tracing();
     let poller = opswatch_support::cold_start(Poller::from_env().await)?;
     opswatch_support::serve(|event: Value| poller.handle(event)).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secret_forms() {
-        assert_eq!(key_from_secret(" SG.abc \n"), Ok("SG.abc".into()));
-        assert_eq!(
-            key_from_secret(r#"{"api_key":"SG.abc"}"#),
-            Ok("SG.abc".into())
-        );
-        let err = key_from_secret(r#"{"other":"SG.SENTINEL"}"#).unwrap_err();
-        assert!(!err.contains("SENTINEL"), "{err}");
-        let err = key_from_secret("{SG.SENTINEL").unwrap_err();
-        assert!(!err.contains("SENTINEL"), "{err}");
-    }
 }

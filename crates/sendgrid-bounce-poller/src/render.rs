@@ -1,19 +1,12 @@
 //! Slack alerts for bounces (pure): the count and the window, then one line per bounce
 //! (time, address, status, reason), continued in further messages when long.
 
-use aws_smithy_types::DateTime;
-use aws_smithy_types::date_time::Format;
 use opswatch_slack::{Alert, Mrkdwn};
+pub use opswatch_support::rfc3339 as time;
 
 use crate::sendgrid::Bounce;
 
 const REASON_CHARS: usize = 300;
-
-pub fn time(secs: i64) -> String {
-    DateTime::from_secs(secs)
-        .fmt(Format::DateTime)
-        .unwrap_or_else(|_| secs.to_string())
-}
 
 /// `jane.doe@example.com` → `j…@example.com`.
 pub fn mask(email: &str) -> String {

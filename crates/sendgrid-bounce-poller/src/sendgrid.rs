@@ -17,9 +17,9 @@ pub struct Bounce {
     pub status: String,
 }
 
-/// An API key: its `Debug` shows nothing of it.
-#[derive(Clone)]
-pub struct ApiKey(String);
+/// An API key: never printed (`Debug` shows `ApiKey(<redacted>)`).
+#[derive(Clone, Debug)]
+pub struct ApiKey(opswatch_support::Secret);
 
 impl ApiKey {
     pub fn new(key: &str) -> Result<Self, String> {
@@ -27,13 +27,7 @@ impl ApiKey {
         if key.is_empty() || key.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err("the SendGrid API key is empty or has spaces in it".into());
         }
-        Ok(Self(key.to_owned()))
-    }
-}
-
-impl std::fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ApiKey(redacted)")
+        Ok(Self(opswatch_support::Secret::new(key)))
     }
 }
 
@@ -123,7 +117,7 @@ impl SendGrid {
                     "{}/v3/suppression/bounces?start_time={start}&end_time={end}&limit={}&offset={offset}",
                     self.base, self.page_size
                 ))
-                .bearer_auth(&self.key.0)
+                .bearer_auth(self.key.0.expose())
                 .header("accept", "application/json")
                 .send()
                 .await

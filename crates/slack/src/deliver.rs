@@ -1,55 +1,63 @@
-//! Delivery to an incoming webhook, with bounded retries.
+//! Delivery to Slack: incoming webhooks, or the Web API (`chat.postMessage`, `chat.update`)
+//! with a bot token; bounded retries either way.
 //!
-//! 429 honours `Retry-After`; 5xx and transport errors back off exponentially; other 4xx
-//! (`invalid_blocks`, `no_service`, `channel_is_archived`, …) fail at once because retrying
-//! cannot help. Every wait is bounded by one overall budget so that a Slack outage fails the
-//! invocation well inside the function's timeout and the event source retries it.
+//! Webhooks answer with HTTP statuses. The Web API answers HTTP 200 with `"ok": false` and
+//! an error code, and sometimes HTTP 429. Both are sorted into three kinds:
 //!
-//! The webhook URL is a secret: it lives in [`WebhookUrl`], whose `Debug` is redacted, and
-//! reqwest errors are stripped of their URL before they are shown.
+//! - **wait and retry**: HTTP 429 or `ratelimited` (honouring `Retry-After`), 5xx,
+//!   `internal_error`, `fatal_error`, `service_unavailable`, `request_timeout`, transport
+//!   errors. Every wait is bounded by one overall budget per message, so a Slack outage fails
+//!   the invocation well inside the function's timeout and the event source retries it.
+//! - **configuration errors** ([`SlackError::Setup`]): the token is not valid
+//!   (`invalid_auth`, `not_authed`, `token_revoked`, `account_inactive`, `token_expired`), a
+//!   scope is missing (`missing_scope`), the channel cannot be posted to
+//!   (`channel_not_found`, `not_in_channel`, `is_archived`), or a webhook is gone
+//!   (`no_service`, `channel_is_archived`, `action_prohibited`). Retrying cannot help: one line
+//!   names Slack's code and the setting to fix, at once.
+//! - **refused**: anything else Slack rejects (`invalid_blocks`, `msg_too_long`,
+//!   `invalid_thread_ts`, `message_not_found`, …): not retried; the caller may react to the
+//!   code ([`SlackError::code`]).
+//!
+//! Secrets (the webhook URL, the token) live in [`WebhookUrl`] / [`BotToken`], which cannot
+//! be printed; reqwest errors are stripped of their URL before they are shown.
 
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
+use serde_json::{Value, json};
 
 use crate::message::Message;
+pub use crate::secret::{BotToken, WebhookUrl};
 
-/// A webhook URL. Never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct WebhookUrl(String);
+/// The Web API's base URL unless `SLACK_API_URL` says otherwise.
+pub const DEFAULT_API_URL: &str = "https://slack.com/api";
 
-impl WebhookUrl {
-    /// Accept an `http(s)://` URL.
-    pub fn parse(url: &str) -> Result<Self, SlackError> {
-        let url = url.trim();
-        if url.starts_with("https://") || url.starts_with("http://") {
-            Ok(Self(url.to_owned()))
-        } else {
-            Err(SlackError::Config(
-                "the Slack webhook URL must start with https://".into(),
-            ))
+/// Where one message goes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// An incoming webhook (its channel is fixed by the webhook).
+    Webhook(WebhookUrl),
+    /// A channel, by id (`C0123…`) or name (`#ops`, `ops`), through the Web API with the
+    /// client's bot token. `setting` names where the channel was configured
+    /// (`SLACK_CHANNEL`, `SLACK_ROUTES[2].channel`), for the error that says what to fix.
+    Channel { channel: String, setting: String },
+    /// Nowhere: print each body to stderr as one JSON line.
+    DryRun,
+}
+
+impl Target {
+    /// A channel target; a leading `#` is dropped (the API takes names without it).
+    pub fn channel(channel: &str, setting: impl Into<String>) -> Self {
+        Target::Channel {
+            channel: channel.trim().trim_start_matches('#').to_owned(),
+            setting: setting.into(),
         }
     }
 
-    /// The URL itself, for the HTTP request only.
-    fn expose(&self) -> &str {
-        &self.0
+    /// Whether messages to this target can be threaded and edited (Web API only).
+    pub fn threads(&self) -> bool {
+        matches!(self, Target::Channel { .. })
     }
-}
-
-impl fmt::Debug for WebhookUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("WebhookUrl(<redacted>)")
-    }
-}
-
-/// Where messages go.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Destination {
-    Webhook(WebhookUrl),
-    /// No destination configured: print each body to stderr as one JSON line.
-    DryRun,
 }
 
 /// The shortest attempt worth making: below this the budget is spent.
@@ -84,10 +92,22 @@ impl Default for RetryPolicy {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SlackError {
+    /// Our own settings are unusable (found before anything was sent).
     #[error("Slack configuration: {0}")]
     Config(String),
+    /// Slack says the token, a scope, the channel or the webhook is wrong: not retried.
+    #[error("Slack {method} answered {code}: {fix}")]
+    Setup {
+        method: &'static str,
+        code: String,
+        fix: String,
+    },
+    /// A webhook answered a 4xx that no setting explains (e.g. `invalid_payload`).
     #[error("Slack rejected the message with HTTP {status}: {body}")]
     Rejected { status: u16, body: String },
+    /// The Web API answered `"ok": false` with a code that retrying cannot change.
+    #[error("Slack {method} answered {code}")]
+    Refused { method: &'static str, code: String },
     #[error("Slack delivery failed after {attempts} attempt(s) in {elapsed_ms} ms: {last}")]
     GaveUp {
         attempts: u32,
@@ -101,24 +121,42 @@ impl SlackError {
     pub fn is_transient(&self) -> bool {
         matches!(self, SlackError::GaveUp { .. })
     }
+
+    /// Whether a setting must change before anything can be posted: the invocation stops.
+    pub fn is_configuration(&self) -> bool {
+        matches!(self, SlackError::Config(_) | SlackError::Setup { .. })
+    }
+
+    /// Slack's error code, when Slack gave one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            SlackError::Setup { code, .. } | SlackError::Refused { code, .. } => Some(code),
+            _ => None,
+        }
+    }
 }
 
-/// What one delivery took.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// What one delivery took, and where the message now is (Web API only).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Posted {
     pub attempts: u32,
+    /// The message's timestamp, its id within the channel.
+    pub ts: Option<String>,
+    /// The channel's id (the API answers with the id even when given a name).
+    pub channel: Option<String>,
 }
 
 /// A Slack client: one per execution environment, reused across invocations.
 #[derive(Clone, Debug)]
 pub struct Slack {
     http: reqwest::Client,
-    destination: Destination,
+    token: Option<BotToken>,
+    api_url: String,
     retry: RetryPolicy,
 }
 
 enum Attempt {
-    Done,
+    Done(Posted),
     Fatal(SlackError),
     Retry {
         why: String,
@@ -126,8 +164,21 @@ enum Attempt {
     },
 }
 
+/// One request, as often as the policy allows.
+enum Call<'a> {
+    Webhook(&'a WebhookUrl, &'a Message),
+    Api {
+        method: &'static str,
+        body: Value,
+        /// The channel as configured and the setting that named it, for [`fix`].
+        channel: &'a str,
+        setting: &'a str,
+    },
+}
+
 impl Slack {
-    pub fn new(destination: Destination, retry: RetryPolicy) -> Result<Self, SlackError> {
+    /// A client for webhooks (and dry runs); add a bot token with [`Slack::with_token`].
+    pub fn new(retry: RetryPolicy) -> Result<Self, SlackError> {
         let http = reqwest::Client::builder()
             .connect_timeout(retry.request_timeout.min(Duration::from_secs(5)))
             .timeout(retry.request_timeout)
@@ -138,29 +189,95 @@ impl Slack {
             })?;
         Ok(Self {
             http,
-            destination,
+            token: None,
+            api_url: DEFAULT_API_URL.to_owned(),
             retry,
         })
     }
 
-    pub fn destination(&self) -> &Destination {
-        &self.destination
+    /// Web API mode: the bot token, and the API's base URL (`https://slack.com/api`).
+    pub fn with_token(mut self, token: BotToken, api_url: &str) -> Self {
+        self.token = Some(token);
+        self.api_url = api_url.trim().trim_end_matches('/').to_owned();
+        self
     }
 
-    pub fn is_dry_run(&self) -> bool {
-        self.destination == Destination::DryRun
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
     }
 
-    /// Deliver one message (or print it, in a dry run).
-    pub async fn post(&self, message: &Message) -> Result<Posted, SlackError> {
-        let url = match &self.destination {
-            Destination::DryRun => {
-                let line = serde_json::json!({ "dry_run": true, "slack_message": message });
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// Deliver one message to `target` (or print it, in a dry run); `thread_ts` makes it a
+    /// reply (Web API only; ignored by webhooks).
+    pub async fn post(
+        &self,
+        target: &Target,
+        message: &Message,
+        thread_ts: Option<&str>,
+    ) -> Result<Posted, SlackError> {
+        match target {
+            Target::DryRun => {
+                let line =
+                    json!({ "dry_run": true, "thread_ts": thread_ts, "slack_message": message });
                 eprintln!("{line}");
-                return Ok(Posted { attempts: 0 });
+                Ok(Posted::default())
             }
-            Destination::Webhook(url) => url,
-        };
+            Target::Webhook(url) => self.call(Call::Webhook(url, message)).await,
+            Target::Channel { channel, setting } => {
+                let mut body = json!({
+                    "channel": channel,
+                    "text": message.text,
+                    "blocks": message.blocks,
+                    "unfurl_links": false,
+                    "unfurl_media": false,
+                });
+                if let Some(ts) = thread_ts {
+                    body["thread_ts"] = Value::String(ts.to_owned());
+                }
+                self.call(Call::Api {
+                    method: "chat.postMessage",
+                    body,
+                    channel,
+                    setting,
+                })
+                .await
+            }
+        }
+    }
+
+    /// Replace a message posted through the Web API: `channel` is the id `post` answered.
+    pub async fn update(
+        &self,
+        channel: &str,
+        ts: &str,
+        message: &Message,
+        setting: &str,
+    ) -> Result<Posted, SlackError> {
+        let body = json!({
+            "channel": channel,
+            "ts": ts,
+            "text": message.text,
+            "blocks": message.blocks,
+        });
+        self.call(Call::Api {
+            method: "chat.update",
+            body,
+            channel,
+            setting,
+        })
+        .await
+    }
+
+    async fn call(&self, call: Call<'_>) -> Result<Posted, SlackError> {
+        if matches!(call, Call::Api { .. }) && self.token.is_none() {
+            return Err(SlackError::Config(
+                "a channel needs Web API mode: set SLACK_BOT_TOKEN or SLACK_BOT_TOKEN_SECRET_ARN"
+                    .into(),
+            ));
+        }
         let started = Instant::now();
         let mut backoff = self.retry.initial_backoff;
         let mut attempts = 0;
@@ -168,8 +285,23 @@ impl Slack {
             attempts += 1;
             let left = self.retry.budget.saturating_sub(started.elapsed());
             let timeout = self.retry.request_timeout.min(left).max(MIN_ATTEMPT);
-            let (why, after) = match self.attempt(url, message, timeout).await {
-                Attempt::Done => return Ok(Posted { attempts }),
+            let outcome = match &call {
+                Call::Webhook(url, message) => self.webhook_attempt(url, message, timeout).await,
+                Call::Api {
+                    method,
+                    body,
+                    channel,
+                    setting,
+                } => {
+                    self.api_attempt(method, body, timeout, channel, setting)
+                        .await
+                }
+            };
+            let (why, after) = match outcome {
+                Attempt::Done(mut posted) => {
+                    posted.attempts = attempts;
+                    return Ok(posted);
+                }
                 Attempt::Fatal(e) => return Err(e),
                 Attempt::Retry { why, after } => (why, after),
             };
@@ -195,58 +327,208 @@ impl Slack {
         }
     }
 
-    async fn attempt(&self, url: &WebhookUrl, message: &Message, timeout: Duration) -> Attempt {
-        let response = match self
-            .http
-            .post(url.expose())
-            .timeout(timeout)
-            .json(message)
-            .send()
-            .await
-        {
+    async fn webhook_attempt(
+        &self,
+        url: &WebhookUrl,
+        message: &Message,
+        timeout: Duration,
+    ) -> Attempt {
+        let request = self.http.post(url.expose()).timeout(timeout).json(message);
+        let (status, retry_after, body) = match send(request).await {
             Ok(r) => r,
-            Err(e) => {
-                return Attempt::Retry {
-                    why: describe(&e),
-                    after: None,
-                };
-            }
-        };
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let body = match response.text().await {
-            Ok(b) => b,
-            Err(e) => {
-                return Attempt::Retry {
-                    why: describe(&e),
-                    after: None,
-                };
-            }
+            Err(why) => return Attempt::Retry { why, after: None },
         };
         let body = crate::mrkdwn::truncate_plain(body.trim(), 200);
         if status.is_success() {
-            Attempt::Done
-        } else if status == StatusCode::TOO_MANY_REQUESTS {
-            Attempt::Retry {
-                why: format!("HTTP 429 {body}"),
-                after: retry_after,
-            }
-        } else if status.is_server_error() {
+            Attempt::Done(Posted::default())
+        } else if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
             Attempt::Retry {
                 why: format!("HTTP {} {body}", status.as_u16()),
                 after: retry_after,
             }
+        } else if let Some(fix) = webhook_fix(&body) {
+            Attempt::Fatal(SlackError::Setup {
+                method: "incoming webhook",
+                code: body,
+                fix: fix.to_owned(),
+            })
         } else {
             Attempt::Fatal(SlackError::Rejected {
                 status: status.as_u16(),
                 body,
             })
         }
+    }
+
+    async fn api_attempt(
+        &self,
+        method: &'static str,
+        body: &Value,
+        timeout: Duration,
+        channel: &str,
+        setting: &str,
+    ) -> Attempt {
+        let Some(token) = &self.token else {
+            return Attempt::Fatal(SlackError::Config("no bot token".into()));
+        };
+        let request = self
+            .http
+            .post(format!("{}/{method}", self.api_url))
+            .timeout(timeout)
+            .bearer_auth(token.expose())
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/json; charset=utf-8",
+            )
+            .body(body.to_string());
+        let (status, retry_after, text) = match send(request).await {
+            Ok(r) => r,
+            Err(why) => return Attempt::Retry { why, after: None },
+        };
+        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            return Attempt::Retry {
+                why: format!(
+                    "{method}: HTTP {} {}",
+                    status.as_u16(),
+                    crate::mrkdwn::truncate_plain(text.trim(), 200)
+                ),
+                after: retry_after,
+            };
+        }
+        let answer: Value = match serde_json::from_str(&text) {
+            Ok(v) if status.is_success() => v,
+            _ => {
+                return Attempt::Fatal(SlackError::Rejected {
+                    status: status.as_u16(),
+                    body: crate::mrkdwn::truncate_plain(text.trim(), 200),
+                });
+            }
+        };
+        if answer["ok"].as_bool() == Some(true) {
+            let field = |k: &str| answer[k].as_str().map(str::to_owned);
+            return Attempt::Done(Posted {
+                attempts: 0,
+                ts: field("ts"),
+                channel: field("channel"),
+            });
+        }
+        let code = answer["error"]
+            .as_str()
+            .unwrap_or("unknown_error")
+            .to_owned();
+        match classify(&code) {
+            Kind::Retry => Attempt::Retry {
+                after: retry_after.or_else(|| {
+                    matches!(code.as_str(), "ratelimited" | "rate_limited")
+                        .then_some(Duration::from_secs(1))
+                }),
+                why: format!("{method}: {code}"),
+            },
+            Kind::Setup => Attempt::Fatal(SlackError::Setup {
+                method,
+                fix: fix(&code, channel, setting, answer["needed"].as_str()),
+                code,
+            }),
+            Kind::Refused => Attempt::Fatal(SlackError::Refused { method, code }),
+        }
+    }
+}
+
+/// Send a request; its status, `Retry-After` (seconds) and body, or why it failed.
+async fn send(
+    request: reqwest::RequestBuilder,
+) -> Result<(StatusCode, Option<Duration>, String), String> {
+    let response = request.send().await.map_err(|e| describe(&e))?;
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let body = response.text().await.map_err(|e| describe(&e))?;
+    Ok((status, retry_after, body))
+}
+
+enum Kind {
+    Retry,
+    Setup,
+    Refused,
+}
+
+/// How to take a Web API error code (DESIGN, "Delivery").
+fn classify(code: &str) -> Kind {
+    match code {
+        "ratelimited"
+        | "rate_limited"
+        | "internal_error"
+        | "fatal_error"
+        | "service_unavailable"
+        | "request_timeout"
+        | "team_added_to_org" => Kind::Retry,
+        "invalid_auth"
+        | "not_authed"
+        | "token_revoked"
+        | "token_expired"
+        | "account_inactive"
+        | "missing_scope"
+        | "not_allowed_token_type"
+        | "no_permission"
+        | "access_denied"
+        | "ekm_access_denied"
+        | "team_access_not_granted"
+        | "restricted_action"
+        | "restricted_action_read_only_channel"
+        | "channel_not_found"
+        | "not_in_channel"
+        | "is_archived" => Kind::Setup,
+        _ => Kind::Refused,
+    }
+}
+
+/// What to do about a configuration error: the setting that holds the wrong value.
+fn fix(code: &str, channel: &str, setting: &str, needed: Option<&str>) -> String {
+    let token = "set SLACK_BOT_TOKEN (or the secret SLACK_BOT_TOKEN_SECRET_ARN names) to the app's Bot User OAuth Token, xoxb-…";
+    match code {
+        "invalid_auth" | "not_authed" => format!("the bot token is not valid: {token}"),
+        "token_revoked" | "token_expired" | "account_inactive" => {
+            format!(
+                "the bot token no longer works (the app was removed or the token revoked): reinstall the app and {token}"
+            )
+        }
+        "not_allowed_token_type" => format!("this is not a bot token: {token}"),
+        "missing_scope" => format!(
+            "the app lacks the scope {}: add it under OAuth & Permissions, reinstall the app, and update the token",
+            needed.unwrap_or("chat:write")
+        ),
+        "channel_not_found" => format!(
+            "{setting} names the channel {channel:?}, which does not exist or which the app cannot see (a private channel must invite the app first): fix {setting}"
+        ),
+        "not_in_channel" => format!(
+            "the app is not a member of {channel:?} ({setting}): invite it there (/invite @your-app), or grant chat:write.public to post in public channels without joining"
+        ),
+        "is_archived" | "restricted_action_read_only_channel" => format!(
+            "the channel {channel:?} ({setting}) is archived or read-only: unarchive it or change {setting}"
+        ),
+        _ => format!(
+            "the workspace does not let the app post to {channel:?} ({setting}): check the app's permissions"
+        ),
+    }
+}
+
+/// A webhook's 4xx answers that mean the webhook itself is wrong.
+fn webhook_fix(body: &str) -> Option<&'static str> {
+    match body {
+        "no_service" | "invalid_token" | "no_team" => Some(
+            "the webhook does not exist or was removed: set SLACK_WEBHOOK_URL (or the secret, or the route's webhook) to a current incoming-webhook URL",
+        ),
+        "channel_is_archived" | "channel_not_found" => {
+            Some("the webhook's channel is archived or gone: create a webhook for another channel")
+        }
+        "action_prohibited" | "posting_to_general_channel_denied" => {
+            Some("the workspace does not let this webhook post: check the app's permissions")
+        }
+        _ => None,
     }
 }
 

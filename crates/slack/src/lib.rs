@@ -1,14 +1,17 @@
 //! Slack messages for opswatch: text that is safe by construction ([`Mrkdwn`]), Block Kit
-//! layouts that respect Slack's limits without dropping anything ([`Alert`]), and delivery to
-//! an incoming webhook with bounded retries ([`Slack`]).
+//! layouts that respect Slack's limits without dropping anything ([`Alert`]), and delivery
+//! with bounded retries ([`Slack`]) to incoming webhooks or through the Web API
+//! (`chat.postMessage`, `chat.update`, threads) with a bot token.
 //!
-//! This crate does no AWS I/O: resolving the webhook URL from Secrets Manager belongs to
-//! `opswatch-support`.
+//! This crate does no AWS I/O: resolving secrets from Secrets Manager belongs to
+//! `opswatch-support`, and routing, exactly-once and threads to `opswatch-delivery`.
 
 mod deliver;
 mod message;
 mod mrkdwn;
+mod secret;
 
-pub use deliver::{Destination, Posted, RetryPolicy, Slack, SlackError, WebhookUrl};
-pub use message::{Alert, Block, Body, Message, limits};
+pub use deliver::{DEFAULT_API_URL, Posted, RetryPolicy, Slack, SlackError, Target};
+pub use message::{Alert, Block, Body, Message, NOTE_ROOM, limits};
 pub use mrkdwn::{Mrkdwn, escape, truncate_plain};
+pub use secret::{BotToken, Secret, WebhookUrl};

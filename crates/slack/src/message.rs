@@ -5,9 +5,13 @@
 //! dropped: a body longer than one message continues in the next ("(2/3)" in the header), and
 //! only a single line longer than a whole section is cut, visibly.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::mrkdwn::{Mrkdwn, truncate_plain};
+
+/// Room every message keeps for a note added after it was posted (a thread parent's "3 more
+/// in the thread"): characters of block text, and one block.
+pub const NOTE_ROOM: usize = 120;
 
 /// Slack's documented limits, and the practical one on total block text.
 pub mod limits {
@@ -29,14 +33,32 @@ pub mod limits {
     pub const FALLBACK_TEXT: usize = 3000;
 }
 
-/// An incoming-webhook body: the `text` fallback plus `blocks`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// A message body: the `text` fallback plus `blocks` (an incoming-webhook body as it is; the
+/// Web API adds the channel).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Message {
     pub text: String,
     pub blocks: Vec<Block>,
 }
 
 impl Message {
+    /// This message with `note` added at the end, in its last context block when that has
+    /// room, else in a new one. The layout keeps room for it ([`NOTE_ROOM`]), so the result is
+    /// within Slack's limits whenever the message was.
+    pub fn with_note(&self, note: &Mrkdwn) -> Message {
+        let mut m = self.clone();
+        let element = MrkdwnText::new(note.truncated(NOTE_ROOM));
+        match m.blocks.last_mut() {
+            Some(Block::Context { elements }) if elements.len() < limits::CONTEXT_ELEMENTS => {
+                elements.push(element)
+            }
+            _ => m.blocks.push(Block::Context {
+                elements: vec![element],
+            }),
+        }
+        m
+    }
+
     /// The first of Slack's limits this message breaks, if any: for tests that check every
     /// message a function could send.
     pub fn limit_violation(&self) -> Option<String> {
@@ -85,16 +107,16 @@ impl Message {
 }
 
 /// The Block Kit blocks opswatch uses.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Block {
     Header {
         text: PlainText,
     },
     Section {
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         text: Option<MrkdwnText>,
-        #[serde(skip_serializing_if = "Vec::is_empty")]
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         fields: Vec<MrkdwnText>,
     },
     Context {
@@ -103,25 +125,25 @@ pub enum Block {
     Divider,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlainText {
     #[serde(rename = "type")]
-    kind: &'static str,
+    kind: String,
     pub text: String,
     emoji: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MrkdwnText {
     #[serde(rename = "type")]
-    kind: &'static str,
+    kind: String,
     pub text: String,
 }
 
 impl MrkdwnText {
     fn new(m: Mrkdwn) -> Self {
         Self {
-            kind: "mrkdwn",
+            kind: "mrkdwn".to_owned(),
             text: m.into_string(),
         }
     }
@@ -131,7 +153,7 @@ impl Block {
     fn header(text: &str) -> Self {
         Block::Header {
             text: PlainText {
-                kind: "plain_text",
+                kind: "plain_text".to_owned(),
                 text: truncate_plain(text, limits::HEADER_TEXT),
                 emoji: true,
             },
@@ -238,8 +260,9 @@ impl Alert {
         let mut page_len: usize = page.iter().map(Block::text_len).sum();
         for block in body {
             let len = block.text_len();
-            let full = page.len() + fixed_blocks + 1 > limits::BLOCKS
-                || header_len + context_len + page_len + len > limits::MESSAGE_TEXT;
+            // One block and NOTE_ROOM characters stay free for a note added later.
+            let full = page.len() + fixed_blocks + 1 > limits::BLOCKS - 1
+                || header_len + context_len + page_len + len > limits::MESSAGE_TEXT - NOTE_ROOM;
             if full && !page.is_empty() {
                 pages.push(std::mem::take(&mut page));
                 page_len = 0;

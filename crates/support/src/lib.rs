@@ -1,38 +1,34 @@
-//! What every opswatch function needs at cold start, done once per execution environment:
-//! the AWS SDK configuration from the environment, the Slack client (webhook URL from the
-//! environment or from Secrets Manager), JSON logs that carry the request id, and the summary
-//! line each invocation ends with.
+//! What every opswatch function needs, done once per execution environment: the AWS SDK
+//! configuration from the environment, secrets from Secrets Manager, JSON logs that carry the
+//! request id, the invocation loop ([`serve`]) and the small helpers more than one function
+//! uses (pattern lists, capped gunzip, times, SDK errors as one line, EMF metrics).
 //!
-//! Nothing here runs per invocation except [`Summary::log`]; the clients built here are meant
-//! to be built in `run()` and shared by every invocation of a warm environment.
-
-use std::time::Duration;
+//! The clients built here are meant to be built in `run()` and shared by every invocation of
+//! a warm environment. Slack delivery (routes, exactly once, threads) is `opswatch-delivery`.
 
 #[cfg(feature = "ssm")]
 pub mod checkpoint;
+mod patterns;
 pub mod window;
 
+use std::io::Read;
+
 use aws_config::{BehaviorVersion, SdkConfig};
-use opswatch_slack::{Destination, RetryPolicy, Slack, SlackError, WebhookUrl};
+
+pub use opswatch_slack::Secret;
+pub use patterns::Patterns;
 
 /// Environment variable names shared by every function (also in `template.yaml`).
 pub mod env {
-    pub const SLACK_WEBHOOK_URL: &str = "SLACK_WEBHOOK_URL";
-    pub const SLACK_WEBHOOK_SECRET_ARN: &str = "SLACK_WEBHOOK_SECRET_ARN";
-    /// Upper bound, in seconds, on the time one Slack message may take, its attempts and the
-    /// waits between them included (default 20). Keep it well below the function's timeout.
-    pub const SLACK_MAX_RETRY_SECONDS: &str = "SLACK_MAX_RETRY_SECONDS";
     pub const LOG_LEVEL: &str = "LOG_LEVEL";
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum SupportError {
     #[error("{name} is invalid: {why}")]
-    InvalidVariable { name: &'static str, why: String },
-    #[error("reading the Slack webhook secret {arn}: {why}")]
+    InvalidVariable { name: String, why: String },
+    #[error("reading the secret {arn}: {why}")]
     Secret { arn: String, why: String },
-    #[error(transparent)]
-    Slack(#[from] SlackError),
 }
 
 /// JSON logs to stderr, one object per line, each with the current span (which carries the
@@ -91,48 +87,6 @@ pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
-/// The Slack client for this environment: `SLACK_WEBHOOK_URL`, else the secret named by
-/// `SLACK_WEBHOOK_SECRET_ARN` (read once, here), else a dry run that prints each message to
-/// stderr. The secret may hold the URL itself or JSON with a `url` / `webhook_url` key.
-pub async fn slack_from_env(config: &SdkConfig) -> Result<Slack, SupportError> {
-    let destination = match (
-        var(env::SLACK_WEBHOOK_URL),
-        var(env::SLACK_WEBHOOK_SECRET_ARN),
-    ) {
-        (Some(url), _) => Destination::Webhook(WebhookUrl::parse(&url)?),
-        (None, Some(arn)) => {
-            let secret = read_secret(config, &arn).await?;
-            Destination::Webhook(webhook_from_secret(&secret).map_err(|why| {
-                SupportError::Secret {
-                    arn: arn.clone(),
-                    why,
-                }
-            })?)
-        }
-        (None, None) => {
-            tracing::warn!(
-                "neither SLACK_WEBHOOK_URL nor SLACK_WEBHOOK_SECRET_ARN is set: dry run, messages go to stderr"
-            );
-            Destination::DryRun
-        }
-    };
-    let mut retry = RetryPolicy::default();
-    if let Some(secs) = var(env::SLACK_MAX_RETRY_SECONDS) {
-        let secs: f64 = secs.parse().map_err(|_| SupportError::InvalidVariable {
-            name: env::SLACK_MAX_RETRY_SECONDS,
-            why: format!("{secs:?} is not a number of seconds"),
-        })?;
-        if !(0.0..=900.0).contains(&secs) {
-            return Err(SupportError::InvalidVariable {
-                name: env::SLACK_MAX_RETRY_SECONDS,
-                why: format!("{secs} is outside 0..=900"),
-            });
-        }
-        retry.budget = Duration::from_secs_f64(secs);
-    }
-    Ok(Slack::new(destination, retry)?)
-}
-
 /// Read a Secrets Manager secret's string value.
 pub async fn read_secret(config: &SdkConfig, arn: &str) -> Result<String, SupportError> {
     let client = aws_sdk_secretsmanager::Client::new(config);
@@ -153,19 +107,30 @@ pub async fn read_secret(config: &SdkConfig, arn: &str) -> Result<String, Suppor
         })
 }
 
-fn webhook_from_secret(secret: &str) -> Result<WebhookUrl, String> {
+/// A secret's value: the value itself, or JSON holding it under the first of `keys` present
+/// (`{"token": "xoxb-…"}`). The error never repeats the secret.
+pub fn secret_value(secret: &str, keys: &[&str]) -> Result<Secret, String> {
     let secret = secret.trim();
-    let url = if secret.starts_with('{') {
-        let v: serde_json::Value = serde_json::from_str(secret)
-            .map_err(|e| format!("the secret is JSON but unreadable: {e}"))?;
-        ["url", "webhook_url", "SLACK_WEBHOOK_URL"]
-            .iter()
-            .find_map(|k| v.get(k).and_then(|u| u.as_str()).map(str::to_owned))
-            .ok_or("the secret's JSON has no \"url\" or \"webhook_url\" key")?
-    } else {
-        secret.to_owned()
-    };
-    WebhookUrl::parse(&url).map_err(|e| e.to_string())
+    if !secret.starts_with('{') {
+        return Ok(Secret::new(secret));
+    }
+    let v: serde_json::Value = serde_json::from_str(secret).map_err(|e| {
+        format!(
+            "the secret is JSON but unreadable (line {}, column {})",
+            e.line(),
+            e.column()
+        )
+    })?;
+    keys.iter()
+        .find_map(|k| v.get(k).and_then(|u| u.as_str()))
+        .map(|s| Secret::new(s.trim()))
+        .ok_or_else(|| {
+            let names: Vec<String> = keys.iter().map(|k| format!("{k:?}")).collect();
+            format!(
+                "the secret's JSON has none of the keys {}",
+                names.join(", ")
+            )
+        })
 }
 
 /// An environment variable's value, trimmed; unset and blank are both `None` (SAM passes an
@@ -185,10 +150,11 @@ pub fn flag(name: &str) -> bool {
 
 /// A comma-separated list variable, items trimmed, empty items dropped.
 pub fn list(name: &str) -> Vec<String> {
-    split_list(&var(name).unwrap_or_default())
+    list_of(&var(name).unwrap_or_default())
 }
 
-fn split_list(s: &str) -> Vec<String> {
+/// A comma-separated list, items trimmed, empty items dropped.
+pub fn list_of(s: &str) -> Vec<String> {
     s.split(',')
         .map(str::trim)
         .filter(|v| !v.is_empty())
@@ -226,58 +192,73 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
+/// An AWS SDK error as one line: the service's code and message when it answered, else the
+/// chain of causes (connection refused, timeouts, …).
+pub fn sdk_error<E>(e: &E) -> String
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
+{
+    match (e.code(), e.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_owned(),
+        _ => error_chain(e),
+    }
+}
+
+/// Unix seconds as RFC 3339 UTC, `2026-11-25T09:10:00Z`.
+pub fn rfc3339(secs: i64) -> String {
+    aws_smithy_types::DateTime::from_secs(secs)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_else(|_| secs.to_string())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GunzipError {
+    #[error("not valid gzip ({0})")]
+    Gzip(String),
+    #[error("too large: it decompresses to more than {0} bytes")]
+    TooLarge(u64),
+}
+
+/// Gunzip every member of `gz`, refusing more than `cap` bytes of output (a gzip bomb stops
+/// at the cap, not at the end of memory).
+pub fn gunzip_capped(gz: &[u8], cap: u64) -> Result<Vec<u8>, GunzipError> {
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(gz)
+        .take(cap + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| GunzipError::Gzip(e.to_string()))?;
+    if out.len() as u64 > cap {
+        return Err(GunzipError::TooLarge(cap));
+    }
+    Ok(out)
+}
+
+/// [`gunzip_capped`] when the bytes start like gzip (`1f 8b`), else the bytes as they are.
+pub fn maybe_gunzip(bytes: &[u8], cap: u64) -> Result<std::borrow::Cow<'_, [u8]>, GunzipError> {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        gunzip_capped(bytes, cap).map(std::borrow::Cow::Owned)
+    } else {
+        Ok(std::borrow::Cow::Borrowed(bytes))
+    }
+}
+
 /// A cold start's outcome, its failure logged as a JSON line first: the runtime itself only
 /// prints the error's `Debug` when `run()` returns it.
 pub fn cold_start<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, E> {
     r.inspect_err(|e| tracing::error!(error = %e, "cold start failed"))
 }
 
-/// Why an invocation failed: its event was unusable (`E`, the function's input error), or
-/// some of its records failed after every healthy one was handled. The runtime reports it as
-/// one readable line (`Debug` is `Display`), typed `BadInput` or `SlackDeliveryFailed`.
-#[derive(thiserror::Error)]
-pub enum InvocationError<E: std::fmt::Display> {
-    #[error("{0}")]
-    BadInput(E),
-    #[error("{failed} of {total} {unit} failed: {details}")]
-    Records {
-        total: usize,
-        failed: usize,
-        /// What was counted, e.g. "SNS record(s)".
-        unit: &'static str,
-        details: String,
-        /// Whether a Slack delivery was among the failures.
-        delivery: bool,
-    },
-}
-
-impl<E: std::fmt::Display> std::fmt::Debug for InvocationError<E> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(self, f)
-    }
-}
-
-impl<E: std::fmt::Display> From<InvocationError<E>> for lambda_runtime::Diagnostic {
-    fn from(e: InvocationError<E>) -> Self {
-        let error_type = match &e {
-            InvocationError::Records { delivery: true, .. } => "SlackDeliveryFailed",
-            _ => "BadInput",
-        };
-        lambda_runtime::Diagnostic {
-            error_type: error_type.into(),
-            error_message: e.to_string(),
-        }
-    }
-}
-
 /// CloudWatch embedded-metric-format line (stderr, with the logs: Lambda ships both streams
-/// to CloudWatch Logs, which turns the line into metrics; stdout stays free): Slack messages sent and alerts that failed in this invocation,
-/// namespace `opswatch`, dimension `FunctionName`. The template's alarms watch `AlertsFailed`.
-pub fn emit_metrics(sent: usize, failed: usize) {
-    eprintln!("{}", metrics_line(&function_name(), now_ms(), sent, failed));
+/// to CloudWatch Logs, which turns the line into metrics; stdout stays free): counts of this
+/// invocation, namespace `opswatch`, dimension `FunctionName`. The template's alarms watch
+/// `AlertsFailed`.
+pub fn emit_metrics(counts: &[(&str, usize)]) {
+    eprintln!("{}", metrics_line(&function_name(), now_ms(), counts));
 }
 
-fn function_name() -> String {
+/// The function's name as Lambda knows it (`local` outside Lambda).
+pub fn function_name() -> String {
     std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".to_owned())
 }
 
@@ -287,24 +268,26 @@ fn now_ms() -> u128 {
         .map_or(0, |d| d.as_millis())
 }
 
-fn metrics_line(function: &str, timestamp_ms: u128, sent: usize, failed: usize) -> String {
-    serde_json::json!({
+fn metrics_line(function: &str, timestamp_ms: u128, counts: &[(&str, usize)]) -> String {
+    let metrics: Vec<serde_json::Value> = counts
+        .iter()
+        .map(|(name, _)| serde_json::json!({"Name": name, "Unit": "Count"}))
+        .collect();
+    let mut line = serde_json::json!({
         "_aws": {
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
                 "Namespace": "opswatch",
                 "Dimensions": [["FunctionName"]],
-                "Metrics": [
-                    {"Name": "AlertsSent", "Unit": "Count"},
-                    {"Name": "AlertsFailed", "Unit": "Count"}
-                ]
+                "Metrics": metrics,
             }]
         },
         "FunctionName": function,
-        "AlertsSent": sent,
-        "AlertsFailed": failed,
-    })
-    .to_string()
+    });
+    for (name, n) in counts {
+        line[*name] = (*n).into();
+    }
+    line.to_string()
 }
 
 /// An event as the runtime hands it over: the payload, or why the bytes were not one (not
@@ -375,35 +358,6 @@ impl From<Failure> for lambda_runtime::Diagnostic {
     }
 }
 
-/// The one summary line every invocation ends with.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Summary {
-    /// Records (or items) received.
-    pub records: usize,
-    /// Slack messages delivered (or printed, in a dry run).
-    pub messages_posted: usize,
-    /// Records deliberately not alerted on (filtered, status notices, …).
-    pub ignored: usize,
-    /// Records that failed.
-    pub failed: usize,
-    /// Extra Slack attempts spent on retries.
-    pub slack_retries: u32,
-}
-
-impl Summary {
-    pub fn log(&self) {
-        emit_metrics(self.messages_posted, self.failed);
-        tracing::info!(
-            records = self.records,
-            messages_posted = self.messages_posted,
-            ignored = self.ignored,
-            failed = self.failed,
-            slack_retries = self.slack_retries,
-            "invocation summary"
-        );
-    }
-}
-
 /// Helpers for the property tests of the function crates.
 pub mod testing {
     /// `base` with byte edits applied in turn: each `(at, op, byte)` overwrites (`op % 3 ==
@@ -453,12 +407,20 @@ mod tests {
 
     #[test]
     fn an_emf_line() {
-        let v: serde_json::Value =
-            serde_json::from_str(&metrics_line("opswatch-x", 1_795_597_200_000, 3, 1)).unwrap();
+        let line = metrics_line(
+            "opswatch-x",
+            1_795_597_200_000,
+            &[("AlertsSent", 3), ("AlertsFailed", 1)],
+        );
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "opswatch");
         assert_eq!(
             v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0],
             "FunctionName"
+        );
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Metrics"][1]["Name"],
+            "AlertsFailed"
         );
         assert_eq!(
             (&v["AlertsSent"], &v["AlertsFailed"]),
@@ -469,8 +431,8 @@ mod tests {
 
     #[test]
     fn lists_and_times() {
-        assert_eq!(split_list(" a, b,,c ,"), ["a", "b", "c"]);
-        assert!(split_list(" ").is_empty());
+        assert_eq!(list_of(" a, b,,c ,"), ["a", "b", "c"]);
+        assert!(list_of(" ").is_empty());
         let ev = serde_json::json!({"time": "2026-11-25T09:10:00Z"});
         assert_eq!(scheduled_time(&ev), Ok(1_795_597_800));
         assert!(scheduled_time(&serde_json::json!({})).is_err());
@@ -480,24 +442,37 @@ mod tests {
 
     #[test]
     fn secret_forms() {
-        let ok = |s: &str| webhook_from_secret(s).is_ok();
-        assert!(ok("https://hooks.slack.com/services/T/B/x"));
-        assert!(ok(" https://hooks.slack.com/services/T/B/x\n"));
-        assert!(ok(r#"{"url":"https://hooks.slack.com/services/T/B/x"}"#));
-        assert!(ok(
-            r#"{"webhook_url":"https://hooks.slack.com/services/T/B/x"}"#
-        ));
-        assert!(!ok(r#"{"other":"https://hooks.slack.com/services/T/B/x"}"#));
-        assert!(!ok("not a url"));
-        assert!(!ok("{broken"));
+        let keys = &["url", "webhook_url"];
+        let value = |s: &str| secret_value(s, keys).map(|v| v.expose().to_owned());
+        assert_eq!(value(" plain\n"), Ok("plain".into()));
+        assert_eq!(value(r#"{"url":"u1"}"#), Ok("u1".into()));
+        assert_eq!(value(r#"{"webhook_url":" u2 "}"#), Ok("u2".into()));
+        assert!(value(r#"{"other":"x"}"#).is_err());
+        assert!(value("{broken").is_err());
     }
 
     #[test]
     fn secret_errors_do_not_echo_the_secret() {
-        let secret = "hooks.slack.com/services/T000/B000/SENTINELxyz";
-        let err = webhook_from_secret(secret).unwrap_err();
-        assert!(!err.contains("SENTINEL"), "{err}");
-        let err = webhook_from_secret(&format!("{{\"u\":\"{secret}\"}}")).unwrap_err();
-        assert!(!err.contains("SENTINEL"), "{err}");
+        for s in [r#"{"u":"SENTINELxyz"}"#, r#"{"url": SENTINELxyz}"#] {
+            let err = secret_value(s, &["url"]).unwrap_err();
+            assert!(!err.contains("SENTINEL"), "{err}");
+        }
+    }
+
+    #[test]
+    fn gunzip_caps_and_passes_plain_bytes() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&[b'a'; 1000]).unwrap();
+        let gz = gz.finish().unwrap();
+        assert_eq!(gunzip_capped(&gz, 1000).unwrap().len(), 1000);
+        assert_eq!(gunzip_capped(&gz, 999), Err(GunzipError::TooLarge(999)));
+        assert!(matches!(
+            gunzip_capped(&gz[..gz.len() / 2], 5000),
+            Err(GunzipError::Gzip(_))
+        ));
+        assert_eq!(&*maybe_gunzip(b"{}", 10).unwrap(), b"{}");
+        assert_eq!(maybe_gunzip(&gz, 2000).unwrap().len(), 1000);
+        assert_eq!(rfc3339(1_795_597_800), "2026-11-25T09:10:00Z");
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use opswatch_config_change_notifier::notification::{Notification, sns_records};
 use opswatch_config_change_notifier::render::{self, Source};
+use opswatch_config_change_notifier::weigh;
 use opswatch_e2e::*;
 use serde_json::Value;
 
@@ -19,19 +20,23 @@ async fn invoke(sample: &str, slack: &SlackFake, aws: Vec<(String, String)>) -> 
         .expect("the function runs")
 }
 
-/// What the pure core renders for a sample: the reviewed snapshot of what Slack must get.
+/// What the pure core renders for a sample, with its severity as the pipeline shows it: the
+/// reviewed snapshot of what Slack must get.
 fn rendered(sample: &str) -> Vec<Value> {
     let ev: Value = serde_json::from_slice(&event(sample)).expect("JSON sample");
     let message = sns_records(&ev).expect("SNS")[0]
         .message
         .clone()
         .expect("message");
-    let alert = match Notification::parse(&message).expect("parses") {
-        Notification::ItemChange(c) => render::item_change(&c, Source::Notification),
-        Notification::Compliance(c) => render::compliance(&c),
+    let (alert, severity) = match Notification::parse(&message).expect("parses") {
+        Notification::ItemChange(c) => (
+            render::item_change(&c, Source::Notification),
+            weigh::item(&c.configuration_item),
+        ),
+        Notification::Compliance(c) => (render::compliance(&c), weigh::compliance(&c)),
         other => panic!("not directly renderable: {other:?}"),
     };
-    alert
+    opswatch_delivery::decorate(alert, severity, FUNCTION)
         .into_messages()
         .iter()
         .map(|m| serde_json::to_value(m).expect("serialisable"))

@@ -6,6 +6,7 @@ mod audit_log_watcher;
 mod bad_input;
 mod cloudtrail_event_handler;
 mod config_change_notifier;
+mod delivery;
 mod rds_maintenance_checker;
 mod sendgrid_bounce_poller;
 mod slack_outages;

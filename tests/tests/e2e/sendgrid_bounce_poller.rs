@@ -263,7 +263,7 @@ async fn the_key_from_secrets_manager_is_used_and_never_printed() {
         .expect("runs, printing no secret");
     assert_eq!(
         cold_start_error(&invoked),
-        r#"SENDGRID_API_KEY_SECRET_ARN: the secret's JSON has no "api_key""#
+        r#"SENDGRID_API_KEY_SECRET_ARN: the secret's JSON has none of the keys "api_key", "key", "SENDGRID_API_KEY""#
     );
 }
 

@@ -1,0 +1,348 @@
+//! The pipeline's settings, read once per cold start. Every mistake is found here and named in
+//! one line, before any event is handled; secrets are read from Secrets Manager here and
+//! never printed.
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `SLACK_BOT_TOKEN` / `SLACK_BOT_TOKEN_SECRET_ARN` | Web API mode: the bot token (`xoxb-…`, or a secret holding it plainly or as JSON `token` / `bot_token`) |
+//! | `SLACK_CHANNEL` | Web API mode: the default channel (id or name, `#` optional) |
+//! | `SLACK_API_URL` | the Web API's base URL (default `https://slack.com/api`) |
+//! | `SLACK_WEBHOOK_URL` / `SLACK_WEBHOOK_SECRET_ARN` | webhook mode: the default webhook (a secret holds it plainly or as JSON `url` / `webhook_url`) |
+//! | `SLACK_ROUTES` | routes (see [`crate::routes`]) |
+//! | `SLACK_MAX_RETRY_SECONDS` | what one message may take, retries included (default 20) |
+//! | `DEDUPE_TABLE` | exactly once and threads: the DynamoDB table |
+//! | `DEDUPE_TTL` | how long message keys are kept (default `7d`) |
+//! | `THREAD_WINDOW` | how long after its first alert a thread takes replies (default `1h`) |
+//! | `THREADS` | `off` disables threads |
+
+use std::time::Duration;
+
+use opswatch_slack::{BotToken, RetryPolicy, Secret, Slack, SlackError, Target, WebhookUrl};
+
+use crate::Delivery;
+use crate::routes::{self, RouteSpec, RouteTarget, Routes};
+use crate::store::Store;
+
+/// Environment variable names (also in `template.yaml` and the README).
+pub mod env {
+    pub const SLACK_BOT_TOKEN: &str = "SLACK_BOT_TOKEN";
+    pub const SLACK_BOT_TOKEN_SECRET_ARN: &str = "SLACK_BOT_TOKEN_SECRET_ARN";
+    pub const SLACK_CHANNEL: &str = "SLACK_CHANNEL";
+    pub const SLACK_API_URL: &str = "SLACK_API_URL";
+    pub const SLACK_WEBHOOK_URL: &str = "SLACK_WEBHOOK_URL";
+    pub const SLACK_WEBHOOK_SECRET_ARN: &str = "SLACK_WEBHOOK_SECRET_ARN";
+    pub const SLACK_ROUTES: &str = "SLACK_ROUTES";
+    pub const SLACK_MAX_RETRY_SECONDS: &str = "SLACK_MAX_RETRY_SECONDS";
+    pub const DEDUPE_TABLE: &str = "DEDUPE_TABLE";
+    pub const DEDUPE_TTL: &str = "DEDUPE_TTL";
+    pub const THREAD_WINDOW: &str = "THREAD_WINDOW";
+    pub const THREADS: &str = "THREADS";
+}
+
+/// The keys a secret holding a bot token may use.
+const TOKEN_KEYS: &[&str] = &["token", "bot_token", "SLACK_BOT_TOKEN"];
+/// The keys a secret holding a webhook URL may use.
+const WEBHOOK_KEYS: &[&str] = &["url", "webhook_url", "SLACK_WEBHOOK_URL"];
+
+/// A claim outlives the Slack budget by this much before another attempt may take it.
+const CLAIM_MARGIN: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Secret(#[from] opswatch_support::SupportError),
+    #[error("{0}")]
+    Slack(#[from] SlackError),
+}
+
+/// A value given directly or through a Secrets Manager secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    Value(Secret),
+    SecretArn(String),
+}
+
+/// Everything the environment says, checked; secrets not yet read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub token: Option<Source>,
+    pub channel: Option<String>,
+    pub api_url: String,
+    pub webhook: Option<Source>,
+    pub routes: Vec<RouteSpec>,
+    pub budget: Duration,
+    pub dedupe_table: Option<String>,
+    pub dedupe_ttl: Duration,
+    /// `None`: threads off.
+    pub thread_window: Option<Duration>,
+}
+
+fn duration(name: &str, value: Option<String>, default: &str) -> Result<Duration, String> {
+    let v = value.unwrap_or_else(|| default.to_owned());
+    opswatch_support::window::parse_duration(&v)
+        .map(|s| Duration::from_secs(s as u64))
+        .map_err(|why| format!("{name}: {why}"))
+}
+
+impl Settings {
+    /// From variables looked up by name (blank counts as unset, as SAM passes empty
+    /// parameters).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let get = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let source = |value: &str, arn: &str| match (get(value), get(arn)) {
+            (Some(v), _) => Some(Source::Value(Secret::new(v))),
+            (None, Some(a)) => Some(Source::SecretArn(a)),
+            (None, None) => None,
+        };
+        let token = source(env::SLACK_BOT_TOKEN, env::SLACK_BOT_TOKEN_SECRET_ARN);
+        let webhook = source(env::SLACK_WEBHOOK_URL, env::SLACK_WEBHOOK_SECRET_ARN);
+        let channel = get(env::SLACK_CHANNEL);
+        if let Some(c) = &channel
+            && c.trim_start_matches('#').is_empty()
+        {
+            return Err(
+                "SLACK_CHANNEL must name a channel (an id like C0123ABCD or a name)".into(),
+            );
+        }
+        let routes = routes::parse(&get(env::SLACK_ROUTES).unwrap_or_default())?;
+        if token.is_none()
+            && let Some(i) = routes
+                .iter()
+                .position(|r| matches!(r.target, RouteTarget::Channel(_)))
+        {
+            return Err(format!(
+                "SLACK_ROUTES[{i}] names a \"channel\", which needs Web API mode: set SLACK_BOT_TOKEN or SLACK_BOT_TOKEN_SECRET_ARN (in webhook mode, use \"webhook_url\" or \"webhook_secret_arn\")"
+            ));
+        }
+        if token.is_some() && channel.is_none() && webhook.is_none() {
+            return Err("a Slack bot token is set but no default destination: set SLACK_CHANNEL to the channel alerts go to when no route matches".into());
+        }
+        if token.is_none() && channel.is_some() {
+            return Err("SLACK_CHANNEL is set but no bot token: set SLACK_BOT_TOKEN or SLACK_BOT_TOKEN_SECRET_ARN (or use SLACK_WEBHOOK_URL instead)".into());
+        }
+        let budget = match get(env::SLACK_MAX_RETRY_SECONDS) {
+            None => RetryPolicy::default().budget,
+            Some(v) => {
+                let secs: f64 = v.parse().map_err(|_| {
+                    format!("SLACK_MAX_RETRY_SECONDS: {v:?} is not a number of seconds")
+                })?;
+                if !(0.0..=900.0).contains(&secs) {
+                    return Err(format!(
+                        "SLACK_MAX_RETRY_SECONDS: {secs} is outside 0..=900"
+                    ));
+                }
+                Duration::from_secs_f64(secs)
+            }
+        };
+        let threads = match get(env::THREADS).map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("on" | "true" | "1" | "yes") => true,
+            Some("off" | "false" | "0" | "no") => false,
+            Some(other) => return Err(format!("THREADS: {other:?} is neither on nor off")),
+        };
+        let thread_window = duration(env::THREAD_WINDOW, get(env::THREAD_WINDOW), "1h")?;
+        Ok(Self {
+            token,
+            channel,
+            api_url: get(env::SLACK_API_URL)
+                .unwrap_or_else(|| opswatch_slack::DEFAULT_API_URL.to_owned()),
+            webhook,
+            routes,
+            budget,
+            dedupe_table: get(env::DEDUPE_TABLE),
+            dedupe_ttl: duration(env::DEDUPE_TTL, get(env::DEDUPE_TTL), "7d")?,
+            thread_window: threads.then_some(thread_window),
+        })
+    }
+}
+
+async fn read(
+    config: &aws_config::SdkConfig,
+    source: &Source,
+    keys: &[&str],
+    what: &str,
+) -> Result<Secret, ConfigError> {
+    match source {
+        Source::Value(v) => Ok(v.clone()),
+        Source::SecretArn(arn) => {
+            let text = opswatch_support::read_secret(config, arn).await?;
+            opswatch_support::secret_value(&text, keys)
+                .map_err(|why| ConfigError::Invalid(format!("the {what} secret {arn}: {why}")))
+        }
+    }
+}
+
+impl Delivery {
+    /// The pipeline for `function`, from the environment: the Slack client (bot token or
+    /// webhook, secrets read once here), the routes with their webhooks, the dedupe table.
+    pub async fn from_env(
+        function: &'static str,
+        config: &aws_config::SdkConfig,
+    ) -> Result<Self, ConfigError> {
+        let settings =
+            Settings::from_lookup(|k| std::env::var(k).ok()).map_err(ConfigError::Invalid)?;
+        Self::from_settings(function, config, settings).await
+    }
+
+    pub async fn from_settings(
+        function: &'static str,
+        config: &aws_config::SdkConfig,
+        settings: Settings,
+    ) -> Result<Self, ConfigError> {
+        let retry = RetryPolicy {
+            budget: settings.budget,
+            ..RetryPolicy::default()
+        };
+        let mut slack = Slack::new(retry)?;
+        if let Some(source) = &settings.token {
+            let token = read(config, source, TOKEN_KEYS, "Slack bot token").await?;
+            let token = BotToken::parse(token.expose()).map_err(|e| match source {
+                Source::SecretArn(arn) => {
+                    ConfigError::Invalid(format!("the Slack bot token secret {arn}: {e}"))
+                }
+                Source::Value(_) => ConfigError::Invalid(format!("SLACK_BOT_TOKEN: {e}")),
+            })?;
+            slack = slack.with_token(token, &settings.api_url);
+        }
+        let webhook = |secret: Secret, setting: &str| {
+            WebhookUrl::parse(secret.expose())
+                .map(Target::Webhook)
+                .map_err(|e| ConfigError::Invalid(format!("{setting}: {e}")))
+        };
+        let default = match (&settings.channel, &settings.webhook) {
+            (Some(channel), _) => Target::channel(channel, env::SLACK_CHANNEL),
+            (None, Some(source)) => {
+                let setting = match source {
+                    Source::Value(_) => env::SLACK_WEBHOOK_URL,
+                    Source::SecretArn(_) => env::SLACK_WEBHOOK_SECRET_ARN,
+                };
+                webhook(
+                    read(config, source, WEBHOOK_KEYS, "Slack webhook").await?,
+                    setting,
+                )?
+            }
+            (None, None) => {
+                tracing::warn!(
+                    "no Slack destination is set (SLACK_BOT_TOKEN + SLACK_CHANNEL, or SLACK_WEBHOOK_URL): dry run, messages go to stderr"
+                );
+                Target::DryRun
+            }
+        };
+        let mut resolved = Vec::with_capacity(settings.routes.len());
+        for (i, spec) in settings.routes.iter().enumerate() {
+            let setting = format!("SLACK_ROUTES[{i}]");
+            resolved.push(match &spec.target {
+                RouteTarget::Drop => None,
+                RouteTarget::Channel(c) => Some(Target::channel(c, format!("{setting}.channel"))),
+                RouteTarget::WebhookUrl(url) => Some(webhook(url.clone(), &setting)?),
+                RouteTarget::WebhookSecretArn(arn) => {
+                    let source = Source::SecretArn(arn.clone());
+                    Some(webhook(
+                        read(config, &source, WEBHOOK_KEYS, "route's webhook").await?,
+                        &setting,
+                    )?)
+                }
+            });
+        }
+        let routes = Routes::new(settings.routes, resolved, default);
+        let store = settings.dedupe_table.map(|table| {
+            Store::new(
+                config,
+                table,
+                settings.dedupe_ttl,
+                settings.budget + CLAIM_MARGIN,
+            )
+        });
+        if store.is_none() && settings.thread_window.is_some() && slack.has_token() {
+            tracing::debug!("threads need DEDUPE_TABLE: alerts are posted without threads");
+        }
+        Ok(Delivery::new(
+            function,
+            slack,
+            routes,
+            store,
+            settings.thread_window,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, String> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn modes_and_defaults() {
+        let s = settings(&[]).unwrap();
+        assert_eq!((s.token.is_none(), s.webhook.is_none()), (true, true));
+        assert_eq!(s.dedupe_ttl, Duration::from_secs(7 * 86_400));
+        assert_eq!(s.thread_window, Some(Duration::from_secs(3600)));
+        assert_eq!(s.budget, Duration::from_secs(20));
+        let s = settings(&[
+            ("SLACK_BOT_TOKEN", "xoxb-1-2-3"),
+            ("SLACK_CHANNEL", "#ops"),
+            ("THREADS", "off"),
+            ("DEDUPE_TABLE", " opswatch-dedupe "),
+            ("THREAD_WINDOW", "30m"),
+            ("SLACK_ROUTES", ""),
+        ])
+        .unwrap();
+        assert_eq!(s.thread_window, None);
+        assert_eq!(s.dedupe_table.as_deref(), Some("opswatch-dedupe"));
+        assert_eq!(s.channel.as_deref(), Some("#ops"));
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("SLACK_BOT_TOKEN", "xoxb-1")], "set SLACK_CHANNEL"),
+            (&[("SLACK_CHANNEL", "#ops")], "no bot token"),
+            (
+                &[("SLACK_BOT_TOKEN", "xoxb-1"), ("SLACK_CHANNEL", "#")],
+                "SLACK_CHANNEL must name a channel",
+            ),
+            (
+                &[
+                    ("SLACK_WEBHOOK_URL", "https://h"),
+                    ("SLACK_ROUTES", r##"[{"channel":"#x"}]"##),
+                ],
+                "SLACK_ROUTES[0] names a \"channel\"",
+            ),
+            (&[("THREADS", "maybe")], "THREADS"),
+            (&[("THREAD_WINDOW", "soon")], "THREAD_WINDOW"),
+            (&[("DEDUPE_TTL", "-1d")], "DEDUPE_TTL"),
+            (
+                &[("SLACK_MAX_RETRY_SECONDS", "a lot")],
+                "SLACK_MAX_RETRY_SECONDS",
+            ),
+            (
+                &[("SLACK_ROUTES", "[{\"sevrity\":\"info\",\"drop\":true}]")],
+                "SLACK_ROUTES[0]: unknown key",
+            ),
+        ];
+        for (vars, expected) in cases {
+            let e = settings(vars).unwrap_err();
+            assert!(e.contains(expected), "{vars:?}: {e}");
+        }
+        // A token and a webhook, no channel: the webhook is the default.
+        assert!(
+            settings(&[
+                ("SLACK_BOT_TOKEN", "xoxb-1"),
+                ("SLACK_WEBHOOK_URL", "https://h")
+            ])
+            .is_ok()
+        );
+    }
+}

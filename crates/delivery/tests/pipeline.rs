@@ -1,0 +1,374 @@
+//! The delivery pipeline against moto's DynamoDB and the fake Slack Web API: exactly once
+//! across redeliveries and partial failures, claims released and expired, threads (also
+//! under a race), the table unreachable, configuration errors.
+
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+use opswatch_delivery::config::Settings;
+use opswatch_delivery::store::{self, Claim, Store};
+use opswatch_delivery::{Delivery, DeliveryError, Notice, Outcome, Severity};
+use opswatch_devkit::Moto;
+use opswatch_devkit::slack_api::{ApiReply, DEMO_TOKEN, SlackApiFake};
+use opswatch_slack::{Alert, Mrkdwn};
+
+const FUNCTION: &str = "config-change-notifier";
+const TABLE: &str = "opswatch-dedupe";
+
+async fn sdk(endpoint: &str) -> SdkConfig {
+    opswatch_devkit::moto::sdk_config(endpoint).await
+}
+
+struct World {
+    _moto: Moto,
+    config: SdkConfig,
+    slack: SlackApiFake,
+}
+
+async fn world() -> World {
+    let moto = Moto::start().expect("moto");
+    let config = sdk(&moto.endpoint()).await;
+    store::create_table(&config, TABLE).await.expect("table");
+    let slack = SlackApiFake::start(DEMO_TOKEN).await.expect("fake Slack");
+    World {
+        _moto: moto,
+        config,
+        slack,
+    }
+}
+
+impl World {
+    async fn delivery(&self, extra: &[(&str, &str)]) -> Delivery {
+        let url = self.slack.url();
+        let mut vars = vec![
+            ("SLACK_BOT_TOKEN", DEMO_TOKEN),
+            ("SLACK_CHANNEL", "#alerts"),
+            ("SLACK_API_URL", url.as_str()),
+            ("DEDUPE_TABLE", TABLE),
+            ("SLACK_MAX_RETRY_SECONDS", "1"),
+        ];
+        vars.extend_from_slice(extra);
+        let settings = Settings::from_lookup(|k| {
+            vars.iter()
+                .rev()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        })
+        .expect("settings");
+        Delivery::from_settings(FUNCTION, &self.config, settings)
+            .await
+            .expect("delivery")
+    }
+}
+
+fn notice(source: &str, thread: Option<&str>, lines: usize) -> Notice {
+    let body = (0..lines)
+        .map(|i| Mrkdwn::text(&format!("line {i:04} {}", "x".repeat(200))))
+        .collect();
+    let n = Notice::new(
+        Alert::new(format!("alert from {source}"), "fallback").lines(body),
+        Severity::Warning,
+        source,
+    );
+    match thread {
+        Some(t) => n.thread(t),
+        None => n,
+    }
+}
+
+async fn deliver(d: &Delivery, n: Notice) -> (Outcome, Result<(), DeliveryError>) {
+    let mut out = Outcome::new("SNS record");
+    let r = d.deliver(n, &mut out).await;
+    (out, r)
+}
+
+fn counts(out: &Outcome) -> (usize, usize) {
+    (out.messages_posted(), out.deduplicated())
+}
+
+#[tokio::test]
+async fn a_source_posts_once_however_often_it_is_delivered() {
+    let w = world().await;
+    let d = w.delivery(&[]).await;
+    let (out, r) = deliver(&d, notice("sns/m-1", None, 1)).await;
+    r.unwrap();
+    assert_eq!(counts(&out), (1, 0));
+    let (out, r) = deliver(&d, notice("sns/m-1", None, 1)).await;
+    r.unwrap();
+    assert_eq!(counts(&out), (0, 1));
+    // A cold start (another client) finds it too; another source is another message.
+    let other = w.delivery(&[]).await;
+    let (out, _) = deliver(&other, notice("sns/m-1", None, 1)).await;
+    assert_eq!(counts(&out), (0, 1));
+    let (out, _) = deliver(&other, notice("sns/m-2", None, 1)).await;
+    assert_eq!(counts(&out), (1, 0));
+    assert_eq!(w.slack.messages().len(), 2);
+}
+
+#[tokio::test]
+async fn a_partly_posted_alert_posts_only_the_rest_on_retry() {
+    let w = world().await;
+    let d = w.delivery(&[]).await;
+    // 200 lines of ~210 characters: several messages.
+    let parts = notice("s3/b/k@e1", None, 200).alert.into_messages().len();
+    assert!(parts >= 4, "{parts}");
+    w.slack.script([ApiReply::Normal, ApiReply::Normal]);
+    w.slack.always(ApiReply::Status(500));
+    let (out, r) = deliver(&d, notice("s3/b/k@e1", None, 200)).await;
+    assert!(matches!(r, Err(DeliveryError::Failed(_))), "{r:?}");
+    assert_eq!(counts(&out), (2, 0));
+    w.slack.always(ApiReply::Normal);
+    let (out, r) = deliver(&d, notice("s3/b/k@e1", None, 200)).await;
+    r.unwrap();
+    assert_eq!(counts(&out), (parts - 2, 2));
+    // Every line once, in order.
+    let text: String = w
+        .slack
+        .messages()
+        .iter()
+        .map(|m| m.blocks.to_string())
+        .collect();
+    for i in 0..200 {
+        assert_eq!(
+            text.matches(&format!("line {i:04} ")).count(),
+            1,
+            "line {i}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn claims_are_released_on_failure_and_expire_after_a_crash() {
+    let w = world().await;
+    let d = w.delivery(&[]).await;
+    w.slack.always(ApiReply::Status(502));
+    let (_, r) = deliver(&d, notice("sns/m-9", None, 1)).await;
+    assert!(r.is_err());
+    // Released at once: the retry (seconds later) posts.
+    w.slack.always(ApiReply::Normal);
+    let (out, r) = deliver(&d, notice("sns/m-9", None, 1)).await;
+    r.unwrap();
+    assert_eq!(counts(&out), (1, 0));
+
+    // A crashed attempt's claim blocks others until it expires, then may be retaken.
+    let s = Store::new(
+        &w.config,
+        TABLE.into(),
+        Duration::from_secs(3600),
+        Duration::from_secs(60),
+    );
+    let now = 1_800_000_000;
+    assert_eq!(
+        s.claim("k", "crashed", now, "src").await.unwrap(),
+        Claim::Won
+    );
+    assert_eq!(
+        s.claim("k", "retry", now + 30, "src").await.unwrap(),
+        Claim::Busy { expires: now + 60 }
+    );
+    assert_eq!(
+        s.claim("k", "retry", now + 61, "src").await.unwrap(),
+        Claim::Won
+    );
+    // The crashed attempt can no longer mark it, nor release it.
+    assert!(
+        !s.done("k", "crashed", now + 62, Some("1.1"), None, None)
+            .await
+            .unwrap()
+    );
+    s.release("k", "crashed").await.unwrap();
+    assert!(
+        s.done("k", "retry", now + 62, Some("1.2"), Some("C1"), None)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.claim("k", "third", now + 63, "src").await.unwrap(),
+        Claim::Done {
+            ts: Some("1.2".into()),
+            thread_ts: None
+        }
+    );
+    // Past its TTL (DynamoDB deletes lazily), a key is free again.
+    assert_eq!(
+        s.claim("k", "later", now + 3600 + 63, "src").await.unwrap(),
+        Claim::Won
+    );
+}
+
+#[tokio::test]
+async fn alerts_of_one_thread_key_reply_to_the_first_and_the_parent_counts_them() {
+    let w = world().await;
+    let d = w.delivery(&[]).await;
+    for (i, source) in ["sns/a", "sns/b", "sns/c"].iter().enumerate() {
+        let (out, r) = deliver(&d, notice(source, Some("111122223333/sg-1"), 1)).await;
+        r.unwrap();
+        assert_eq!(counts(&out), (1, 0), "alert {i}");
+    }
+    deliver(&d, notice("sns/other", Some("111122223333/sg-2"), 1))
+        .await
+        .1
+        .unwrap();
+    let m = w.slack.messages();
+    assert_eq!(m.len(), 4);
+    let parent = &m[0];
+    assert_eq!(parent.thread_ts, None);
+    assert_eq!(m[1].thread_ts.as_deref(), Some(parent.ts.as_str()));
+    assert_eq!(m[2].thread_ts.as_deref(), Some(parent.ts.as_str()));
+    assert_eq!(m[3].thread_ts, None, "another resource, another thread");
+    // Edited twice; its content kept, the count last.
+    assert_eq!(parent.edits.len(), 2);
+    let text = parent.blocks.to_string();
+    assert!(text.contains("2 more alerts in the thread"), "{text}");
+    assert!(text.contains("alert from sns/a"), "{text}");
+    assert_eq!(
+        parent.edits[0]["blocks"].as_array().map(Vec::len),
+        parent.blocks.as_array().map(Vec::len)
+    );
+
+    // A redelivered reply is not posted twice, nor counted twice.
+    let (out, _) = deliver(&d, notice("sns/b", Some("111122223333/sg-1"), 1)).await;
+    assert_eq!(counts(&out), (0, 1));
+    assert_eq!(w.slack.messages()[0].edits.len(), 2);
+}
+
+#[tokio::test]
+async fn a_long_threaded_alert_continues_in_its_own_thread() {
+    let w = world().await;
+    let d = w.delivery(&[]).await;
+    deliver(&d, notice("sns/long", Some("acct/r-1"), 200))
+        .await
+        .1
+        .unwrap();
+    let m = w.slack.messages();
+    assert!(m.len() >= 4);
+    assert!(
+        m[1..]
+            .iter()
+            .all(|x| x.thread_ts.as_deref() == Some(m[0].ts.as_str()))
+    );
+    // Continuations are not "more alerts": the parent is not edited for them.
+    assert!(m[0].edits.is_empty());
+}
+
+#[tokio::test]
+async fn two_cold_starts_racing_make_one_parent_and_one_reply() {
+    for round in 0..3 {
+        let w = world().await;
+        let (a, b) = (w.delivery(&[]).await, w.delivery(&[]).await);
+        let key = "111122223333/sg-race";
+        let (ra, rb) = tokio::join!(
+            deliver(&a, notice("sns/first", Some(key), 1)),
+            deliver(&b, notice("sns/second", Some(key), 1)),
+        );
+        ra.1.unwrap();
+        rb.1.unwrap();
+        let m = w.slack.messages();
+        let parents: Vec<_> = m.iter().filter(|x| x.thread_ts.is_none()).collect();
+        assert_eq!((m.len(), parents.len()), (2, 1), "round {round}: {m:?}");
+        let reply = m.iter().find(|x| x.thread_ts.is_some()).unwrap();
+        assert_eq!(reply.thread_ts.as_deref(), Some(parents[0].ts.as_str()));
+        assert_eq!(parents[0].edits.len(), 1, "round {round}");
+    }
+}
+
+#[tokio::test]
+async fn a_thread_ends_after_its_window_and_when_its_parent_is_deleted() {
+    let w = world().await;
+    let d = w.delivery(&[("THREAD_WINDOW", "1s")]).await;
+    deliver(&d, notice("sns/1", Some("k"), 1)).await.1.unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    deliver(&d, notice("sns/2", Some("k"), 1)).await.1.unwrap();
+    let m = w.slack.messages();
+    assert!(m.iter().all(|x| x.thread_ts.is_none()), "{m:?}");
+
+    let d = w.delivery(&[]).await;
+    deliver(&d, notice("sns/3", Some("j"), 1)).await.1.unwrap();
+    let parent = w.slack.messages().last().unwrap().ts.clone();
+    w.slack.delete(&parent);
+    let (out, r) = deliver(&d, notice("sns/4", Some("j"), 1)).await;
+    r.unwrap();
+    assert_eq!(counts(&out), (1, 0));
+    let last = w.slack.messages().last().unwrap().clone();
+    assert_eq!(last.thread_ts, None, "a new parent");
+    deliver(&d, notice("sns/5", Some("j"), 1)).await.1.unwrap();
+    assert_eq!(w.slack.messages().last().unwrap().thread_ts, Some(last.ts));
+}
+
+#[tokio::test]
+async fn an_unreachable_table_posts_anyway_and_says_so() {
+    let slack = SlackApiFake::start(DEMO_TOKEN).await.unwrap();
+    // The SDK pointed at a closed loopback port: DynamoDB cannot be reached.
+    let w = World {
+        _moto: Moto::start().expect("moto"),
+        config: sdk("http://127.0.0.1:9").await,
+        slack,
+    };
+    let d = w.delivery(&[]).await;
+    let started = Instant::now();
+    let (out, r) = deliver(&d, notice("sns/x", Some("k"), 200)).await;
+    r.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let parts = w.slack.messages().len();
+    assert!(parts >= 4);
+    assert_eq!(out.messages_posted(), parts);
+    // Every message was posted unguarded, and counted so.
+    assert_eq!(out.dedupe_unavailable(), parts);
+}
+
+#[tokio::test]
+async fn a_channel_that_does_not_exist_stops_at_once() {
+    let w = world().await;
+    let d = w.delivery(&[("SLACK_CHANNEL", "#nope")]).await;
+    let started = Instant::now();
+    let (mut out, r) = deliver(&d, notice("sns/y", None, 1)).await;
+    let e = r.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(matches!(e, DeliveryError::Configuration(_)), "{e}");
+    assert!(
+        e.to_string().contains("channel_not_found") && e.to_string().contains("SLACK_CHANNEL"),
+        "{e}"
+    );
+    assert_eq!(w.slack.calls().len(), 1);
+    // The claim was released: once the setting is fixed, the retry posts.
+    out.delivery_failed(0, None, &e);
+    assert!(out.stopped());
+    let fixed = w.delivery(&[]).await;
+    let (out, r) = deliver(&fixed, notice("sns/y", None, 1)).await;
+    r.unwrap();
+    assert_eq!(counts(&out), (1, 0));
+}
+
+#[tokio::test]
+async fn routes_send_each_alert_to_its_channel_or_drop_it() {
+    let w = world().await;
+    let d = w
+        .delivery(&[(
+            "SLACK_ROUTES",
+            r##"[{"severity": "critical", "channel": "#security"},
+                 {"account": "999999999999", "drop": true}]"##,
+        )])
+        .await;
+    let critical = Notice::new(Alert::new("root", "root"), Severity::Critical, "sns/r1");
+    deliver(&d, critical).await.1.unwrap();
+    let info = Notice::new(Alert::new("tag", "tag"), Severity::Info, "sns/r2");
+    deliver(&d, info).await.1.unwrap();
+    let dropped = Notice::new(Alert::new("sandbox", "sandbox"), Severity::Info, "sns/r3")
+        .account("999999999999");
+    let (out, r) = deliver(&d, dropped).await;
+    r.unwrap();
+    assert_eq!(out.messages_posted(), 0);
+    let names = |c: &str| -> Vec<String> {
+        w.slack
+            .channel_messages(c)
+            .iter()
+            .map(|m| m.text.clone())
+            .collect()
+    };
+    assert_eq!(names("security"), ["[critical] root"]);
+    assert_eq!(names("alerts"), ["[info] tag"]);
+}
