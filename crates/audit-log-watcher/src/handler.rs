@@ -3,9 +3,9 @@
 //! line, keep the watched users' connections, post one alert, and (pull) move the
 //! checkpoint only after it was delivered.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
-use opswatch_delivery::{BAD_INPUT, Delivery, Notice, Outcome, RouteId, Severity};
+use opswatch_delivery::{BAD_INPUT, Delivery, Groups, Outcome};
 use opswatch_support::checkpoint::{Checkpoint, CheckpointError};
 use opswatch_support::{Failure, window};
 use serde_json::Value;
@@ -113,14 +113,6 @@ impl Batch {
     }
 }
 
-/// The lines of a batch that go to one alert: one route and, where that route threads, one
-/// source and user.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Group {
-    route: RouteId,
-    thread: Option<String>,
-}
-
 impl Watcher {
     /// The response: `{"mode", "logEvents", "alerted", "ignored", "unparseable",
     /// "messagesPosted", …}`.
@@ -196,39 +188,20 @@ impl Watcher {
         out.ignored(batch.ignored);
         out.count("unparseable", batch.unparseable);
         out.count("alerted", batch.sightings.len());
-        let account = batch.account.as_deref();
-        let mut groups: BTreeMap<Group, (Vec<Line>, Severity, Vec<&'static str>)> = BTreeMap::new();
+        let mut groups: Groups<Vec<Line>> = Groups::default();
         for line in rules::summarize(batch.sightings) {
             let (severity, rule) = weigh::weigh(&line);
-            let route = self.delivery.route_of(severity, account, Some(rule));
-            let thread = self.delivery.threads(route).then(|| weigh::thread(&line));
-            let g = groups
-                .entry(Group { route, thread })
-                .or_insert_with(|| (Vec::new(), Severity::Info, Vec::new()));
-            g.0.push(line);
-            g.1 = g.1.max(severity);
-            if !g.2.contains(&rule) {
-                g.2.push(rule);
-            }
+            let account = batch.account.as_deref();
+            groups
+                .group(&self.delivery, severity, account, Some(rule), || {
+                    weigh::thread(&line)
+                })
+                .push(line);
         }
-        for (group, (lines, severity, rules)) in groups {
-            let Some(alert) = render::alert(&lines, &self.rules, &batch.groups) else {
-                continue;
-            };
-            let source = match &group.thread {
-                Some(t) => format!("{source}/{t}"),
-                None => source.to_owned(),
-            };
-            let mut notice = Notice::new(alert, severity, source).route(group.route);
-            if let Some(a) = account {
-                notice = notice.account(a);
-            }
-            if let [rule] = rules[..] {
-                notice = notice.rule(rule);
-            }
-            if let Some(t) = group.thread {
-                notice = notice.thread(t);
-            }
+        let notices = groups.into_notices(source, |lines| {
+            render::alert(&lines, &self.rules, &batch.groups)
+        });
+        for notice in notices {
             self.delivery.deliver(notice, out).await?;
         }
         Ok(())

@@ -3,9 +3,7 @@
 //! the delivery pipeline; SQS messages that failed are reported so that only they are
 //! retried.
 
-use std::collections::BTreeMap;
-
-use opswatch_delivery::{BAD_INPUT, Delivery, DeliveryError, Notice, Outcome, RouteId, Severity};
+use opswatch_delivery::{BAD_INPUT, Delivery, DeliveryError, Groups, Outcome};
 use opswatch_support::{Failure, error_chain};
 use serde_json::Value;
 
@@ -42,34 +40,6 @@ enum ItemError {
     Delivery(#[from] DeliveryError),
 }
 
-/// The events of one file (or one EventBridge event) that go to one alert: one route, and —
-/// where that route threads — one account and principal.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Group {
-    route: RouteId,
-    /// The thread key, where the route threads.
-    thread: Option<String>,
-}
-
-/// A group's alert on its way: its lines and its weight.
-struct Gathered {
-    digest: Digest,
-    severity: Severity,
-    rules: Vec<&'static str>,
-    accounts: Vec<String>,
-}
-
-impl Gathered {
-    fn new() -> Self {
-        Self {
-            digest: Digest::default(),
-            severity: Severity::Info,
-            rules: Vec::new(),
-            accounts: Vec::new(),
-        }
-    }
-}
-
 /// Counts kept while reading (the function's own part of the summary).
 #[derive(Default)]
 struct Counts {
@@ -91,7 +61,7 @@ impl Counts {
         }
     }
 
-    fn into(self, out: &mut Outcome) {
+    fn record(self, out: &mut Outcome) {
         out.count("files", self.files);
         out.count("filesSkipped", self.files_skipped);
         out.count("events", self.events);
@@ -119,13 +89,13 @@ impl Handler {
             Event::Sqs(items) => {
                 let mut out = Outcome::new("SQS message");
                 self.items(&items, &mut out, &mut counts).await;
-                counts.into(&mut out);
+                counts.record(&mut out);
                 out.finish_sqs()
             }
             Event::Sns(items) => {
                 let mut out = Outcome::new("SNS record");
                 self.items(&items, &mut out, &mut counts).await;
-                counts.into(&mut out);
+                counts.record(&mut out);
                 out.finish()
             }
             Event::EventBridge(r) => {
@@ -143,9 +113,11 @@ impl Handler {
                     }
                     Ok(()) => {
                         counts.alerted = 1;
-                        let mut groups = BTreeMap::new();
+                        let mut groups = Groups::default();
                         self.gather(&r, &mut groups);
-                        for notice in self.notices(groups, &source, None) {
+                        let notices =
+                            groups.into_notices(&source, |d: Digest| Some(d.into_alert(None)));
+                        for notice in notices {
                             if let Err(e) = self.delivery.deliver(notice, &mut out).await {
                                 out.delivery_failed(0, r.event_id.as_deref(), &e);
                                 break;
@@ -153,7 +125,7 @@ impl Handler {
                         }
                     }
                 }
-                counts.into(&mut out);
+                counts.record(&mut out);
                 out.finish()
             }
         }
@@ -199,7 +171,7 @@ impl Handler {
                 continue;
             }
             let (bytes, version) = self.fetch(bucket, key).await?;
-            let mut groups = BTreeMap::new();
+            let mut groups = Groups::default();
             let seen = match record::read_log(&bytes, |r| {
                 counts.events += 1;
                 match self.filter.decide(&r) {
@@ -229,7 +201,7 @@ impl Handler {
             counts.decompressed_bytes += seen.bytes;
             // The object and its version: a redelivery of the same file gives the same keys.
             let source = format!("s3/{bucket}/{key}@{version}");
-            notices.extend(self.notices(groups, &source, Some(key)));
+            notices.extend(groups.into_notices(&source, |d: Digest| Some(d.into_alert(Some(key)))));
         }
         for notice in notices {
             self.delivery.deliver(notice, out).await?;
@@ -237,57 +209,15 @@ impl Handler {
         Ok(())
     }
 
-    /// Add one event to its group.
-    fn gather(&self, r: &Record, groups: &mut BTreeMap<Group, Gathered>) {
+    /// Add one event to its group: by route, and by account and principal where the route
+    /// threads.
+    fn gather(&self, r: &Record, groups: &mut Groups<Digest>) {
         let (severity, rule) = weigh::weigh(r);
-        let account = weigh::account(r);
-        let route = self.delivery.route_of(severity, account, rule);
-        let thread = self.delivery.threads(route).then(|| weigh::thread(r));
-        let g = groups
-            .entry(Group { route, thread })
-            .or_insert_with(Gathered::new);
-        g.digest.add(r);
-        g.severity = g.severity.max(severity);
-        if let Some(rule) = rule
-            && !g.rules.contains(&rule)
-        {
-            g.rules.push(rule);
-        }
-        if let Some(a) = account
-            && !g.accounts.iter().any(|x| x == a)
-        {
-            g.accounts.push(a.to_owned());
-        }
-    }
-
-    /// One notice per group, each with its own source (the file and the group's thread).
-    fn notices(
-        &self,
-        groups: BTreeMap<Group, Gathered>,
-        source: &str,
-        file: Option<&str>,
-    ) -> Vec<Notice> {
         groups
-            .into_iter()
-            .map(|(group, g)| {
-                let source = match &group.thread {
-                    Some(t) => format!("{source}/{t}"),
-                    None => source.to_owned(),
-                };
-                let mut n =
-                    Notice::new(g.digest.into_alert(file), g.severity, source).route(group.route);
-                if let [account] = &g.accounts[..] {
-                    n = n.account(account.clone());
-                }
-                if let [rule] = &g.rules[..] {
-                    n = n.rule(*rule);
-                }
-                if let Some(t) = group.thread {
-                    n = n.thread(t);
-                }
-                n
+            .group(&self.delivery, severity, weigh::account(r), rule, || {
+                weigh::thread(r)
             })
-            .collect()
+            .add(r);
     }
 
     /// The object's bytes, and its version (version id, else ETag).

@@ -9,12 +9,14 @@
 //! its summary line and its EMF metrics.
 //!
 //! - [`routes`]: `SLACK_ROUTES`, first match wins, validated at cold start (pure);
+//! - [`Groups`]: many events of one source split by route and thread key into alerts;
 //! - [`keys`]: exactly-once keys from the source, never the clock (pure);
 //! - [`store`]: the DynamoDB table of claims and threads (conditional writes only);
 //! - [`outcome`]: counts, failures, the response, the summary line and metrics;
 //! - [`config`]: the settings, from the environment and Secrets Manager, once per cold start.
 
 pub mod config;
+mod groups;
 pub mod keys;
 pub mod outcome;
 pub mod routes;
@@ -27,6 +29,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use opswatch_slack::{Alert, Message, Mrkdwn, Posted, Slack, SlackError, Target};
 
 pub use config::ConfigError;
+pub use groups::Groups;
 pub use outcome::{BAD_INPUT, CONFIGURATION_ERROR, Outcome, SLACK_DELIVERY_FAILED};
 pub use routes::{Attributes, RouteId, Routes};
 pub use severity::Severity;
@@ -206,10 +209,6 @@ impl Delivery {
             thread_window,
             wait,
         }
-    }
-
-    pub fn function(&self) -> &'static str {
-        self.function
     }
 
     /// The route an alert with these attributes takes (for handlers that split their

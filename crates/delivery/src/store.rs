@@ -38,10 +38,10 @@ pub struct Store {
     client: Client,
     table: String,
     /// How long keys are kept (`DEDUPE_TTL`).
-    pub ttl: Duration,
+    ttl: Duration,
     /// How long a claim holds before another attempt may take it over: the Slack budget
     /// plus a margin.
-    pub claim_for: Duration,
+    claim_for: Duration,
 }
 
 /// A message's claim.
@@ -137,10 +137,6 @@ impl Store {
             ttl,
             claim_for,
         }
-    }
-
-    pub fn table(&self) -> &str {
-        &self.table
     }
 
     fn error<E>(&self, e: &E) -> StoreError
@@ -248,7 +244,7 @@ impl Store {
         channel: Option<&str>,
         thread_ts: Option<&str>,
     ) -> Result<bool, StoreError> {
-        let mut set = vec!["#state = :done", "#ttl = :ttl"];
+        let mut set = vec!["#state = :done".to_owned(), "#ttl = :ttl".to_owned()];
         let mut update = self
             .client
             .update_item()
@@ -267,11 +263,7 @@ impl Store {
                 update = update
                     .expression_attribute_names(format!("#{name}"), name)
                     .expression_attribute_values(format!(":{name}"), s(v));
-                set.push(match name {
-                    "ts" => "#ts = :ts",
-                    "channel" => "#channel = :channel",
-                    _ => "#thread_ts = :thread_ts",
-                });
+                set.push(format!("#{name} = :{name}"));
             }
         }
         let result = update

@@ -168,6 +168,7 @@ enum Attempt {
 enum Call<'a> {
     Webhook(&'a WebhookUrl, &'a Message),
     Api {
+        token: &'a BotToken,
         method: &'static str,
         body: Value,
         /// The channel as configured and the setting that named it, for [`fix`].
@@ -238,6 +239,7 @@ impl Slack {
                     body["thread_ts"] = Value::String(ts.to_owned());
                 }
                 self.call(Call::Api {
+                    token: self.token()?,
                     method: "chat.postMessage",
                     body,
                     channel,
@@ -263,6 +265,7 @@ impl Slack {
             "blocks": message.blocks,
         });
         self.call(Call::Api {
+            token: self.token()?,
             method: "chat.update",
             body,
             channel,
@@ -271,13 +274,18 @@ impl Slack {
         .await
     }
 
-    async fn call(&self, call: Call<'_>) -> Result<Posted, SlackError> {
-        if matches!(call, Call::Api { .. }) && self.token.is_none() {
-            return Err(SlackError::Config(
+    /// The bot token a Web API call needs: without one, our own configuration error, found
+    /// before any request.
+    fn token(&self) -> Result<&BotToken, SlackError> {
+        self.token.as_ref().ok_or_else(|| {
+            SlackError::Config(
                 "a channel needs Web API mode: set SLACK_BOT_TOKEN or SLACK_BOT_TOKEN_SECRET_ARN"
                     .into(),
-            ));
-        }
+            )
+        })
+    }
+
+    async fn call(&self, call: Call<'_>) -> Result<Posted, SlackError> {
         let started = Instant::now();
         let mut backoff = self.retry.initial_backoff;
         let mut attempts = 0;
@@ -288,12 +296,13 @@ impl Slack {
             let outcome = match &call {
                 Call::Webhook(url, message) => self.webhook_attempt(url, message, timeout).await,
                 Call::Api {
+                    token,
                     method,
                     body,
                     channel,
                     setting,
                 } => {
-                    self.api_attempt(method, body, timeout, channel, setting)
+                    self.api_attempt(token, method, body, timeout, channel, setting)
                         .await
                 }
             };
@@ -362,15 +371,13 @@ impl Slack {
 
     async fn api_attempt(
         &self,
+        token: &BotToken,
         method: &'static str,
         body: &Value,
         timeout: Duration,
         channel: &str,
         setting: &str,
     ) -> Attempt {
-        let Some(token) = &self.token else {
-            return Attempt::Fatal(SlackError::Config("no bot token".into()));
-        };
         let request = self
             .http
             .post(format!("{}/{method}", self.api_url))
