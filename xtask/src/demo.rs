@@ -18,6 +18,9 @@ use crate::show::{BOLD, BOLD_CYAN, CYAN, DIM, RED, RESET, YELLOW, ansi};
 pub const DEDUPE_TABLE: &str = "opswatch-dedupe";
 /// The demo's route: critical alerts to #security, everything else to the default channel.
 const ROUTES: &str = r##"[{"severity": "critical", "channel": "#security"}]"##;
+/// CloudTrail's custom rules in the demo: the deploy role's tagging is noise.
+const RULES: &str = r#"[{"name": "deploy-tags", "ignore": true, "match": {"eventName": "CreateTags", "userIdentity.sessionContext.sessionIssuer.userName": "deploy"}}]"#;
+const ACCOUNT_NAMES: &str = "111122223333=prod,444455556666=staging";
 
 /// What the fake Slack workspace held before an invocation: to show what it added.
 struct Seen {
@@ -124,6 +127,8 @@ pub async fn main() -> Result<(), String> {
                 ("SLACK_CHANNEL", "#alerts".to_owned()),
                 ("SLACK_API_URL", slack.url()),
                 ("SLACK_ROUTES", ROUTES.to_owned()),
+                ("RULES", RULES.to_owned()),
+                ("ACCOUNT_NAMES", ACCOUNT_NAMES.to_owned()),
                 ("DEDUPE_TABLE", DEDUPE_TABLE.to_owned()),
                 ("SLACK_MAX_RETRY_SECONDS", "2".to_owned()),
                 ("LOG_LEVEL", "warn".to_owned()),
@@ -132,7 +137,7 @@ pub async fn main() -> Result<(), String> {
         )
         .collect();
     println!(
-        "{}Slack Web API mode:{} default channel #alerts, route {ROUTES}, dedupe table {DEDUPE_TABLE} (moto)",
+        "{}Slack Web API mode:{} default channel #alerts, route {ROUTES}, dedupe table {DEDUPE_TABLE} (moto); CloudTrail: ACCOUNT_NAMES={ACCOUNT_NAMES}, RULES={RULES}",
         ansi(BOLD),
         ansi(RESET)
     );

@@ -4,6 +4,8 @@
 //!   event behind a local Lambda Runtime API; the response on stdout, logs on stderr.
 //! - `demo`: every function on its `events/` samples against moto and a local Slack.
 //! - `test`: formatting, clippy, every test, template lint: what CI runs.
+//! - `rules <log file|event>…`: CloudTrail records through the configured rules; nothing
+//!   posted.
 
 mod ct;
 mod das;
@@ -13,6 +15,7 @@ mod invoke;
 mod load;
 mod package;
 mod python;
+mod rules;
 mod show;
 mod test;
 
@@ -120,6 +123,8 @@ const USAGE: &str = "usage: cargo xtask <command>
                                                  no AWS credentials: local stand-ins)
   demo                                           every function on its samples, locally
   test                                           fmt, clippy, all tests, template lint (CI)
+  rules <log file|event>…                        CloudTrail records through the configured
+                                                 rules (RULES, DISABLE_RULES, …); nothing posted
   package                                        arm64 Lambda zips of every function (cargo-lambda)
   gen-das [--endpoint URL] [--out DIR]           DAS Firehose events made as RDS makes them
   bench das [--rounds N] [--pause-ms N]          decoder vs the Python baseline, same run
@@ -143,6 +148,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("invoke") => runtime.block_on(invoke::main(&args[1..])),
         Some("demo") => runtime.block_on(demo::main()),
+        Some("rules") => rules::main(&args[1..]),
         Some("test") => test::main(),
         Some("package") => package::main(),
         Some("gen-das") => das::gen_main(&args[1..]),

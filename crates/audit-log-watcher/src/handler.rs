@@ -35,6 +35,8 @@ pub struct Pull {
 pub struct Watcher {
     pub delivery: Delivery,
     pub rules: Rules,
+    /// Failed attempts of one user from one host that make a warning.
+    pub failed_threshold: usize,
     pub pull: Option<Pull>,
 }
 
@@ -190,7 +192,7 @@ impl Watcher {
         out.count("alerted", batch.sightings.len());
         let mut groups: Groups<Vec<Line>> = Groups::default();
         for line in rules::summarize(batch.sightings) {
-            let (severity, rule) = weigh::weigh(&line);
+            let (severity, rule) = weigh::weigh(&line, self.failed_threshold);
             let account = batch.account.as_deref();
             groups
                 .group(&self.delivery, severity, account, Some(rule), || {

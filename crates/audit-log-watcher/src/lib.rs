@@ -39,6 +39,9 @@ pub mod env {
     pub const MAX_WINDOW: &str = "MAX_WINDOW";
     /// Pull mode: how far behind the schedule's time a window ends (default `1m`).
     pub const SETTLE_DELAY: &str = "SETTLE_DELAY";
+    /// Failed attempts of one user from one host in one batch that make a warning
+    /// (default 5; fewer are info).
+    pub const FAILED_CONNECT_THRESHOLD: &str = "FAILED_CONNECT_THRESHOLD";
 }
 
 /// What pull mode asks CloudWatch Logs for unless told otherwise: Aurora MySQL's connection
@@ -86,9 +89,24 @@ impl Watcher {
                 settle: duration(env::SETTLE_DELAY, "1m")?,
             })
         };
+        let failed_threshold = match var(env::FAILED_CONNECT_THRESHOLD) {
+            None => weigh::DEFAULT_FAILED_THRESHOLD,
+            Some(v) => v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    format!(
+                        "{}: {v:?} is not a whole number of attempts, 1 or more",
+                        env::FAILED_CONNECT_THRESHOLD
+                    )
+                })?,
+        };
         Ok(Self {
             delivery: opswatch_delivery::Delivery::from_env(FUNCTION, &config).await?,
             rules: rules_from(var(env::WATCH_USERS), var(env::IGNORE_USERS)),
+            failed_threshold,
             pull,
         })
     }

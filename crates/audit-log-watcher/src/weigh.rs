@@ -3,8 +3,9 @@
 //!
 //! - `watched-user-connect` (**warning**): a watched user connected — what the function is
 //!   for;
-//! - `failed-connect` (**warning**), or **critical** from [`FAILED_CRITICAL`] failed attempts
-//!   of one user from one host in one batch (someone is guessing).
+//! - `failed-connect`: failed attempts of one user from one host in one batch — a
+//!   **warning** from `FAILED_CONNECT_THRESHOLD` (default [`DEFAULT_FAILED_THRESHOLD`]) on
+//!   (someone is guessing), **info** below (a mistyped password).
 //!
 //! Thread key: the cluster (or instance) and the user.
 
@@ -12,16 +13,17 @@ use opswatch_delivery::Severity;
 
 use crate::rules::{Line, Sighting};
 
-/// Failed attempts of one user from one host that make a line critical.
-pub const FAILED_CRITICAL: usize = 5;
+/// Failed attempts of one user from one host that make a line a warning, unless
+/// `FAILED_CONNECT_THRESHOLD` says otherwise.
+pub const DEFAULT_FAILED_THRESHOLD: usize = 5;
 
-pub fn weigh(line: &Line) -> (Severity, &'static str) {
+pub fn weigh(line: &Line, failed_threshold: usize) -> (Severity, &'static str) {
     match line {
         Line::Connected(_) => (Severity::Warning, "watched-user-connect"),
-        Line::Failed { count, .. } if *count >= FAILED_CRITICAL => {
-            (Severity::Critical, "failed-connect")
+        Line::Failed { count, .. } if *count >= failed_threshold => {
+            (Severity::Warning, "failed-connect")
         }
-        Line::Failed { .. } => (Severity::Warning, "failed-connect"),
+        Line::Failed { .. } => (Severity::Info, "failed-connect"),
     }
 }
 
@@ -71,13 +73,17 @@ mod tests {
     #[test]
     fn weights_and_threads() {
         assert_eq!(
-            weigh(&line(None)),
+            weigh(&line(None), 5),
             (Severity::Warning, "watched-user-connect")
         );
-        assert_eq!(weigh(&line(Some(4))), (Severity::Warning, "failed-connect"));
+        assert_eq!(weigh(&line(Some(4)), 5), (Severity::Info, "failed-connect"));
         assert_eq!(
-            weigh(&line(Some(5))),
-            (Severity::Critical, "failed-connect")
+            weigh(&line(Some(5)), 5),
+            (Severity::Warning, "failed-connect")
+        );
+        assert_eq!(
+            weigh(&line(Some(2)), 2),
+            (Severity::Warning, "failed-connect")
         );
         assert_eq!(thread(&line(None)), "aurora-prod/admin");
     }

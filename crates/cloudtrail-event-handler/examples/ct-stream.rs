@@ -2,7 +2,7 @@
 //!
 //! ct-stream generate <out.json.gz> <MB>   a CloudTrail log file of at least MB of JSON
 //! ct-stream read <file.json.gz>           read it as the function does (stream, filter,
-//!                                         render); print one JSON line of figures
+//!                                         rules, render); print one JSON line of figures
 
 use std::io::Write;
 use std::time::Instant;
@@ -10,6 +10,7 @@ use std::time::Instant;
 use opswatch_cloudtrail_event_handler::filter::Filter;
 use opswatch_cloudtrail_event_handler::record::read_log;
 use opswatch_cloudtrail_event_handler::render::Digest;
+use opswatch_cloudtrail_event_handler::rules::Rules;
 use serde_json::json;
 
 fn main() -> Result<(), String> {
@@ -98,12 +99,13 @@ fn read(file: &str) -> Result<(), String> {
     // As the function: the compressed object in memory, the JSON streamed.
     let bytes = std::fs::read(file).map_err(|e| format!("{file}: {e}"))?;
     let filter = Filter::default();
+    let rules = Rules::default();
     let mut digest = Digest::default();
     let mut alerted = 0usize;
-    let seen = read_log(&bytes, |r| {
-        if filter.decide(&r).is_ok() {
+    let seen = read_log(&bytes, |r, _| {
+        if let Ok(verdict) = rules.judge(&filter, &r, None) {
             alerted += 1;
-            digest.add(&r);
+            digest.add(&r, &verdict, &filter.account_names);
         }
     })
     .map_err(|e| e.to_string())?;

@@ -1,10 +1,13 @@
 //! Which records deserve an alert (pure).
 //!
-//! In order: a record is dropped when it is read-only (`readOnly: true`, or a name starting
-//! with a read-only prefix) unless its name is listed exactly in `INCLUDE_EVENT_NAMES`; when
-//! it is an AWS service event (`eventType: AwsServiceEvent`, not a call anyone made); when an
-//! include list is set and does not match; when an exclude list matches; and, with
-//! `ALERT_ONLY`, when it is neither an error nor a console sign-in as asked.
+//! A record is read-only when CloudTrail's `readOnly` says so, or — only for records without
+//! the field — when its name starts with a read-only prefix; a name listed exactly in
+//! `INCLUDE_EVENT_NAMES` is never read-only. Read-only records are dropped unless a rule
+//! wants them ([`crate::rules`]). The lists ([`Filter::lists`]) drop, in order: AWS service
+//! events (`eventType: AwsServiceEvent`, not a call anyone made); events of accounts outside
+//! `INCLUDE_ACCOUNTS` or in `EXCLUDE_ACCOUNTS` (ids or `ACCOUNT_NAMES` names); events an
+//! include list is set for and does not match; events an exclude list matches; and, with
+//! `ALERT_ONLY`, events that are neither an error nor a console sign-in as asked.
 //!
 //! Lists are comma-separated; an entry ending in `*` matches by prefix, others exactly, case
 //! ignored (`opswatch_support::Patterns`).
@@ -22,11 +25,15 @@ pub mod env {
     pub const EXCLUDE_PRINCIPALS: &str = "EXCLUDE_PRINCIPALS";
     /// `errors`, `console-logins`, or both (comma-separated); empty: every write.
     pub const ALERT_ONLY: &str = "ALERT_ONLY";
+    /// `111122223333=prod,…`: names shown beside account ids.
+    pub const ACCOUNT_NAMES: &str = "ACCOUNT_NAMES";
+    pub const INCLUDE_ACCOUNTS: &str = "INCLUDE_ACCOUNTS";
+    pub const EXCLUDE_ACCOUNTS: &str = "EXCLUDE_ACCOUNTS";
 }
 
 pub const DEFAULT_READ_ONLY_PREFIXES: &str = "Describe,Get,List,Head,Lookup";
 
-pub use opswatch_support::Patterns;
+pub use opswatch_support::{AccountNames, Patterns};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filter {
@@ -37,6 +44,9 @@ pub struct Filter {
     pub exclude_sources: Patterns,
     pub include_principals: Patterns,
     pub exclude_principals: Patterns,
+    pub include_accounts: Patterns,
+    pub exclude_accounts: Patterns,
+    pub account_names: AccountNames,
     pub only_errors: bool,
     pub only_console_logins: bool,
 }
@@ -55,6 +65,25 @@ pub enum Drop {
     NotIncluded,
     Excluded,
     NotAsked,
+    /// An `ignore` rule matched.
+    Ignored,
+    /// Below `MIN_SEVERITY`.
+    BelowMinimum,
+}
+
+impl Drop {
+    /// Why, in a few words.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Drop::ReadOnly => "read-only",
+            Drop::ServiceEvent => "an AWS service event",
+            Drop::NotIncluded => "not in an INCLUDE_* list",
+            Drop::Excluded => "in an EXCLUDE_* list",
+            Drop::NotAsked => "not asked for by ALERT_ONLY",
+            Drop::Ignored => "ignored",
+            Drop::BelowMinimum => "below MIN_SEVERITY",
+        }
+    }
 }
 
 impl Filter {
@@ -85,22 +114,52 @@ impl Filter {
             exclude_sources: list(env::EXCLUDE_EVENT_SOURCES),
             include_principals: list(env::INCLUDE_PRINCIPALS),
             exclude_principals: list(env::EXCLUDE_PRINCIPALS),
+            include_accounts: list(env::INCLUDE_ACCOUNTS),
+            exclude_accounts: list(env::EXCLUDE_ACCOUNTS),
+            account_names: AccountNames::parse(&get(env::ACCOUNT_NAMES).unwrap_or_default())
+                .map_err(|e| format!("{}: {e}", env::ACCOUNT_NAMES))?,
             only_errors,
             only_console_logins,
         })
     }
 
+    /// Read-only ([`Filter::read_only`]) records dropped, then [`Filter::lists`]: what the
+    /// function did before rules (tests and tools use it).
     pub fn decide(&self, r: &Record) -> Result<(), Drop> {
-        let read_only = r.read_only == Some(true)
-            || self
-                .read_only_prefixes
-                .iter()
-                .any(|p| r.event_name.starts_with(p.as_str()));
-        if read_only && !self.include_names.lists_exactly(&r.event_name) {
+        if self.read_only(r) {
             return Err(Drop::ReadOnly);
         }
+        self.lists(r)
+    }
+
+    /// Whether a record is read-only: CloudTrail's `readOnly` when the record has it, else
+    /// the name's prefix; never when `INCLUDE_EVENT_NAMES` lists the name exactly.
+    pub fn read_only(&self, r: &Record) -> bool {
+        let read_only = match r.read_only {
+            Some(flag) => flag,
+            None => self
+                .read_only_prefixes
+                .iter()
+                .any(|p| r.event_name.starts_with(p.as_str())),
+        };
+        read_only && !self.include_names.lists_exactly(&r.event_name)
+    }
+
+    /// The lists: service events, accounts, names, sources, principals, `ALERT_ONLY`.
+    pub fn lists(&self, r: &Record) -> Result<(), Drop> {
         if r.event_type.as_deref() == Some("AwsServiceEvent") {
             return Err(Drop::ServiceEvent);
+        }
+        if !self.include_accounts.is_empty() || !self.exclude_accounts.is_empty() {
+            let id = crate::weigh::account(r).unwrap_or_default();
+            let name = self.account_names.name(id);
+            let any = |p: &Patterns| p.matches(id) || name.is_some_and(|n| p.matches(n));
+            if !self.include_accounts.is_empty() && !any(&self.include_accounts) {
+                return Err(Drop::NotIncluded);
+            }
+            if any(&self.exclude_accounts) {
+                return Err(Drop::Excluded);
+            }
         }
         let principals = principals(r);
         let any = |p: &Patterns| principals.iter().any(|v| p.matches(v));
@@ -188,6 +247,14 @@ mod tests {
             Ok(())
         );
         assert_eq!(f.decide(&rec("Decrypt", Some(true))), Err(Drop::ReadOnly));
+        // CloudTrail's flag decides when present: STS's Get… calls that issue credentials
+        // are changes, and a Describe… call it marks read-only stays so.
+        assert_eq!(f.decide(&rec("GetFederationToken", Some(false))), Ok(()));
+        assert_eq!(f.decide(&rec("GetSessionToken", Some(false))), Ok(()));
+        assert_eq!(
+            f.decide(&rec("DescribeInstances", Some(true))),
+            Err(Drop::ReadOnly)
+        );
         for name in [
             "DescribeInstances",
             "GetObject",
@@ -225,6 +292,26 @@ mod tests {
         assert_eq!(f.decide(&err), Ok(()));
         assert_eq!(f.decide(&rec("ConsoleLogin", Some(false))), Ok(()));
         assert!(Filter::from_lookup(|k| (k == "ALERT_ONLY").then(|| "sometimes".into())).is_err());
+
+        // Accounts by id or by name.
+        let mut other = rec("RunInstances", None);
+        other.recipient_account_id = Some("444455556666".into());
+        let mut prod = rec("RunInstances", None);
+        prod.recipient_account_id = Some("111122223333".into());
+        let f = filter(&[
+            ("ACCOUNT_NAMES", "111122223333=prod"),
+            ("INCLUDE_ACCOUNTS", "prod"),
+        ]);
+        assert_eq!(f.decide(&prod), Ok(()));
+        assert_eq!(f.decide(&other), Err(Drop::NotIncluded));
+        let f = filter(&[("EXCLUDE_ACCOUNTS", "4444*")]);
+        assert_eq!(f.decide(&prod), Ok(()));
+        assert_eq!(f.decide(&other), Err(Drop::Excluded));
+        assert!(
+            Filter::from_lookup(|k| (k == "ACCOUNT_NAMES").then(|| "prod".into()))
+                .unwrap_err()
+                .starts_with("ACCOUNT_NAMES: ")
+        );
 
         let mut service = rec("RotateKey", None);
         service.event_type = Some("AwsServiceEvent".into());

@@ -11,6 +11,7 @@ use crate::filter::{Drop, Filter};
 use crate::input::{self, Delivery as Announced, Event, InputError, Item};
 use crate::record::{self, LogError, Record};
 use crate::render::Digest;
+use crate::rules::{Rules, Verdict};
 use crate::weigh;
 
 /// Everything an invocation needs; built once per execution environment.
@@ -18,6 +19,7 @@ pub struct Handler {
     pub delivery: Delivery,
     pub s3: aws_sdk_s3::Client,
     pub filter: Filter,
+    pub rules: Rules,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +52,8 @@ struct Counts {
     alerted: usize,
     read_only: usize,
     filtered: usize,
+    ignored: usize,
+    below_min_severity: usize,
     decompressed_bytes: u64,
 }
 
@@ -57,6 +61,8 @@ impl Counts {
     fn drop(&mut self, why: Drop) {
         match why {
             Drop::ReadOnly => self.read_only += 1,
+            Drop::Ignored => self.ignored += 1,
+            Drop::BelowMinimum => self.below_min_severity += 1,
             _ => self.filtered += 1,
         }
     }
@@ -69,14 +75,16 @@ impl Counts {
         out.count("alerted", self.alerted);
         out.count("readOnly", self.read_only);
         out.count("filtered", self.filtered);
+        out.count("ignoredByRules", self.ignored);
+        out.count("belowMinSeverity", self.below_min_severity);
         out.count("decompressedBytes", self.decompressed_bytes as usize);
     }
 }
 
 impl Handler {
     /// SQS: the partial batch response. SNS and EventBridge: the counts, or an error.
-    pub async fn handle(&self, event: Value) -> Result<Value, Failure> {
-        let event = match input::parse(&event) {
+    pub async fn handle(&self, raw: Value) -> Result<Value, Failure> {
+        let event = match input::parse(&raw) {
             Ok(e) => e,
             Err(e) => {
                 let mut out = Outcome::new("event");
@@ -106,15 +114,25 @@ impl Handler {
                     "eventbridge/{}",
                     r.event_id.as_deref().unwrap_or(&r.event_time)
                 );
-                match self.filter.decide(&r) {
-                    Err(why) => {
-                        tracing::debug!(event_name = %r.event_name, reason = ?why, "no alert");
-                        counts.drop(why);
+                // Custom rules read the detail as JSON, with the account EventBridge puts
+                // beside it.
+                let doc = self.rules.needs_document().then(|| {
+                    let mut d = raw.get("detail").cloned().unwrap_or_default();
+                    if let (Some(o), Some(a)) = (d.as_object_mut(), &r.recipient_account_id) {
+                        o.entry("recipientAccountId")
+                            .or_insert_with(|| Value::String(a.clone()));
                     }
-                    Ok(()) => {
+                    d
+                });
+                match self.rules.judge(&self.filter, &r, doc.as_ref()) {
+                    Err(dropped) => {
+                        tracing::debug!(event_name = %r.event_name, reason = ?dropped.why, rule = dropped.rule, "no alert");
+                        counts.drop(dropped.why);
+                    }
+                    Ok(verdict) => {
                         counts.alerted = 1;
                         let mut groups = Groups::default();
-                        self.gather(&r, &mut groups);
+                        self.gather(&r, &verdict, &mut groups);
                         let notices =
                             groups.into_notices(&source, |d: Digest| Some(d.into_alert(None)));
                         for notice in notices {
@@ -172,14 +190,19 @@ impl Handler {
             }
             let (bytes, version) = self.fetch(bucket, key).await?;
             let mut groups = Groups::default();
-            let seen = match record::read_log(&bytes, |r| {
+            let seen = match record::read_log(&bytes, |r, raw| {
                 counts.events += 1;
-                match self.filter.decide(&r) {
-                    Ok(()) => {
+                let doc = self
+                    .rules
+                    .needs_document()
+                    .then(|| serde_json::from_str::<Value>(raw.get()).ok())
+                    .flatten();
+                match self.rules.judge(&self.filter, &r, doc.as_ref()) {
+                    Ok(verdict) => {
                         counts.alerted += 1;
-                        self.gather(&r, &mut groups);
+                        self.gather(&r, &verdict, &mut groups);
                     }
-                    Err(why) => counts.drop(why),
+                    Err(dropped) => counts.drop(dropped.why),
                 }
             }) {
                 Ok(seen) => seen,
@@ -211,13 +234,16 @@ impl Handler {
 
     /// Add one event to its group: by route, and by account and principal where the route
     /// threads.
-    fn gather(&self, r: &Record, groups: &mut Groups<Digest>) {
-        let (severity, rule) = weigh::weigh(r);
+    fn gather(&self, r: &Record, verdict: &Verdict, groups: &mut Groups<Digest>) {
         groups
-            .group(&self.delivery, severity, weigh::account(r), rule, || {
-                weigh::thread(r)
-            })
-            .add(r);
+            .group(
+                &self.delivery,
+                verdict.severity,
+                weigh::account(r),
+                verdict.rule(),
+                || weigh::thread(r),
+            )
+            .add(r, verdict, &self.filter.account_names);
     }
 
     /// The object's bytes, and its version (version id, else ETag).

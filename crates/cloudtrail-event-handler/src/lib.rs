@@ -5,7 +5,10 @@
 //! - [`record`]: CloudTrail records, and log files read one record at a time (pure);
 //! - [`filter`]: which records deserve an alert (pure);
 //! - [`render`]: one line per event, many lines to an alert (pure);
-//! - [`weigh`]: each event's severity, rule and thread key (pure);
+//! - [`replay`]: records judged without posting, for `cargo xtask rules` (pure);
+//! - [`rules`]: built-in and custom rules: each event's severity and the rules it matched
+//!   (pure);
+//! - [`weigh`]: each event's account and thread key (pure);
 //! - [`handler`]: the I/O — S3, grouping by route and principal, SQS partial batch
 //!   responses; the delivery pipeline posts.
 
@@ -14,6 +17,8 @@ pub mod handler;
 pub mod input;
 pub mod record;
 pub mod render;
+pub mod replay;
+pub mod rules;
 pub mod weigh;
 
 use serde_json::Value;
@@ -28,12 +33,54 @@ impl Handler {
     pub async fn from_env() -> Result<Self, lambda_runtime::Error> {
         let config = opswatch_support::aws_config().await;
         let filter = filter::Filter::from_lookup(|k| std::env::var(k).ok())?;
+        // `RULES` wins; else the parameter's value (the template sets both, one empty).
+        let rules_json = match (
+            opswatch_support::var(rules::env::RULES),
+            opswatch_support::var(rules::env::RULES_PARAMETER),
+        ) {
+            (Some(json), _) => Some(json),
+            (None, Some(name)) => Some(rules_parameter(&config, &name).await?),
+            (None, None) => None,
+        };
+        let rules = rules::Rules::from_lookup(|k| match k {
+            rules::env::RULES => rules_json.clone(),
+            _ => std::env::var(k).ok(),
+        })?;
         Ok(Self {
             delivery: opswatch_delivery::Delivery::from_env(FUNCTION, &config).await?,
             s3: opswatch_support::s3_client(&config),
             filter,
+            rules,
         })
     }
+}
+
+/// The custom rules kept in an SSM parameter (a SecureString is decrypted).
+async fn rules_parameter(
+    config: &aws_config::SdkConfig,
+    name: &str,
+) -> Result<String, lambda_runtime::Error> {
+    let ssm = aws_sdk_ssm::Client::new(config);
+    let out = ssm
+        .get_parameter()
+        .name(name)
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "{}: reading the SSM parameter {name:?}: {}",
+                rules::env::RULES_PARAMETER,
+                opswatch_support::error_chain(&e)
+            )
+        })?;
+    out.parameter.and_then(|p| p.value).ok_or_else(|| {
+        format!(
+            "{}: the SSM parameter {name:?} has no value",
+            rules::env::RULES_PARAMETER
+        )
+        .into()
+    })
 }
 
 /// The Lambda entry point: serve invocations until the environment is shut down.

@@ -36,6 +36,10 @@ pub struct Record {
     pub user_identity: UserIdentity,
     pub request_parameters: Option<Value>,
     pub response_elements: Option<Value>,
+    /// `MFAUsed`, `LoginTo`, … of console sign-ins.
+    pub additional_event_data: Option<Value>,
+    /// `"true"` when the call was made with credentials of a console session.
+    pub session_credential_from_console: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -105,13 +109,18 @@ pub struct Seen {
     pub bytes: u64,
 }
 
-/// Read a log file (gzip or plain JSON), calling `each` for every record, in order.
-pub fn read_log(bytes: &[u8], each: impl FnMut(Record)) -> Result<Seen, LogError> {
+/// Read a log file (gzip or plain JSON), calling `each` for every record, in order, with the
+/// record's JSON as it is in the file (custom rules read any path of it).
+pub fn read_log(bytes: &[u8], each: impl FnMut(Record, &RawValue)) -> Result<Seen, LogError> {
     read_log_capped(bytes, MAX_DECOMPRESSED_BYTES, each)
 }
 
 /// [`read_log`] with another decompression cap (tests use a small one).
-fn read_log_capped(bytes: &[u8], cap: u64, mut each: impl FnMut(Record)) -> Result<Seen, LogError> {
+fn read_log_capped(
+    bytes: &[u8],
+    cap: u64,
+    mut each: impl FnMut(Record, &RawValue),
+) -> Result<Seen, LogError> {
     let counted = Counted {
         cap,
         inner: if bytes.starts_with(&[0x1f, 0x8b]) {
@@ -142,7 +151,7 @@ fn read_log_capped(bytes: &[u8], cap: u64, mut each: impl FnMut(Record)) -> Resu
         let mut on_raw = |raw: Box<RawValue>| {
             seen.records += 1;
             match serde_json::from_str::<Record>(raw.get()) {
-                Ok(r) => each(r),
+                Ok(r) => each(r, &raw),
                 Err(e) => {
                     seen.unreadable += 1;
                     tracing::warn!(record = seen.records, error = %e, "not a CloudTrail record; skipped");
@@ -253,7 +262,7 @@ mod tests {
 
     fn names(bytes: &[u8]) -> Result<(Vec<String>, Seen), String> {
         let mut out = Vec::new();
-        let seen = read_log(bytes, |r| out.push(r.event_name)).map_err(|e| e.to_string())?;
+        let seen = read_log(bytes, |r, _| out.push(r.event_name)).map_err(|e| e.to_string())?;
         Ok((out, seen))
     }
 
@@ -307,19 +316,19 @@ mod tests {
         gz.write_all(b"]}").unwrap();
         let bomb = gz.finish().unwrap();
         assert!(bomb.len() < 64 * 1024, "{} bytes", bomb.len());
-        let r = read_log_capped(&bomb, 1024 * 1024, |_| {});
+        let r = read_log_capped(&bomb, 1024 * 1024, |_, _| {});
         assert!(matches!(r, Err(LogError::TooLarge)), "{r:?}");
         // Under the cap the same file is an empty, valid log.
-        let under = read_log_capped(&bomb, 8 * 1024 * 1024, |_| {});
+        let under = read_log_capped(&bomb, 8 * 1024 * 1024, |_, _| {});
         assert!(matches!(under, Ok(Seen { records: 0, .. })), "{under:?}");
     }
 
     proptest::proptest! {
         #[test]
         fn never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256), text in "\\PC{0,64}") {
-            let _ = read_log(&bytes, |_| {});
-            let _ = read_log(text.as_bytes(), |_| {});
-            let _ = read_log(&gz(&text), |_| {});
+            let _ = read_log(&bytes, |_, _| {});
+            let _ = read_log(text.as_bytes(), |_, _| {});
+            let _ = read_log(&gz(&text), |_, _| {});
         }
     }
 }

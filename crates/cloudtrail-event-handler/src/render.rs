@@ -1,22 +1,34 @@
-//! Slack alerts for CloudTrail records (pure): one line per event — who, what, where, when,
-//! and the request's key fields — many lines to an alert, laid out by `opswatch-slack` into
-//! as few messages as Slack's limits allow (overflow goes to the next message).
+//! Slack alerts for CloudTrail records (pure): one line per event — its weight and rules,
+//! who, what, where, when, and the request's key fields — many lines to an alert, laid out
+//! by `opswatch-slack` into as few messages as Slack's limits allow (overflow goes to the
+//! next message). One principal's access denials fold into one line with a count.
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use opswatch_delivery::Severity;
 use opswatch_slack::{Alert, Mrkdwn};
+use opswatch_support::AccountNames;
 use serde_json::Value;
 
 use crate::record::Record;
+use crate::rules::{ACCESS_DENIED, Verdict};
+use crate::weigh;
 
 /// A line is cut to this many characters (a section holds 3,000).
 const LINE_CHARS: usize = 900;
 /// Request parameters shown per event, and the characters of each value.
 const PARAMS: usize = 4;
 const PARAM_CHARS: usize = 80;
+/// Call names listed on a folded line of access denials.
+const FOLDED_NAMES: usize = 6;
 
 /// One event as a line of mrkdwn. Every piece of the record is outside text, escaped.
-pub fn line(r: &Record) -> Mrkdwn {
-    let mut m = Mrkdwn::new();
-    m.push_trusted("• ");
+pub fn line(r: &Record, verdict: &Verdict, names: &AccountNames) -> Mrkdwn {
+    let mut m = Mrkdwn::trusted(match verdict.severity {
+        Severity::Critical => ":rotating_light: ",
+        Severity::Warning => ":warning: ",
+        Severity::Info => "• ",
+    });
     m.push_code(if r.event_time.is_empty() {
         "(no time)"
     } else {
@@ -37,13 +49,15 @@ pub fn line(r: &Record) -> Mrkdwn {
         m.push(result);
         m.push_trusted(")");
     }
+    if from_console(r) {
+        m.push_trusted(" :computer: _in the console_");
+    }
+    for rule in &verdict.rules {
+        m.push_trusted(" ");
+        m.push_code(rule);
+    }
     m.push_trusted(" — ");
-    let account = r
-        .recipient_account_id
-        .as_deref()
-        .or(r.user_identity.account_id.as_deref())
-        .unwrap_or("?");
-    m.push(account);
+    m.push(&names.label(weigh::account(r).unwrap_or("?")));
     if !r.aws_region.is_empty() {
         m.push_trusted(" ");
         m.push(&r.aws_region);
@@ -64,12 +78,29 @@ pub fn line(r: &Record) -> Mrkdwn {
     m.truncated(LINE_CHARS)
 }
 
+/// A call made with a console session's credentials (not the sign-in itself).
+pub fn from_console(r: &Record) -> bool {
+    if r.event_name == "ConsoleLogin" {
+        return false;
+    }
+    let flagged = match &r.session_credential_from_console {
+        Some(Value::String(s)) => s == "true",
+        Some(Value::Bool(b)) => *b,
+        _ => false,
+    };
+    let agent = r.user_agent.as_deref().is_some_and(|ua| {
+        ua == "signin.amazonaws.com"
+            || (ua.starts_with("console.") && ua.ends_with(".amazonaws.com"))
+    });
+    flagged || agent
+}
+
 /// Who made the call: user, role and session, root (highlighted), service.
 fn who(r: &Record, m: &mut Mrkdwn) {
     let u = &r.user_identity;
     match u.kind.as_deref() {
         Some("Root") => {
-            m.push_trusted(":rotating_light: *root*");
+            m.push_trusted("*root*");
         }
         Some("IAMUser") => {
             m.push_bold(u.user_name.as_deref().unwrap_or("?"));
@@ -148,32 +179,64 @@ fn key_params(p: Option<&Value>) -> Vec<String> {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Digest {
     pub lines: Vec<Mrkdwn>,
+    events: usize,
     roots: usize,
     errors: usize,
-    accounts: std::collections::BTreeSet<String>,
-    regions: std::collections::BTreeSet<String>,
+    accounts: BTreeSet<String>,
+    regions: BTreeSet<String>,
+    /// How many events each rule matched.
+    rules: BTreeMap<String, usize>,
     /// The header, were this the only event.
     single: Option<String>,
+    /// Access denials by principal: the line they fold into.
+    denied: BTreeMap<String, Fold>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Fold {
+    line: usize,
+    count: usize,
+    names: BTreeSet<String>,
+    last: String,
 }
 
 impl Digest {
-    pub fn add(&mut self, r: &Record) {
-        self.lines.push(line(r));
+    pub fn add(&mut self, r: &Record, verdict: &Verdict, names: &AccountNames) {
+        self.events += 1;
         self.roots += usize::from(r.user_identity.kind.as_deref() == Some("Root"));
         self.errors += usize::from(r.error_code.is_some());
-        if let Some(a) = r
-            .recipient_account_id
-            .as_deref()
-            .or(r.user_identity.account_id.as_deref())
-        {
-            self.accounts.insert(a.to_owned());
+        if let Some(a) = weigh::account(r) {
+            self.accounts.insert(names.label(a));
         }
         if !r.aws_region.is_empty() {
             self.regions.insert(r.aws_region.clone());
         }
-        if self.lines.len() == 1 {
+        for rule in &verdict.rules {
+            *self.rules.entry((*rule).to_owned()).or_default() += 1;
+        }
+        if self.events == 1 {
             self.single = Some(format!("CloudTrail: {} by {}", r.event_name, who_plain(r)));
         }
+        // Only denials and nothing more serious fold: a denied root call keeps its line.
+        if verdict.rules == [ACCESS_DENIED] {
+            let key = weigh::thread(r);
+            if let Some(f) = self.denied.get_mut(&key) {
+                f.count += 1;
+                f.names.insert(r.event_name.clone());
+                f.last.clone_from(&r.event_time);
+                return;
+            }
+            self.denied.insert(
+                key,
+                Fold {
+                    line: self.lines.len(),
+                    count: 1,
+                    names: BTreeSet::from([r.event_name.clone()]),
+                    last: r.event_time.clone(),
+                },
+            );
+        }
+        self.lines.push(line(r, verdict, names));
     }
 
     pub fn is_empty(&self) -> bool {
@@ -181,26 +244,57 @@ impl Digest {
     }
 
     /// The alert; `source` names the log file.
-    pub fn into_alert(self, source: Option<&str>) -> Alert {
-        let n = self.lines.len();
+    pub fn into_alert(mut self, source: Option<&str>) -> Alert {
+        for f in self.denied.values().filter(|f| f.count > 1) {
+            let mut calls: Vec<&str> = f
+                .names
+                .iter()
+                .map(String::as_str)
+                .take(FOLDED_NAMES)
+                .collect();
+            if f.names.len() > FOLDED_NAMES {
+                calls.push("…");
+            }
+            let m = &mut self.lines[f.line];
+            m.push_trusted(" — ");
+            m.push_bold(&format!("{} denied calls", f.count));
+            m.push_trusted(" by this principal, the last at ");
+            m.push_code(&f.last);
+            m.push_trusted(": ");
+            m.push(&calls.join(", "));
+        }
+        let n = self.events;
         let header = match (n, self.single) {
             (1, Some(h)) => h,
-            _ => format!("CloudTrail: {n} write events"),
+            _ => format!("CloudTrail: {n} events"),
         };
         let mut fallback = header.clone();
         if self.roots > 0 {
             fallback.push_str(&format!(" — {} by the root user", self.roots));
         }
-        let join = |s: &std::collections::BTreeSet<String>| {
-            s.iter().map(String::as_str).collect::<Vec<_>>().join(", ")
-        };
+        let join =
+            |s: &BTreeSet<String>| s.iter().map(String::as_str).collect::<Vec<_>>().join(", ");
         let mut a = Alert::new(header, fallback)
             .field("Account", Mrkdwn::text(&join(&self.accounts)))
             .field("Region", Mrkdwn::text(&join(&self.regions)));
+        if !self.rules.is_empty() {
+            let mut m = Mrkdwn::new();
+            for (i, (rule, count)) in self.rules.iter().enumerate() {
+                if i > 0 {
+                    m.push_trusted(", ");
+                }
+                m.push_code(rule);
+                if *count > 1 {
+                    m.push(&format!(" ×{count}"));
+                }
+            }
+            a = a.field("Rules", m);
+        }
         if self.roots > 0 {
-            let mut m = Mrkdwn::trusted(":rotating_light: ");
-            m.push(&format!("{} event(s)", self.roots));
-            a = a.field("Root user", m);
+            a = a.field(
+                "Root user",
+                Mrkdwn::text(&format!("{} event(s)", self.roots)),
+            );
         }
         if self.errors > 0 {
             a = a.field(
@@ -241,6 +335,7 @@ mod tests {
     use super::*;
     use crate::filter::Filter;
     use crate::record::read_log;
+    use crate::rules::Rules;
 
     const SAMPLE: &str = "111122223333_CloudTrail_us-east-1_20261125T0915Z_mixed.json";
 
@@ -252,43 +347,69 @@ mod tests {
         .expect("the sample log file")
     }
 
-    fn digest(bytes: &[u8], filter: &Filter) -> (Digest, Vec<String>) {
+    /// The digest of a log file under the default filter and rules, and each alerted event's
+    /// name with its severity and rules.
+    fn digest(bytes: &[u8], names: &AccountNames) -> (Digest, Vec<String>) {
+        let (filter, rules) = (Filter::default(), Rules::default());
         let mut d = Digest::default();
-        let mut names = Vec::new();
-        read_log(bytes, |r| {
-            if filter.decide(&r).is_ok() {
-                names.push(r.event_name.clone());
-                d.add(&r);
+        let mut seen = Vec::new();
+        read_log(bytes, |r, _| {
+            if let Ok(v) = rules.judge(&filter, &r, None) {
+                seen.push(
+                    format!("{} {} {}", r.event_name, v.severity, v.rules.join("+"))
+                        .trim_end()
+                        .to_owned(),
+                );
+                d.add(&r, &v, names);
             }
         })
         .expect("the sample reads");
-        (d, names)
+        (d, seen)
+    }
+
+    fn lines(a: &Alert) -> Vec<&str> {
+        a.body
+            .iter()
+            .flat_map(|b| match b {
+                opswatch_slack::Body::Lines(l) => l.iter().map(Mrkdwn::as_str).collect(),
+                opswatch_slack::Body::Code(_) => Vec::new(),
+            })
+            .collect()
+    }
+
+    fn info() -> Verdict<'static> {
+        Verdict {
+            severity: Severity::Info,
+            rules: Vec::new(),
+        }
     }
 
     #[test]
-    fn the_sample_alerts_exactly_its_write_calls() {
-        let (_, names) = digest(&sample(), &Filter::default());
+    fn the_sample_alerts_exactly_its_write_calls_with_their_rules() {
+        let (_, seen) = digest(&sample(), &AccountNames::default());
         assert_eq!(
-            names,
+            seen,
             [
-                "AuthorizeSecurityGroupIngress",
-                "RunInstances",
-                "CreateAccessKey",
-                "ConsoleLogin",
-                "PutBucketPolicy",
-                "CreateRoute",
-                "ModifyDBCluster",
-                "StopLogging",
-                "PutRolePolicy",
+                "AuthorizeSecurityGroupIngress critical world-open-ingress",
+                "RunInstances info",
+                "CreateAccessKey critical root-activity+iam-credentials",
+                "ConsoleLogin critical root-activity",
+                "PutBucketPolicy warning access-denied",
+                "CreateRoute info",
+                "ModifyDBCluster info",
+                "StopLogging critical cloudtrail-tampering",
+                "PutRolePolicy critical admin-policy",
             ]
         );
     }
 
     #[test]
     fn sample_file_message() {
-        let (d, _) = digest(&sample(), &Filter::default());
+        let names = AccountNames::parse("111122223333=prod").unwrap();
+        let (d, _) = digest(&sample(), &names);
         let messages = d.into_alert(Some(&format!("{SAMPLE}.gz"))).into_messages();
         assert_eq!(messages.len(), 1);
+        assert_eq!(messages[0].limit_violation(), None);
         let text = serde_json::to_string(&messages).unwrap();
         // Outside text cannot ping or link.
         assert!(
@@ -299,7 +420,76 @@ mod tests {
             text.contains("&lt;!channel&gt; hi")
                 && text.contains("&lt;!here&gt; &amp; &lt;https://evil.example|click&gt;")
         );
+        // The account's name beside its id, on the lines and in the field.
+        assert_eq!(text.matches("111122223333 (prod)").count(), 10, "{text}");
         insta::assert_json_snapshot!(messages);
+    }
+
+    #[test]
+    fn access_denials_of_one_principal_fold_into_one_line() {
+        let denied = Verdict {
+            severity: Severity::Warning,
+            rules: vec![ACCESS_DENIED],
+        };
+        let mut d = Digest::default();
+        let mut r = Record {
+            event_source: "ec2.amazonaws.com".into(),
+            error_code: Some("Client.UnauthorizedOperation".into()),
+            recipient_account_id: Some("111122223333".into()),
+            ..Record::default()
+        };
+        r.user_identity.kind = Some("IAMUser".into());
+        r.user_identity.user_name = Some("mallory".into());
+        for (i, name) in ["RunInstances", "CreateVpc", "RunInstances", "DeleteVpc"]
+            .iter()
+            .enumerate()
+        {
+            r.event_name = (*name).into();
+            r.event_time = format!("2026-11-25T10:0{i}:00Z");
+            d.add(&r, &denied, &AccountNames::default());
+        }
+        r.user_identity.user_name = Some("bob".into());
+        d.add(&r, &denied, &AccountNames::default());
+        assert_eq!(d.lines.len(), 2);
+        let alert = d.into_alert(None);
+        assert_eq!(alert.header, "CloudTrail: 5 events");
+        let lines = lines(&alert);
+        assert!(
+            lines[0].starts_with(":warning: `2026-11-25T10:00:00Z` *mallory* (IAM user)")
+                && lines[0].ends_with(
+                    " — *4 denied calls* by this principal, the last at `2026-11-25T10:03:00Z`: CreateVpc, DeleteVpc, RunInstances"
+                ),
+            "{}",
+            lines[0]
+        );
+        assert!(!lines[1].contains("denied calls"), "{}", lines[1]);
+    }
+
+    #[test]
+    fn console_sessions_are_marked() {
+        let mut r = Record {
+            event_name: "AuthorizeSecurityGroupIngress".into(),
+            session_credential_from_console: Some(Value::String("true".into())),
+            ..Record::default()
+        };
+        assert!(from_console(&r));
+        assert!(
+            line(&r, &info(), &AccountNames::default())
+                .as_str()
+                .contains(":computer: _in the console_")
+        );
+        r.session_credential_from_console = None;
+        assert!(!from_console(&r));
+        r.user_agent = Some("console.ec2.amazonaws.com".into());
+        assert!(from_console(&r));
+        r.user_agent = Some("aws-cli/2.15.30".into());
+        assert!(!from_console(&r));
+        r.event_name = "ConsoleLogin".into();
+        r.user_agent = Some("signin.amazonaws.com".into());
+        assert!(
+            !from_console(&r),
+            "the sign-in itself is not a change made in the console"
+        );
     }
 
     #[test]
@@ -314,20 +504,20 @@ mod tests {
         for i in 0..400 {
             r.event_name = format!("CreateTags{i:03}");
             r.event_time = format!("2026-11-25T10:{:02}:00Z", i % 60);
-            d.add(&r);
+            d.add(&r, &info(), &AccountNames::default());
         }
         let messages = d.into_alert(None).into_messages();
         assert!(messages.len() > 1);
         let all = serde_json::to_string(&messages).unwrap();
         for i in 0..400 {
-            assert!(
-                all.contains(&format!("CreateTags{i:03}*")),
-                "event {i} lost"
+            assert_eq!(
+                all.matches(&format!("*CreateTags{i:03}*")).count(),
+                1,
+                "event {i}"
             );
         }
         for m in &messages {
-            let len: usize = serde_json::to_string(&m.blocks).unwrap().len();
-            assert!(m.blocks.len() <= 50 && len < 40_000, "{len}");
+            assert_eq!(m.limit_violation(), None);
         }
     }
 
@@ -339,15 +529,17 @@ mod tests {
                 "requestParameters":{"userName":"bob","tags":[{"key":"a"}],"path":"/","x":1,"y":true,"z":null}}"#,
         )
         .unwrap();
+        let root = Verdict {
+            severity: Severity::Critical,
+            rules: vec!["root-activity"],
+        };
         let mut d = Digest::default();
-        d.add(&r);
-        let m = d.into_alert(None).into_messages();
-        let text = serde_json::to_string(&m).unwrap();
-        assert!(text.contains("CloudTrail: CreateUser by root"), "{text}");
-        assert!(text.contains(":rotating_light: *root*"), "{text}");
-        assert!(
-            text.contains("path=/, userName=bob, x=1, y=true, +1 more"),
-            "{text}"
+        d.add(&r, &root, &AccountNames::default());
+        let alert = d.into_alert(None);
+        assert_eq!(alert.header, "CloudTrail: CreateUser by root");
+        assert_eq!(
+            lines(&alert)[0],
+            ":rotating_light: `2026-11-25T09:00:00Z` *root* → `iam` *CreateUser* `root-activity` — ? us-east-1 — `path=/, userName=bob, x=1, y=true, +1 more`"
         );
     }
 }

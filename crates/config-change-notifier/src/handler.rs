@@ -71,12 +71,9 @@ impl Notifier {
             None => format!("sns-body/{}", opswatch_delivery::keys::digest(message)),
         };
         let notice = match notification {
-            Notification::ItemChange(c) => item_notice(
-                render::item_change(&c, Source::Notification),
-                &c,
-                weigh::item(&c.configuration_item),
-                source,
-            ),
+            Notification::ItemChange(c) => {
+                item_notice(render::item_change(&c, Source::Notification), &c, source)
+            }
             Notification::Compliance(c) => {
                 Notice::new(render::compliance(&c), weigh::compliance(&c), source)
                     .account(c.aws_account_id.clone().unwrap_or_default())
@@ -125,7 +122,6 @@ impl Notifier {
             Ok(change) => item_notice(
                 render::item_change(&change, Source::OversizedFromS3),
                 &change,
-                weigh::item(&change.configuration_item),
                 source,
             ),
             Err(why) => {
@@ -161,16 +157,12 @@ impl Notifier {
     }
 }
 
-fn item_notice(
-    alert: Alert,
-    c: &ItemChange,
-    severity: opswatch_delivery::Severity,
-    source: String,
-) -> Notice {
+fn item_notice(alert: Alert, c: &ItemChange, source: String) -> Notice {
     let item = &c.configuration_item;
+    let (severity, rule) = weigh::item(c);
     Notice::new(alert, severity, source)
         .account(item.aws_account_id.clone().unwrap_or_default())
-        .rule(weigh::CONFIGURATION_CHANGE)
+        .rule(rule)
         .thread(weigh::thread(
             item.aws_account_id.as_deref(),
             &item.resource_id,

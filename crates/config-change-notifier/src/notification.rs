@@ -131,6 +131,9 @@ pub struct ConfigurationItem {
     pub change_type: Option<String>,
     #[serde(default)]
     pub tags: Option<BTreeMap<String, Value>>,
+    /// The resource's configuration (absent from an oversized item's summary).
+    #[serde(default)]
+    pub configuration: Option<Value>,
 }
 
 /// `OversizedConfigurationItemChangeNotification`: a summary plus where the item is in S3.

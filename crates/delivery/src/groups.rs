@@ -21,7 +21,7 @@ struct Key {
 struct Group<T> {
     gathered: T,
     severity: Severity,
-    rules: Vec<&'static str>,
+    rules: Vec<String>,
     accounts: Vec<String>,
 }
 
@@ -46,7 +46,7 @@ impl<T: Default> Groups<T> {
         delivery: &Delivery,
         severity: Severity,
         account: Option<&str>,
-        rule: Option<&'static str>,
+        rule: Option<&str>,
         thread: impl FnOnce() -> String,
     ) -> &mut T {
         let route = delivery.route_of(severity, account, rule);
@@ -54,6 +54,36 @@ impl<T: Default> Groups<T> {
             route,
             thread: delivery.threads(route).then(thread),
         };
+        self.entry(key, severity, account, rule)
+    }
+
+    /// The group of an event that never threads (a digest's lines): by route alone.
+    pub fn by_route(
+        &mut self,
+        delivery: &Delivery,
+        severity: Severity,
+        account: Option<&str>,
+        rule: Option<&str>,
+    ) -> &mut T {
+        let route = delivery.route_of(severity, account, rule);
+        self.entry(
+            Key {
+                route,
+                thread: None,
+            },
+            severity,
+            account,
+            rule,
+        )
+    }
+
+    fn entry(
+        &mut self,
+        key: Key,
+        severity: Severity,
+        account: Option<&str>,
+        rule: Option<&str>,
+    ) -> &mut T {
         let g = self.groups.entry(key).or_insert_with(|| Group {
             gathered: T::default(),
             severity: Severity::Info,
@@ -62,9 +92,9 @@ impl<T: Default> Groups<T> {
         });
         g.severity = g.severity.max(severity);
         if let Some(rule) = rule
-            && !g.rules.contains(&rule)
+            && !g.rules.iter().any(|r| r == rule)
         {
-            g.rules.push(rule);
+            g.rules.push(rule.to_owned());
         }
         if let Some(a) = account
             && !g.accounts.iter().any(|x| x == a)
@@ -72,6 +102,10 @@ impl<T: Default> Groups<T> {
             g.accounts.push(a.to_owned());
         }
         &mut g.gathered
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
     }
 }
 
@@ -97,8 +131,8 @@ impl<T> Groups<T> {
             if let [account] = &g.accounts[..] {
                 n = n.account(account.clone());
             }
-            if let [rule] = g.rules[..] {
-                n = n.rule(rule);
+            if let [rule] = &g.rules[..] {
+                n = n.rule(rule.clone());
             }
             if let Some(t) = key.thread {
                 n = n.thread(t);

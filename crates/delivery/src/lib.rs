@@ -32,7 +32,7 @@ pub use config::ConfigError;
 pub use groups::Groups;
 pub use outcome::{BAD_INPUT, CONFIGURATION_ERROR, Outcome, SLACK_DELIVERY_FAILED};
 pub use routes::{Attributes, RouteId, Routes};
-pub use severity::Severity;
+pub use severity::{Severity, is_world, world_open_ingress};
 use store::{Claim, Store, StoreError, ThreadClaim};
 
 /// What a handler hands to the pipeline: one alert and what the pipeline needs to know

@@ -51,6 +51,29 @@ impl Severity {
     }
 }
 
+/// Whether a CIDR block is the whole internet (`0.0.0.0/0`, `::/0`).
+pub fn is_world(cidr: &str) -> bool {
+    matches!(cidr, "0.0.0.0/0" | "::/0")
+}
+
+/// The weight of an ingress rule open to the whole internet, one rule for every function
+/// that sees one (CloudTrail's `AuthorizeSecurityGroupIngress`, a Config change): 80 or 443
+/// alone, or ICMP, is a **warning** — a web server, a ping; anything else (another port, a
+/// range, every protocol `-1`, a rule without ports) is **critical**. `protocol` is as AWS
+/// writes it: a name (`tcp`, `icmp`) or a number (`6`, `1`, `58`, `-1`).
+pub fn world_open_ingress(protocol: &str, from: Option<i64>, to: Option<i64>) -> Severity {
+    let protocol = protocol.to_ascii_lowercase();
+    if matches!(protocol.as_str(), "icmp" | "icmpv6" | "1" | "58") {
+        return Severity::Warning;
+    }
+    match (from, to) {
+        (Some(a), Some(b)) if a == b && (a == 80 || a == 443) && protocol != "-1" => {
+            Severity::Warning
+        }
+        _ => Severity::Critical,
+    }
+}
+
 impl fmt::Display for Severity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -60,6 +83,18 @@ impl fmt::Display for Severity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn world_open_ingress_weights() {
+        assert!(is_world("0.0.0.0/0") && is_world("::/0") && !is_world("10.0.0.0/8"));
+        let w = world_open_ingress;
+        assert_eq!(w("tcp", Some(22), Some(22)), Severity::Critical);
+        assert_eq!(w("6", Some(443), Some(443)), Severity::Warning);
+        assert_eq!(w("tcp", Some(80), Some(443)), Severity::Critical);
+        assert_eq!(w("-1", None, None), Severity::Critical);
+        assert_eq!(w("ICMP", Some(8), Some(-1)), Severity::Warning);
+        assert_eq!(w("udp", None, None), Severity::Critical);
+    }
 
     #[test]
     fn names_and_order() {

@@ -1,14 +1,17 @@
 //! One scheduled run: every region asked at once, the answers sorted soonest first, one
 //! digest posted; a region that fails is named, and the run fails only if all of them did.
 
-use opswatch_delivery::{BAD_INPUT, Delivery, Notice, Outcome, Severity};
+use opswatch_delivery::{BAD_INPUT, Delivery, Groups, Notice, Outcome, Severity};
 use opswatch_support::Failure;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::model::{self, Pending};
+use crate::model::{self, Arn, Pending};
 use crate::rds::{self, Query};
 use crate::render::{Digest, RegionFailure};
+
+/// The rule every digest line carries, for routes.
+pub const RULE: &str = "pending-maintenance";
 
 pub struct Checker {
     pub delivery: Delivery,
@@ -78,16 +81,33 @@ impl Checker {
         out.set("resources", resources.len());
         let due_soon = digest.due_soon();
         out.set("dueSoon", due_soon);
-        if let Some(alert) = digest.alert(self.notify_when_empty) {
-            // Something is due within WARN_DAYS: a warning; a digest of later dates: info.
-            let severity = if due_soon > 0 {
-                Severity::Warning
-            } else {
-                Severity::Info
-            };
-            // The scheduled run is the source: a retried run finds what it already posted.
-            let notice = Notice::new(alert, severity, format!("run/{now}/{}", names.join(",")))
-                .rule("pending-maintenance");
+        // The scheduled run is the source: a retried run finds what it already posted.
+        let source = format!("run/{now}/{}", names.join(","));
+        // Each action routes by its own weight; one digest per destination, whose severity
+        // is its most serious line's.
+        let mut groups: Groups<Vec<Pending>> = Groups::default();
+        for p in &pending {
+            let account = Arn::parse(&p.arn).map(|a| a.account);
+            groups
+                .by_route(&self.delivery, digest.severity(p), account, Some(RULE))
+                .push(p.clone());
+        }
+        let notices = if groups.is_empty() {
+            digest
+                .alert(self.notify_when_empty)
+                .map(|alert| Notice::new(alert, Severity::Info, source.clone()).rule(RULE))
+                .into_iter()
+                .collect()
+        } else {
+            groups.into_notices(&source, |list: Vec<Pending>| {
+                Digest {
+                    pending: &list,
+                    ..digest
+                }
+                .alert(self.notify_when_empty)
+            })
+        };
+        for notice in notices {
             self.delivery
                 .deliver(notice, out)
                 .await

@@ -1,8 +1,10 @@
 //! The Slack digest (pure): pending actions soonest first, identical actions on several
-//! resources in one group, those due within `WARN_DAYS` marked, failed regions named.
+//! resources in one group, each marked with its weight ([`Digest::severity`]), failed
+//! regions named.
 
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
+use opswatch_delivery::Severity;
 use opswatch_slack::{Alert, Mrkdwn};
 
 use crate::model::{Arn, DateKind, Kind, Pending, days_until, relative};
@@ -10,6 +12,7 @@ use crate::model::{Arn, DateKind, Kind, Pending, days_until, relative};
 /// Room for one unit of a group: its line and resources (a section holds 3,000 characters).
 const UNIT: usize = 2_900;
 const DESCRIPTION_CHARS: usize = 500;
+const DAY_SECS: i64 = 86_400;
 
 /// `2026-11-27` for a midnight, else `2026-11-26 03:00 UTC`.
 pub fn date(secs: i64) -> String {
@@ -30,6 +33,7 @@ pub struct RegionFailure {
 }
 
 /// What one run found.
+#[derive(Clone, Copy)]
 pub struct Digest<'a> {
     /// The scheduled event's time: "now" for day counts.
     pub now: i64,
@@ -49,6 +53,17 @@ impl Digest<'_> {
     fn is_due_soon(&self, p: &Pending) -> bool {
         p.due()
             .is_some_and(|(t, _)| days_until(self.now, t) <= self.warn_days)
+    }
+
+    /// An action's weight: **critical** when it applies within a day (or its date has
+    /// passed: it applies in the next window) — an action with no date, applied only if
+    /// someone opts in, never is; **warning** within `WARN_DAYS`; else **info**.
+    pub fn severity(&self, p: &Pending) -> Severity {
+        match p.due() {
+            Some((t, _)) if t - self.now <= DAY_SECS => Severity::Critical,
+            Some(_) if self.is_due_soon(p) => Severity::Warning,
+            _ => Severity::Info,
+        }
     }
 
     /// The alert: `None` when there is nothing to say (nothing pending, no region failed).
@@ -117,7 +132,7 @@ impl Digest<'_> {
             alert = alert.field("Regions that failed", m);
         }
         let mut context = Mrkdwn::text(&format!(
-            "As of {} · days are calendar days (UTC) · :warning: due within {} days",
+            "As of {} · days are calendar days (UTC) · :rotating_light: due within a day · :warning: within {} days",
             date_time(self.now),
             self.warn_days
         ));
@@ -152,10 +167,10 @@ impl Digest<'_> {
         match first.due() {
             Some((t, kind)) => {
                 let days = days_until(self.now, t);
-                line.push_trusted(if self.is_due_soon(first) {
-                    ":warning: "
-                } else {
-                    "• "
+                line.push_trusted(match self.severity(first) {
+                    Severity::Critical => ":rotating_light: ",
+                    Severity::Warning => ":warning: ",
+                    Severity::Info => "• ",
                 });
                 line.push_bold(&date(t));
                 line.push(&format!(" ({}, {})", relative(days), kind.label()));
@@ -359,6 +374,54 @@ mod tests {
 
     fn regions() -> Vec<String> {
         vec!["us-east-1".into(), "eu-west-1".into(), "ap-south-1".into()]
+    }
+
+    #[test]
+    fn each_action_weighs_by_when_it_applies() {
+        let now = 1_764_115_200; // 2025-11-26T00:00:00Z
+        let d = Digest {
+            now,
+            warn_days: 7,
+            regions: &[],
+            failed: &[],
+            pending: &[],
+        };
+        let at = |secs: Option<i64>, opt_in: bool| Pending {
+            region: "eu-west-1".into(),
+            arn: "arn:aws:rds:eu-west-1:111122223333:db:a".into(),
+            action: "system-update".into(),
+            description: String::new(),
+            opt_in_status: opt_in.then(|| "next-maintenance".into()),
+            auto_applied_after: secs,
+            forced_apply: None,
+            current_apply: None,
+        };
+        assert_eq!(
+            d.severity(&at(Some(now + 3_600), false)),
+            Severity::Critical
+        );
+        assert_eq!(
+            d.severity(&at(Some(now - 3_600), false)),
+            Severity::Critical
+        );
+        assert_eq!(
+            d.severity(&at(Some(now + 86_400), true)),
+            Severity::Critical
+        );
+        assert_eq!(
+            d.severity(&at(Some(now + 2 * 86_400), false)),
+            Severity::Warning
+        );
+        assert_eq!(
+            d.severity(&at(Some(now + 7 * 86_400), false)),
+            Severity::Warning
+        );
+        assert_eq!(
+            d.severity(&at(Some(now + 9 * 86_400), false)),
+            Severity::Info
+        );
+        // No date: applied only if someone opts in.
+        assert_eq!(d.severity(&at(None, false)), Severity::Info);
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub struct Poller {
     pub max_window: i64,
     pub notify_when_empty: bool,
     pub mask_emails: bool,
+    /// Bounces in one window that make a warning; fewer are info.
+    pub warn_count: usize,
 }
 
 /// Why a run stopped: the `errorType` and the one line.
@@ -76,8 +78,12 @@ impl Poller {
             if !bounces.is_empty() {
                 let alert = render::bounces(&bounces, a, b, self.mask_emails);
                 // The window is the source: a retried run finds what it already posted.
-                let notice = Notice::new(alert, Severity::Warning, format!("window/{a}-{b}"))
-                    .rule("bounces");
+                let notice = Notice::new(
+                    alert,
+                    severity(bounces.len(), self.warn_count),
+                    format!("window/{a}-{b}"),
+                )
+                .rule("bounces");
                 self.deliver(notice, out, a).await?;
             }
             total += bounces.len();
@@ -113,5 +119,27 @@ impl Poller {
                 ),
             )
         })
+    }
+}
+
+/// A window's weight: a **warning** from `warn_count` bounces on, else **info**.
+pub fn severity(bounces: usize, warn_count: usize) -> Severity {
+    if bounces >= warn_count {
+        Severity::Warning
+    } else {
+        Severity::Info
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_weighs_by_its_bounces() {
+        assert_eq!(severity(1, 50), Severity::Info);
+        assert_eq!(severity(49, 50), Severity::Info);
+        assert_eq!(severity(50, 50), Severity::Warning);
+        assert_eq!(severity(3, 3), Severity::Warning);
     }
 }

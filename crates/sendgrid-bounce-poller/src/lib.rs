@@ -27,7 +27,12 @@ pub mod env {
     pub const MAX_WINDOW: &str = "MAX_WINDOW";
     pub const NOTIFY_WHEN_EMPTY: &str = "NOTIFY_WHEN_EMPTY";
     pub const MASK_EMAILS: &str = "MASK_EMAILS";
+    /// Bounces in one window that make its alert a warning (default 50; fewer are info).
+    pub const BOUNCE_WARN_COUNT: &str = "BOUNCE_WARN_COUNT";
 }
+
+/// [`env::BOUNCE_WARN_COUNT`] unless set.
+pub const DEFAULT_BOUNCE_WARN_COUNT: usize = 50;
 
 use opswatch_support::{flag, var};
 
@@ -71,6 +76,10 @@ impl Poller {
             max_window: duration(env::MAX_WINDOW, "1d")?,
             notify_when_empty: flag(env::NOTIFY_WHEN_EMPTY),
             mask_emails: flag(env::MASK_EMAILS),
+            warn_count: opswatch_support::count_var(
+                env::BOUNCE_WARN_COUNT,
+                DEFAULT_BOUNCE_WARN_COUNT,
+            )?,
         })
     }
 }

@@ -6,6 +6,7 @@
 //! The clients built here are meant to be built in `run()` and shared by every invocation of
 //! a warm environment. Slack delivery (routes, exactly once, threads) is `opswatch-delivery`.
 
+mod accounts;
 #[cfg(feature = "ssm")]
 pub mod checkpoint;
 mod patterns;
@@ -15,6 +16,7 @@ use std::io::Read;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
+pub use accounts::AccountNames;
 pub use opswatch_slack::Secret;
 pub use patterns::Patterns;
 
@@ -146,6 +148,19 @@ pub fn var(name: &str) -> Option<String> {
 pub fn flag(name: &str) -> bool {
     var(name)
         .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+}
+
+/// A count variable (1 or more), or `default` when unset; anything else is an error naming
+/// the variable.
+pub fn count_var(name: &str, default: usize) -> Result<usize, String> {
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("{name}: {v:?} is not a whole number, 1 or more")),
+    }
 }
 
 /// A comma-separated list variable, items trimmed, empty items dropped.

@@ -67,7 +67,10 @@ fn assert_alerts_exactly_the_writes(text: &str) {
     }
     assert!(text.contains("*alice* (IAM user)"), "{text}");
     assert!(text.contains("*deploy* / gh-actions-812 (role)"), "{text}");
-    assert!(text.contains(":rotating_light: *root*"), "{text}");
+    assert!(
+        text.contains(":rotating_light: `2026-11-25T09:07:21Z` *root*"),
+        "{text}"
+    );
     assert!(text.contains("`2026-11-25T09:05:07Z`"), "{text}");
     assert!(text.contains("`AccessDenied`"), "{text}");
     // Outside text cannot ping the channel or forge a link.

@@ -31,7 +31,7 @@ fn rendered(sample: &str) -> Vec<Value> {
     let (alert, severity) = match Notification::parse(&message).expect("parses") {
         Notification::ItemChange(c) => (
             render::item_change(&c, Source::Notification),
-            weigh::item(&c.configuration_item),
+            weigh::item(&c).0,
         ),
         Notification::Compliance(c) => (render::compliance(&c), weigh::compliance(&c)),
         other => panic!("not directly renderable: {other:?}"),

@@ -83,12 +83,13 @@ async fn web_api_mode_posts_to_the_default_channel_with_the_token_in_the_header_
     let posted = w.api.channel_messages("alerts");
     assert_eq!(posted.len(), 1);
     let text = all_text(&posted[0].body());
+    // A world-open SSH rule: critical.
     assert!(
-        text.contains(":warning: "),
+        text.starts_with(":rotating_light: "),
         "severity in the header: {text}"
     );
     assert!(
-        text.contains("*warning* · config-change-notifier"),
+        text.contains("*critical* · config-change-notifier"),
         "{text}"
     );
     for call in w.api.calls() {
@@ -103,7 +104,7 @@ async fn web_api_mode_posts_to_the_default_channel_with_the_token_in_the_header_
         invoked
             .stderr
             .lines()
-            .any(|l| l.contains("\"alert delivered\"") && l.contains("\"severity\":\"warning\"")),
+            .any(|l| l.contains("\"alert delivered\"") && l.contains("\"severity\":\"critical\"")),
         "{}",
         invoked.stderr
     );
@@ -226,15 +227,16 @@ async fn routes_send_each_alert_to_its_channel_or_webhook() {
         .lambda(CONFIG, "config-change-notifier")
         .env("SLACK_ROUTES", &routes)
         .secret(hook.url())
-        .invoke(&event("config/security-group-ingress.json"))
+        .invoke(&event("config/s3-bucket-created.json"))
         .await
         .expect("runs");
     assert_eq!(response(&invoked)["messagesPosted"], 1);
     assert_eq!(hook.received().len(), 1);
     assert!(w.api.messages().is_empty());
 
-    // By severity: the root user's two calls (critical) to #security, the other seven
-    // write calls of the same log file to #alerts — each route exactly its events.
+    // By severity: the five critical calls (the root user's two, a world-open SSH rule, a
+    // stopped trail, an admin policy) to #security, the other four write calls of the same
+    // log file to #alerts — each route exactly its events.
     let ct = w
         .lambda(CLOUDTRAIL, "cloudtrail-event-handler")
         .env("SLACK_ROUTES", &routes)
@@ -246,7 +248,13 @@ async fn routes_send_each_alert_to_its_channel_or_webhook() {
     assert_eq!(response(&invoked)["batchItemFailures"], json!([]));
     let security = texts(&w.api.channel_messages("security"));
     let alerts = texts(&w.api.channel_messages("alerts"));
-    for name in ["CreateAccessKey", "ConsoleLogin"] {
+    for name in [
+        "CreateAccessKey",
+        "ConsoleLogin",
+        "AuthorizeSecurityGroupIngress",
+        "StopLogging",
+        "PutRolePolicy",
+    ] {
         assert_eq!(
             security.matches(&format!("*{name}*")).count(),
             1,
@@ -255,13 +263,10 @@ async fn routes_send_each_alert_to_its_channel_or_webhook() {
         assert!(!alerts.contains(&format!("*{name}*")), "{name} in #alerts");
     }
     for name in [
-        "AuthorizeSecurityGroupIngress",
         "RunInstances",
         "PutBucketPolicy",
         "CreateRoute",
         "ModifyDBCluster",
-        "StopLogging",
-        "PutRolePolicy",
     ] {
         assert_eq!(
             alerts.matches(&format!("*{name}*")).count(),

@@ -9,4 +9,5 @@ mod config_change_notifier;
 mod delivery;
 mod rds_maintenance_checker;
 mod sendgrid_bounce_poller;
+mod severity;
 mod slack_outages;

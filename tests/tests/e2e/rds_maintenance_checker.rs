@@ -73,11 +73,15 @@ impl Setup {
     }
 }
 
-/// The digest's action lines (`:warning:`/`•` lead a group; resources follow indented).
+/// The digest's action lines (`:rotating_light:`/`:warning:`/`•` lead a group; resources
+/// follow indented).
 fn groups(text: &str) -> Vec<(String, Vec<String>)> {
     let mut out: Vec<(String, Vec<String>)> = Vec::new();
     for line in text.lines() {
-        if line.starts_with(":warning: ") || line.starts_with("• ") {
+        if line.starts_with(":rotating_light: ")
+            || line.starts_with(":warning: ")
+            || line.starts_with("• ")
+        {
             out.push((line.to_owned(), Vec::new()));
         } else if line.starts_with("        ") {
             let labels = line
@@ -127,21 +131,18 @@ async fn every_action_once_soonest_first_with_day_counts() {
         );
         assert!(line.contains(want_day), "{want_r}: {line}");
     }
-    // Due within WARN_DAYS (7): marked.
-    let marked: Vec<&str> = got
-        .iter()
-        .filter(|(_, _, l)| l.starts_with(":warning:"))
-        .map(|(r, ..)| r.as_str())
-        .collect();
+    // Due within a day: critical; within WARN_DAYS (7): a warning.
+    let marked = |lead: &str| -> Vec<&str> {
+        got.iter()
+            .filter(|(_, _, l)| l.starts_with(lead))
+            .map(|(r, ..)| r.as_str())
+            .collect()
+    };
     assert_eq!(
-        marked,
-        [
-            "billing-aurora-instance-1",
-            "legacy-pg",
-            "aurora-prod",
-            "billing-aurora"
-        ]
+        marked(":rotating_light:"),
+        ["billing-aurora-instance-1", "legacy-pg"]
     );
+    assert_eq!(marked(":warning:"), ["aurora-prod", "billing-aurora"]);
 
     // Every page of us-east-1 (5 resources: 2 pages of 3) was asked for with its Marker.
     let east: Vec<_> = s
