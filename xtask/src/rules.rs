@@ -141,3 +141,38 @@ fn locate(event: &Path, key: &str) -> Result<PathBuf, String> {
         dir.display()
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opswatch_cloudtrail_event_handler::replay::Fate;
+
+    fn replayed(rel: &str) -> Vec<(String, Vec<Replayed>)> {
+        let path = crate::root().join("events/cloudtrail").join(rel);
+        let bytes = std::fs::read(&path).expect("the sample");
+        replays(&path, &bytes, &Filter::default(), &Rules::default()).expect("replays")
+    }
+
+    #[test]
+    fn every_kind_of_sample_replays_every_record() {
+        // An SQS event: the log file it announces, read from s3-objects/.
+        let sqs = replayed("sqs-log-delivery.json");
+        assert_eq!(sqs.len(), 1);
+        assert!(sqs[0].0.contains("read from"), "{}", sqs[0].0);
+        assert_eq!(sqs[0].1.len(), 40);
+        // An organization trail's, in its o-… folder.
+        let org = replayed("sqs-org-trail-delivery.json");
+        assert_eq!(org[0].1.len(), 11);
+        // A log file itself, and an EventBridge event.
+        let file =
+            replayed("s3-objects/111122223333_CloudTrail_us-east-1_20261125T0915Z_mixed.json");
+        assert_eq!(file[0].1, sqs[0].1);
+        let eb = replayed("eventbridge-security-group-ingress.json");
+        assert!(matches!(
+            &eb[0].1[..],
+            [Replayed { fate: Fate::Alerted { rules, .. }, .. }] if rules == &["world-open-ingress"]
+        ));
+        // The validation message announces nothing.
+        assert!(replayed("sqs-validation-message.json").is_empty());
+    }
+}
