@@ -161,7 +161,13 @@ impl Filter {
                 return Err(Drop::Excluded);
             }
         }
-        let principals = principals(r);
+        // The principal's names only when a list asks for them: most records meet no list.
+        let principals = if self.include_principals.is_empty() && self.exclude_principals.is_empty()
+        {
+            Vec::new()
+        } else {
+            principals(r)
+        };
         let any = |p: &Patterns| principals.iter().any(|v| p.matches(v));
         if (!self.include_names.is_empty() && !self.include_names.matches(&r.event_name))
             || (!self.include_sources.is_empty() && !self.include_sources.matches(&r.event_source))

@@ -363,6 +363,12 @@ impl Rules {
         (on, self.ignore.iter().map(|c| c.name.as_str()).collect())
     }
 
+    /// Whether a built-in rule in force that looks at reads could match this one (only
+    /// `access-denied`, only on a failed call).
+    fn judges_reads(&self, r: &Record) -> bool {
+        r.error_code.is_some() && self.builtins.iter().any(|b| b.reads)
+    }
+
     /// Whether an event gets an alert, and with what weight. `doc` is the record as JSON;
     /// it is needed only where [`Rules::needs_document`] says so.
     pub fn judge<'r>(
@@ -380,8 +386,12 @@ impl Rules {
                 rule: Some(&rule.name),
             });
         }
-        filter.lists(r).map_err(drop)?;
         let read_only = filter.read_only(r);
+        // Most of a trail is reads no rule looks at: dropped before the lists are walked.
+        if read_only && self.custom.is_empty() && !self.judges_reads(r) {
+            return Err(drop(Drop::ReadOnly));
+        }
+        filter.lists(r).map_err(drop)?;
         let mut v = Verdict {
             severity: Severity::Info,
             rules: Vec::new(),
