@@ -77,14 +77,12 @@ fn replays(
     let mut out = Vec::new();
     match input::parse(&value).map_err(|e| format!("{name}: {e}"))? {
         Event::EventBridge(r) => {
-            let mut doc = value["detail"].clone();
-            if let (Some(o), Some(a)) = (doc.as_object_mut(), &r.recipient_account_id) {
-                o.entry("recipientAccountId")
-                    .or_insert_with(|| Value::String(a.clone()));
-            }
+            let doc = rules
+                .needs_document()
+                .then(|| input::detail_document(&value, &r));
             out.push((
                 format!("{name} (EventBridge event)"),
-                vec![replay::record(filter, rules, &r, &doc)],
+                vec![replay::record(filter, rules, &r, doc.as_ref())],
             ));
         }
         Event::Sqs(items) | Event::Sns(items) => {

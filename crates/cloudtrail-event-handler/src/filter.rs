@@ -123,8 +123,9 @@ impl Filter {
         })
     }
 
-    /// Read-only ([`Filter::read_only`]) records dropped, then [`Filter::lists`]: what the
-    /// function did before rules (tests and tools use it).
+    /// Read-only ([`Filter::read_only`]) records dropped, then [`Filter::lists`]: the
+    /// filter alone, without rules (the function judges with [`crate::rules::Rules::judge`]).
+    #[cfg(test)]
     pub fn decide(&self, r: &Record) -> Result<(), Drop> {
         if self.read_only(r) {
             return Err(Drop::ReadOnly);

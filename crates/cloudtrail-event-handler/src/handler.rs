@@ -114,16 +114,10 @@ impl Handler {
                     "eventbridge/{}",
                     r.event_id.as_deref().unwrap_or(&r.event_time)
                 );
-                // Custom rules read the detail as JSON, with the account EventBridge puts
-                // beside it.
-                let doc = self.rules.needs_document().then(|| {
-                    let mut d = raw.get("detail").cloned().unwrap_or_default();
-                    if let (Some(o), Some(a)) = (d.as_object_mut(), &r.recipient_account_id) {
-                        o.entry("recipientAccountId")
-                            .or_insert_with(|| Value::String(a.clone()));
-                    }
-                    d
-                });
+                let doc = self
+                    .rules
+                    .needs_document()
+                    .then(|| input::detail_document(&raw, &r));
                 match self.rules.judge(&self.filter, &r, doc.as_ref()) {
                     Err(dropped) => {
                         tracing::debug!(event_name = %r.event_name, reason = ?dropped.why, rule = dropped.rule, "no alert");
@@ -192,11 +186,7 @@ impl Handler {
             let mut groups = Groups::default();
             let seen = match record::read_log(&bytes, |r, raw| {
                 counts.events += 1;
-                let doc = self
-                    .rules
-                    .needs_document()
-                    .then(|| serde_json::from_str::<Value>(raw.get()).ok())
-                    .flatten();
+                let doc = self.rules.document(raw);
                 match self.rules.judge(&self.filter, &r, doc.as_ref()) {
                     Ok(verdict) => {
                         counts.alerted += 1;

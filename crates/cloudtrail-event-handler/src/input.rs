@@ -118,6 +118,17 @@ pub fn parse(event: &Value) -> Result<Event, InputError> {
     Err(InputError::Unrecognised)
 }
 
+/// An EventBridge event's record as JSON, for custom rules: its `detail`, with the account
+/// EventBridge puts beside it where the detail has none (as [`parse`] does for the record).
+pub fn detail_document(event: &Value, r: &Record) -> Value {
+    let mut d = event.get("detail").cloned().unwrap_or_default();
+    if let (Some(o), Some(a)) = (d.as_object_mut(), &r.recipient_account_id) {
+        o.entry("recipientAccountId")
+            .or_insert_with(|| Value::String(a.clone()));
+    }
+    d
+}
+
 /// A message body: the CloudTrail delivery message, possibly inside an SNS envelope (an SQS
 /// subscription without raw message delivery).
 pub fn delivery(body: &str) -> Result<Delivery, InputError> {

@@ -70,6 +70,16 @@ pub struct SessionIssuer {
     pub arn: Option<String>,
 }
 
+impl Record {
+    /// A console sign-in's result: `Success` or `Failure`.
+    pub fn console_login_result(&self) -> Option<&str> {
+        self.response_elements
+            .as_ref()?
+            .get("ConsoleLogin")?
+            .as_str()
+    }
+}
+
 impl UserIdentity {
     /// For an assumed role, the role session name (the last part of the ARN).
     pub fn session_name(&self) -> Option<&str> {

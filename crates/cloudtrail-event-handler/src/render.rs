@@ -44,7 +44,7 @@ pub fn line(r: &Record, verdict: &Verdict, names: &AccountNames) -> Mrkdwn {
         m.push_trusted(" :x: ");
         m.push_code(code);
     }
-    if let Some(result) = console_login_result(r) {
+    if let Some(result) = r.console_login_result() {
         m.push_trusted(" (");
         m.push(result);
         m.push_trusted(")");
@@ -139,10 +139,6 @@ fn who(r: &Record, m: &mut Mrkdwn) {
 /// `ec2.amazonaws.com` → `ec2`.
 fn short_source(s: &str) -> &str {
     s.strip_suffix(".amazonaws.com").unwrap_or(s)
-}
-
-fn console_login_result(r: &Record) -> Option<&str> {
-    r.response_elements.as_ref()?.get("ConsoleLogin")?.as_str()
 }
 
 /// The request's top-level fields, `key=value`: scalars first, then the names of nested

@@ -34,14 +34,14 @@ pub enum Fate {
     },
 }
 
-/// One record, with its JSON (custom rules read any path of it).
-pub fn record(filter: &Filter, rules: &Rules, r: &Record, doc: &Value) -> Replayed {
+/// One record, with its JSON where custom rules need it ([`Rules::document`]).
+pub fn record(filter: &Filter, rules: &Rules, r: &Record, doc: Option<&Value>) -> Replayed {
     Replayed {
         time: r.event_time.clone(),
         name: r.event_name.clone(),
         principal: weigh::principal(r),
         account: filter.account_names.label(weigh::account(r).unwrap_or("?")),
-        fate: match rules.judge(filter, r, Some(doc)) {
+        fate: match rules.judge(filter, r, doc) {
             Ok(v) => Fate::Alerted {
                 severity: v.severity,
                 rules: v.rules.iter().map(|s| (*s).to_owned()).collect(),
@@ -58,8 +58,8 @@ pub fn record(filter: &Filter, rules: &Rules, r: &Record, doc: &Value) -> Replay
 pub fn log_file(filter: &Filter, rules: &Rules, bytes: &[u8]) -> Result<Vec<Replayed>, LogError> {
     let mut out = Vec::new();
     record::read_log(bytes, |r, raw| {
-        let doc = serde_json::from_str(raw.get()).unwrap_or_default();
-        out.push(record(filter, rules, &r, &doc));
+        let doc = rules.document(raw);
+        out.push(record(filter, rules, &r, doc.as_ref()));
     })?;
     Ok(out)
 }

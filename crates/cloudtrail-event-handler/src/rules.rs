@@ -105,7 +105,7 @@ pub const BUILTINS: &[Builtin] = &[
         test: |r, _| {
             when(
                 r.event_name == "ConsoleLogin"
-                    && console_login_result(r) == Some("Success")
+                    && r.console_login_result() == Some("Success")
                     && r.user_identity.kind.as_deref() == Some("IAMUser")
                     && r.additional_event_data
                         .as_ref()
@@ -171,7 +171,7 @@ pub const BUILTINS: &[Builtin] = &[
         reads: false,
         test: |r, _| {
             when(
-                r.event_name == "ConsoleLogin" && console_login_result(r) == Some("Failure"),
+                r.event_name == "ConsoleLogin" && r.console_login_result() == Some("Failure"),
                 Severity::Warning,
             )
         },
@@ -223,12 +223,12 @@ impl Custom {
 }
 
 /// The values at `path` in `v`, arrays searched element by element.
-fn leaves<'v>(v: &'v Value, path: &[String], out: &mut Vec<&'v Value>) {
+fn leaves<'v, S: AsRef<str>>(v: &'v Value, path: &[S], out: &mut Vec<&'v Value>) {
     match (path.split_first(), v) {
         (_, Value::Array(items)) => items.iter().for_each(|x| leaves(x, path, out)),
         (None, _) => out.push(v),
         (Some((key, rest)), Value::Object(map)) => {
-            if let Some(x) = map.get(key) {
+            if let Some(x) = map.get(key.as_ref()) {
                 leaves(x, rest, out);
             }
         }
@@ -350,6 +350,16 @@ impl Rules {
     /// Whether [`Rules::judge`] needs the record as JSON (custom rules look at any path).
     pub fn needs_document(&self) -> bool {
         !(self.custom.is_empty() && self.ignore.is_empty())
+    }
+
+    /// A log file's record as JSON, only where [`Rules::needs_document`]; a record that is
+    /// not JSON here cannot have been read as a `Record` either.
+    pub fn document(&self, raw: &serde_json::value::RawValue) -> Option<Value> {
+        if self.needs_document() {
+            serde_json::from_str(raw.get()).ok()
+        } else {
+            None
+        }
     }
 
     /// The names of the rules in force, built-in then custom, and the ignore rules.
@@ -515,17 +525,12 @@ fn param<'r>(r: &'r Record, key: &str) -> Option<&'r Value> {
     r.request_parameters.as_ref()?.get(key)
 }
 
-fn console_login_result(r: &Record) -> Option<&str> {
-    r.response_elements.as_ref()?.get("ConsoleLogin")?.as_str()
-}
-
 fn access_denied(r: &Record) -> bool {
     r.error_code.as_deref().is_some_and(|c| {
         c.contains("AccessDenied")
             || c.contains("UnauthorizedOperation")
             || c == "UnauthorizedAccess"
             || c.starts_with("AuthorizationError")
-            || c == "Client.UnauthorizedOperation"
     })
 }
 
@@ -641,17 +646,13 @@ fn world_open_ingress(r: &Record) -> Option<Severity> {
     // legacy single rule at the top level.
     let mut rules: Vec<&Map<String, Value>> = Vec::new();
     let mut found = Vec::new();
-    leaves(
-        params,
-        &["ipPermissions".into(), "items".into()],
-        &mut found,
-    );
+    leaves(params, &["ipPermissions", "items"], &mut found);
     leaves(
         params,
         &[
-            "ModifySecurityGroupRulesRequest".into(),
-            "SecurityGroupRule".into(),
-            "SecurityGroupRule".into(),
+            "ModifySecurityGroupRulesRequest",
+            "SecurityGroupRule",
+            "SecurityGroupRule",
         ],
         &mut found,
     );
@@ -673,12 +674,9 @@ fn opens_to_world(rule: &Map<String, Value>) -> bool {
         .iter()
         .any(|(list, key)| {
             let mut found = Vec::new();
-            let rule = Value::Object(rule.clone());
-            leaves(
-                &rule,
-                &[(*list).into(), "items".into(), (*key).into()],
-                &mut found,
-            );
+            if let Some(ranges) = rule.get(*list) {
+                leaves(ranges, &["items", key], &mut found);
+            }
             found.into_iter().any(world)
         });
     direct || nested
@@ -718,14 +716,8 @@ fn s3_public_access(r: &Record) -> bool {
     if !done(r, "s3") {
         return false;
     }
-    let Some(params) = r.request_parameters.as_ref() else {
-        return matches!(
-            r.event_name.as_str(),
-            "DeleteBucketPublicAccessBlock"
-                | "DeleteAccountPublicAccessBlock"
-                | "DeletePublicAccessBlock"
-        );
-    };
+    // A call without parameters can still be a deletion; every other test finds nothing.
+    let params = r.request_parameters.as_ref().unwrap_or(&Value::Null);
     match r.event_name.as_str() {
         "DeleteBucketPublicAccessBlock"
         | "DeleteAccountPublicAccessBlock"

@@ -66,12 +66,11 @@ fn world_open(c: &ItemChange) -> Option<Severity> {
         "AWS::EC2::NetworkAcl" => ("Configuration.Entries.", "entries", acl_entry),
         _ => return None,
     };
-    let list = |v: &Value| -> Vec<Value> {
+    fn list<'v>(v: &'v Value, field: &str) -> &'v [Value] {
         v.get(field)
             .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-    };
+            .map_or(&[], Vec::as_slice)
+    }
     // What the change added: rules at least as open as before, and rules not there before.
     let added = |before: &[Value], after: &[Value]| {
         after
@@ -89,7 +88,10 @@ fn world_open(c: &ItemChange) -> Option<Severity> {
                     let now = weigh(&change.updated_value)?;
                     (weigh(&change.previous_value) < Some(now)).then_some(now)
                 } else if key == "Configuration" {
-                    added(&list(&change.previous_value), &list(&change.updated_value))
+                    added(
+                        list(&change.previous_value, field),
+                        list(&change.updated_value, field),
+                    )
                 } else {
                     None
                 }
@@ -98,7 +100,7 @@ fn world_open(c: &ItemChange) -> Option<Severity> {
         // No diff: a newly discovered resource is judged on its whole configuration.
         None if item.configuration_item_status.as_deref() == Some("ResourceDiscovered") => added(
             &[],
-            &list(item.configuration.as_ref().unwrap_or(&Value::Null)),
+            list(item.configuration.as_ref().unwrap_or(&Value::Null), field),
         ),
         None => None,
     }
