@@ -270,12 +270,12 @@ impl Standins {
         )
         .await
         .map_err(|e| format!("starting the fake SendGrid: {e}"))?;
-        let rds = opswatch_devkit::RdsFake::start(
-            opswatch_devkit::RdsFake::fixture(&crate::root())
-                .map_err(|e| format!("the sample pending maintenance: {e}"))?,
-        )
-        .await
-        .map_err(|e| format!("starting the fake RDS API: {e}"))?;
+        sendgrid
+            .add_fixture_lists(&crate::root())
+            .map_err(|e| format!("the sample blocks, spam reports and invalid emails: {e}"))?;
+        let rds = opswatch_devkit::RdsFake::start_sample(&crate::root(), 0)
+            .await
+            .map_err(|e| format!("starting the fake RDS API with the samples: {e}"))?;
         Ok(Self {
             moto,
             sendgrid,
@@ -297,6 +297,10 @@ impl Standins {
                 (
                     "SENDGRID_API_KEY",
                     opswatch_devkit::sendgrid::DEMO_KEY.to_owned(),
+                ),
+                (
+                    "SENDGRID_LISTS",
+                    "bounces,blocks,spam_reports,invalid_emails".to_owned(),
                 ),
                 ("AWS_ENDPOINT_URL_RDS", self.rds.url()),
                 ("RDS_REGIONS", "us-east-1,eu-west-1".to_owned()),

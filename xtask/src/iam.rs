@@ -64,6 +64,8 @@ fn service_role_allows(principal: &str) -> Option<&'static [&'static str]> {
     match principal {
         "firehose.amazonaws.com" => Some(&["s3", "kinesis", "lambda", "logs", "kms"]),
         "ses.amazonaws.com" => Some(&["firehose"]),
+        // EventBridge Scheduler (the RDS checker's second schedule) only invokes.
+        "scheduler.amazonaws.com" => Some(&["lambda"]),
         _ => None,
     }
 }

@@ -15,7 +15,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use base64::Engine;
-use opswatch_devkit::rds::{Action, Resource};
+use opswatch_devkit::rds::{Action, Described, Fleet, Resource};
 use opswatch_devkit::sendgrid::{Bounce, DEMO_KEY};
 use opswatch_devkit::{Invoked, LocalLambda, Moto, Outcome, RdsFake, SendGridFake, SlackFake};
 use serde_json::{Value, json};
@@ -279,7 +279,7 @@ async fn sendgrid(dedupe: Option<&Dedupe>, again: bool, slack: &SlackFake) -> Re
     })
 }
 
-/// 1,000 instances with pending maintenance: 10 pages of 100.
+/// 1,000 instances with pending maintenance (10 pages of 100) and their windows.
 async fn rds(dedupe: Option<&Dedupe>, again: bool, slack: &SlackFake) -> Result<Row, String> {
     let actions = [
         "system-update",
@@ -301,6 +301,23 @@ async fn rds(dedupe: Option<&Dedupe>, again: bool, slack: &SlackFake) -> Result<
         })
         .collect();
     let fake = RdsFake::start(resources).await.map_err(|e| e.to_string())?;
+    // Each instance's window: the function describes all 1,000 (20 pages of 50 ARNs).
+    let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    fake.describe(Fleet {
+        clusters: Vec::new(),
+        instances: (0..1000)
+            .map(|i| Described {
+                identifier: format!("fleet-{i:04}"),
+                arn: format!("arn:aws:rds:us-east-1:111122223333:db:fleet-{i:04}"),
+                preferred_maintenance_window: Some(format!(
+                    "{d}:{h:02}:00-{d}:{h:02}:30",
+                    d = days[i % 7],
+                    h = i % 24
+                )),
+                cluster: None,
+            })
+            .collect(),
+    });
     let before = slack.received().len();
     let event = json!({"version": "0", "id": "load", "detail-type": "Scheduled Event",
         "source": "aws.events", "time": "2026-11-25T08:00:00Z", "region": "us-east-1",

@@ -131,7 +131,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   bench cloudtrail                               a 110 MB log file streamed vs Python json.load
   bench load                                     every poster at volume: time, rate, peak RSS
   fake sendgrid [--port N]                       a fake SendGrid bounces API with the sample bounces
-  fake rds [--port N]                            a fake RDS API with the sample pending maintenance";
+  fake rds [--port N]                            a fake RDS API with the sample maintenance and windows";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -203,9 +203,13 @@ async fn fake(args: &[String]) -> Result<(), String> {
             let fake = SendGridFake::start_on(port, DEMO_KEY, bounces)
                 .await
                 .map_err(|e| format!("starting the fake SendGrid on 127.0.0.1:{port}: {e}"))?;
-            println!("fake SendGrid with the sample bounces; in another shell:\n");
+            fake.add_fixture_lists(&root())
+                .map_err(|e| format!("the sample suppression lists: {e}"))?;
             println!(
-                "  export SENDGRID_API_URL={} SENDGRID_API_KEY={DEMO_KEY}",
+                "fake SendGrid with the sample bounces, blocks, spam reports and invalid emails; in another shell:\n"
+            );
+            println!(
+                "  export SENDGRID_API_URL={} SENDGRID_API_KEY={DEMO_KEY} SENDGRID_LISTS=bounces,blocks,spam_reports,invalid_emails",
                 fake.url()
             );
             println!("  cargo xtask invoke sendgrid-bounce-poller events/sendgrid/schedule.json\n");
@@ -216,12 +220,12 @@ async fn fake(args: &[String]) -> Result<(), String> {
         "rds" => {
             use opswatch_devkit::RdsFake;
             let port = port.unwrap_or(8026);
-            let resources = RdsFake::fixture(&root())
-                .map_err(|e| format!("the sample pending maintenance: {e}"))?;
-            let fake = RdsFake::start_on(port, resources)
+            let fake = RdsFake::start_sample(&root(), port)
                 .await
                 .map_err(|e| format!("starting the fake RDS API on 127.0.0.1:{port}: {e}"))?;
-            println!("fake RDS API with the sample pending maintenance; in another shell:\n");
+            println!(
+                "fake RDS API with the sample pending maintenance and maintenance windows; in another shell:\n"
+            );
             println!(
                 "  export AWS_ENDPOINT_URL_RDS={} RDS_REGIONS=us-east-1,eu-west-1 \\\n    AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1",
                 fake.url()

@@ -29,6 +29,11 @@ pub fn thread(function: &str, destination: &str, thread: &str) -> String {
     format!("{function}#thread#{}", digest(&joined))
 }
 
+/// The table key of a function's state (`name` tells one scope from another).
+pub fn state(function: &str, name: &str) -> String {
+    format!("{function}#state#{}", digest(name))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

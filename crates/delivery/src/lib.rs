@@ -33,7 +33,8 @@ pub use groups::Groups;
 pub use outcome::{BAD_INPUT, CONFIGURATION_ERROR, Outcome, SLACK_DELIVERY_FAILED};
 pub use routes::{Attributes, RouteId, Routes};
 pub use severity::{Severity, is_world, world_open_ingress};
-use store::{Claim, Store, StoreError, ThreadClaim};
+use store::{Claim, Store, ThreadClaim};
+pub use store::{Saved, StoreError};
 
 /// What a handler hands to the pipeline: one alert and what the pipeline needs to know
 /// about it.
@@ -231,6 +232,42 @@ impl Delivery {
     /// on): handlers that gather events group them per thread key only then.
     pub fn threads(&self, route: RouteId) -> bool {
         self.thread_window.is_some() && self.store.is_some() && self.routes.threads(route)
+    }
+
+    /// Whether there is a dedupe table to keep state in (`DEDUPE_TABLE`).
+    pub fn keeps_state(&self) -> bool {
+        self.store.is_some()
+    }
+
+    /// This function's state `name` (see [`store::Saved`]); `None` when there is none yet.
+    /// Errors when the table cannot be read, or there is no table.
+    pub async fn load_state(&self, name: &str) -> Result<Option<Saved>, StoreError> {
+        let store = self.state_store()?;
+        store
+            .load_state(&keys::state(self.function, name), epoch())
+            .await
+    }
+
+    /// Write this function's state `name` if it is still at the version read (`None`: none
+    /// was read); kept for `keep`. False when another run wrote in between.
+    pub async fn save_state(
+        &self,
+        name: &str,
+        body: &str,
+        read: Option<i64>,
+        keep: Duration,
+    ) -> Result<bool, StoreError> {
+        let store = self.state_store()?;
+        store
+            .save_state(&keys::state(self.function, name), body, read, epoch(), keep)
+            .await
+    }
+
+    fn state_store(&self) -> Result<&Store, StoreError> {
+        self.store.as_ref().ok_or_else(|| StoreError {
+            table: "(none)".into(),
+            why: format!("{} is not set", config::env::DEDUPE_TABLE),
+        })
     }
 
     /// Deliver one alert: route it, lay it out, and post each of its messages that was not

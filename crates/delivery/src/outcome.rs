@@ -100,6 +100,12 @@ impl Outcome {
     }
 
     /// Messages posted without the dedupe table (it could not be reached).
+    /// A function's state (in the dedupe table) could not be read or written: counted as
+    /// `DedupeUnavailable`.
+    pub fn state_unavailable(&mut self) {
+        self.dedupe_unavailable += 1;
+    }
+
     pub fn dedupe_unavailable(&self) -> usize {
         self.dedupe_unavailable
     }

@@ -14,6 +14,10 @@
 //!   edit it) and `replies` afterwards; `started` is when it began. An alert starts a new
 //!   thread when none is open, or when the open one started more than `THREAD_WINDOW` ago.
 //!
+//! - a function's **state** `…#state#<hash>` (a changes-only report's memory of what it last
+//!   delivered): `body`, the function's own JSON, and `version`, which every write checks
+//!   and increments, so two runs never overwrite each other's state unseen.
+//!
 //! Every other failure of DynamoDB is [`StoreError`]: the pipeline then posts anyway (better
 //! twice than never) and counts `DedupeUnavailable`.
 
@@ -411,6 +415,62 @@ impl Store {
             .send()
             .await;
         self.written(result).map(|_| ())
+    }
+}
+
+/// A function's state as it was read: its JSON body and the version a write must find.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Saved {
+    pub body: String,
+    pub version: i64,
+}
+
+impl Store {
+    /// The state item `pk`, if there is one (and its `ttl` has not passed).
+    pub async fn load_state(&self, pk: &str, now: i64) -> Result<Option<Saved>, StoreError> {
+        let Some(item) = self.get(pk).await? else {
+            return Ok(None);
+        };
+        if get_n(&item, "ttl").is_some_and(|t| t < now) {
+            return Ok(None);
+        }
+        Ok(get_s(&item, "body").map(|body| Saved {
+            body,
+            version: get_n(&item, "version").unwrap_or(0),
+        }))
+    }
+
+    /// Write the state `pk` if it is still the version read (`None`: if there was none, or
+    /// it expired); it lives `keep` from `now`. False when another run wrote in between:
+    /// read it again and merge.
+    pub async fn save_state(
+        &self,
+        pk: &str,
+        body: &str,
+        read: Option<i64>,
+        now: i64,
+        keep: Duration,
+    ) -> Result<bool, StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(pk))
+            .item("body", s(body))
+            .item("version", n(read.unwrap_or(0) + 1))
+            .item("ttl", n(now + keep.as_secs() as i64));
+        let put = match read {
+            Some(v) => put
+                .condition_expression("#version = :read")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":read", n(v)),
+            None => put
+                .condition_expression("attribute_not_exists(pk) OR #ttl < :now")
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":now", n(now)),
+        };
+        let result = put.send().await;
+        Ok(matches!(self.written(result)?, Written::Made(_)))
     }
 }
 

@@ -1,5 +1,5 @@
-//! A fake of the RDS Query API's `DescribePendingMaintenanceActions` on loopback, answering as
-//! the API reference documents it:
+//! A fake of the RDS Query API's `DescribePendingMaintenanceActions`, `DescribeDBClusters` and
+//! `DescribeDBInstances` on loopback, answering as the API reference documents them:
 //!
 //! - `POST /` with a form-encoded body (`Action`, `Version=2014-10-31`, `Filters.Filter.N.Name`
 //!   and `Filters.Filter.N.Values.Value.M`, `ResourceIdentifier`, `Marker`, `MaxRecords`);
@@ -12,7 +12,12 @@
 //!   did not issue is `InvalidParameterValue`. Filters: `db-cluster-id` and `db-instance-id`
 //!   (identifiers or ARNs; values OR-ed, filters AND-ed); another name is
 //!   `InvalidParameterValue`.
-//! - Answers are `DescribePendingMaintenanceActionsResponse` XML; errors are `ErrorResponse`
+//! - `DescribeDBClusters` (filter `db-cluster-id`) and `DescribeDBInstances` (filters
+//!   `db-instance-id`, `db-cluster-id`) answer the resources [`RdsFake::describe`] holds —
+//!   identifier, ARN, `PreferredMaintenanceWindow` — with the same `MaxRecords`/`Marker`
+//!   pages; a filter value that names nothing matches nothing (no error, as the API does).
+//!   [`RdsFake::fail_action`] makes one action fail everywhere.
+//! - Answers are `<Action>Response` XML; errors are `ErrorResponse`
 //!   XML (`Type`, `Code`, `Message`, `RequestId`) with the documented status codes. A region
 //!   can be made to fail every request: throttled (400 `Throttling`) or denied (403
 //!   `AccessDenied`).
@@ -59,6 +64,87 @@ struct CliOutput {
     pending_maintenance_actions: Vec<Resource>,
 }
 
+/// A DB cluster or instance as `describe-db-clusters` / `describe-db-instances` print it
+/// (the fields the fake serves; the others are left out).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Described {
+    /// `DBClusterIdentifier` or `DBInstanceIdentifier`.
+    pub identifier: String,
+    /// `DBClusterArn` or `DBInstanceArn`.
+    pub arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_maintenance_window: Option<String>,
+    /// An instance's cluster (`DBClusterIdentifier`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CliCluster {
+    #[serde(rename = "DBClusterIdentifier")]
+    identifier: String,
+    #[serde(rename = "DBClusterArn")]
+    arn: String,
+    preferred_maintenance_window: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CliInstance {
+    #[serde(rename = "DBInstanceIdentifier")]
+    identifier: String,
+    #[serde(rename = "DBInstanceArn")]
+    arn: String,
+    preferred_maintenance_window: Option<String>,
+    #[serde(rename = "DBClusterIdentifier")]
+    cluster: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct CliDescribed {
+    #[serde(rename = "DBClusters", default)]
+    clusters: Vec<CliCluster>,
+    #[serde(rename = "DBInstances", default)]
+    instances: Vec<CliInstance>,
+}
+
+/// The clusters and instances the fake describes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fleet {
+    pub clusters: Vec<Described>,
+    pub instances: Vec<Described>,
+}
+
+impl Fleet {
+    /// `{"DBClusters": […]}` and/or `{"DBInstances": […]}`, as the CLI prints them.
+    pub fn parse_cli_output(bytes: &[u8]) -> std::io::Result<Self> {
+        let o: CliDescribed = serde_json::from_slice(bytes).map_err(std::io::Error::other)?;
+        Ok(Self {
+            clusters: o
+                .clusters
+                .into_iter()
+                .map(|c| Described {
+                    identifier: c.identifier,
+                    arn: c.arn,
+                    preferred_maintenance_window: c.preferred_maintenance_window,
+                    cluster: None,
+                })
+                .collect(),
+            instances: o
+                .instances
+                .into_iter()
+                .map(|i| Described {
+                    identifier: i.identifier,
+                    arn: i.arn,
+                    preferred_maintenance_window: i.preferred_maintenance_window,
+                    cluster: i.cluster,
+                })
+                .collect(),
+        })
+    }
+}
+
 /// How a region fails every request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RegionFailure {
@@ -87,7 +173,9 @@ impl Request {
 
 struct Inner {
     resources: Vec<Resource>,
+    fleet: Fleet,
     failing: HashMap<String, RegionFailure>,
+    failing_actions: HashMap<String, RegionFailure>,
     requests: Vec<Request>,
     next_request: u64,
     page_size: Option<usize>,
@@ -103,11 +191,21 @@ impl RdsFake {
         Self::start_on(0, resources).await
     }
 
+    /// The samples' pending maintenance, clusters and instances
+    /// (`events/rds/fixtures/`), on a chosen loopback port (0: any free one).
+    pub async fn start_sample(root: &std::path::Path, port: u16) -> std::io::Result<Self> {
+        let fake = Self::start_on(port, Self::fixture(root)?).await?;
+        fake.describe(Self::fleet_fixture(root)?);
+        Ok(fake)
+    }
+
     /// On a chosen loopback port (0: any free one).
     pub async fn start_on(port: u16, resources: Vec<Resource>) -> std::io::Result<Self> {
         let inner = Arc::new(Mutex::new(Inner {
             resources,
+            fleet: Fleet::default(),
             failing: HashMap::new(),
+            failing_actions: HashMap::new(),
             requests: Vec::new(),
             next_request: 0,
             page_size: None,
@@ -125,6 +223,35 @@ impl RdsFake {
         let bytes =
             std::fs::read(root.join("events/rds/fixtures/pending-maintenance-actions.json"))?;
         Self::parse_cli_output(&bytes)
+    }
+
+    /// The clusters and instances the samples describe
+    /// (`events/rds/fixtures/db-clusters.json` and `db-instances.json`).
+    pub fn fleet_fixture(root: &std::path::Path) -> std::io::Result<Fleet> {
+        let dir = root.join("events/rds/fixtures");
+        let clusters = Fleet::parse_cli_output(&std::fs::read(dir.join("db-clusters.json"))?)?;
+        let instances = Fleet::parse_cli_output(&std::fs::read(dir.join("db-instances.json"))?)?;
+        Ok(Fleet {
+            clusters: clusters.clusters,
+            instances: instances.instances,
+        })
+    }
+
+    /// What `DescribeDBClusters` and `DescribeDBInstances` answer.
+    pub fn describe(&self, fleet: Fleet) {
+        self.lock().fleet = fleet;
+    }
+
+    /// Replace the pending actions.
+    pub fn set_pending(&self, resources: Vec<Resource>) {
+        self.lock().resources = resources;
+    }
+
+    /// Make every request for `action` (e.g. `DescribeDBInstances`) fail, in every region.
+    pub fn fail_action(&self, action: &str, failure: RegionFailure) {
+        self.lock()
+            .failing_actions
+            .insert(action.to_owned(), failure);
     }
 
     pub fn parse_cli_output(bytes: &[u8]) -> std::io::Result<Vec<Resource>> {
@@ -265,8 +392,11 @@ fn answer(
             request_id,
         )
     };
-    match param("Action") {
-        Some("DescribePendingMaintenanceActions") => {}
+    let action = match param("Action") {
+        Some(
+            a
+            @ ("DescribePendingMaintenanceActions" | "DescribeDBClusters" | "DescribeDBInstances"),
+        ) => a,
         other => {
             return error(
                 StatusCode::BAD_REQUEST,
@@ -279,7 +409,7 @@ fn answer(
                 request_id,
             );
         }
-    }
+    };
     if param("Version") != Some("2014-10-31") {
         return error(
             StatusCode::BAD_REQUEST,
@@ -289,7 +419,11 @@ fn answer(
             request_id,
         );
     }
-    match g.failing.get(region) {
+    match g
+        .failing
+        .get(region)
+        .or_else(|| g.failing_actions.get(action))
+    {
         Some(RegionFailure::Throttling) => {
             return error(
                 StatusCode::BAD_REQUEST,
@@ -305,7 +439,7 @@ fn answer(
                 "Sender",
                 "AccessDenied",
                 &format!(
-                    "User: arn:aws:sts::111122223333:assumed-role/opswatch-rds/checker is not authorized to perform: rds:DescribePendingMaintenanceActions on resource: arn:aws:rds:{region}:111122223333:db:*"
+                    "User: arn:aws:sts::111122223333:assumed-role/opswatch-rds/checker is not authorized to perform: rds:{action} on resource: arn:aws:rds:{region}:111122223333:db:*"
                 ),
                 request_id,
             );
@@ -335,7 +469,12 @@ fn answer(
         let Some(name) = param(&format!("Filters.Filter.{n}.Name")) else {
             break;
         };
-        if name != "db-cluster-id" && name != "db-instance-id" {
+        let known: &[&str] = match action {
+            "DescribeDBClusters" => &["db-cluster-id"],
+            "DescribeDBInstances" => &["db-instance-id", "db-cluster-id"],
+            _ => &["db-cluster-id", "db-instance-id"],
+        };
+        if !known.contains(&name) {
             return bad(&format!("Unrecognized filter name: {name}"));
         }
         let values: Vec<String> = (1..)
@@ -346,6 +485,10 @@ fn answer(
             return bad(&format!("Filter {name} must have at least one value"));
         }
         filters.push((name.to_owned(), values));
+    }
+    let take = g.page_size.map_or(max_records, |n| n.min(max_records));
+    if action != "DescribePendingMaintenanceActions" {
+        return describe(g, action, region, &filters, start, take, request_id);
     }
     let resource_identifier = param("ResourceIdentifier");
 
@@ -360,7 +503,6 @@ fn answer(
                 .all(|(name, values)| matches(r, name, values))
         })
         .collect();
-    let take = g.page_size.map_or(max_records, |n| n.min(max_records));
     let page: Vec<&Resource> = matching.iter().skip(start).take(take).copied().collect();
     let marker = (start + page.len() < matching.len())
         .then(|| format!("fake-marker-{}", start + page.len()));
@@ -397,6 +539,88 @@ fn answer(
     }
     xml.push_str(&format!(
         "  </DescribePendingMaintenanceActionsResult>\n  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</DescribePendingMaintenanceActionsResponse>\n"
+    ));
+    (StatusCode::OK, [("content-type", "text/xml")], xml).into_response()
+}
+
+/// `DescribeDBClusters` / `DescribeDBInstances`: the region's resources that match every
+/// filter, one page.
+fn describe(
+    g: &Inner,
+    action: &str,
+    region: &str,
+    filters: &[(String, Vec<String>)],
+    start: usize,
+    take: usize,
+    request_id: &str,
+) -> Response {
+    let clusters = action == "DescribeDBClusters";
+    let (list, plural, one, id_tag, arn_tag) = if clusters {
+        (
+            &g.fleet.clusters,
+            "DBClusters",
+            "DBCluster",
+            "DBClusterIdentifier",
+            "DBClusterArn",
+        )
+    } else {
+        (
+            &g.fleet.instances,
+            "DBInstances",
+            "DBInstance",
+            "DBInstanceIdentifier",
+            "DBInstanceArn",
+        )
+    };
+    let named =
+        |d: &Described, values: &[String]| values.iter().any(|v| *v == d.arn || *v == d.identifier);
+    let matching: Vec<&Described> =
+        list.iter()
+            .filter(|d| arn_part(&d.arn, 3) == Some(region))
+            .filter(|d| {
+                filters.iter().all(|(name, values)| match name.as_str() {
+                    "db-cluster-id" if !clusters => d.cluster.as_ref().is_some_and(|c| {
+                        values.iter().any(|v| v == c || arn_part(v, 6) == Some(c))
+                    }),
+                    _ => named(d, values),
+                })
+            })
+            .collect();
+    let page: Vec<&Described> = matching.iter().skip(start).take(take).copied().collect();
+    let marker = (start + page.len() < matching.len())
+        .then(|| format!("fake-marker-{}", start + page.len()));
+    let mut xml =
+        format!("<{action}Response xmlns=\"{NS}\">\n  <{action}Result>\n    <{plural}>\n");
+    for d in page {
+        xml.push_str(&format!("      <{one}>\n"));
+        xml.push_str(&format!(
+            "        <{id_tag}>{}</{id_tag}>\n",
+            xml_escape(&d.identifier)
+        ));
+        xml.push_str(&format!(
+            "        <{arn_tag}>{}</{arn_tag}>\n",
+            xml_escape(&d.arn)
+        ));
+        if let Some(w) = &d.preferred_maintenance_window {
+            xml.push_str(&format!(
+                "        <PreferredMaintenanceWindow>{}</PreferredMaintenanceWindow>\n",
+                xml_escape(w)
+            ));
+        }
+        if let (false, Some(c)) = (clusters, &d.cluster) {
+            xml.push_str(&format!(
+                "        <DBClusterIdentifier>{}</DBClusterIdentifier>\n",
+                xml_escape(c)
+            ));
+        }
+        xml.push_str(&format!("      </{one}>\n"));
+    }
+    xml.push_str(&format!("    </{plural}>\n"));
+    if let Some(m) = marker {
+        xml.push_str(&format!("    <Marker>{m}</Marker>\n"));
+    }
+    xml.push_str(&format!(
+        "  </{action}Result>\n  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</{action}Response>\n"
     ));
     (StatusCode::OK, [("content-type", "text/xml")], xml).into_response()
 }

@@ -1,14 +1,20 @@
 //! rds-maintenance-checker: a digest of pending RDS/Aurora maintenance, soonest first.
 //!
-//! - [`model`]: a pending action, which of its dates bites first, calendar days (pure);
+//! - [`window`]: weekly maintenance windows and the next start (pure);
+//! - [`model`]: a pending action, when it applies — window, forced date, opt-in (pure);
 //! - [`render`]: the Slack digest — groups of identical actions, due-soon marks (pure);
-//! - [`rds`]: DescribePendingMaintenanceActions in one region, all pages, filters;
-//! - [`handler`]: one run — every region at once, one digest, failed regions named.
+//! - [`report`]: the changes-only report — new, changed, reminded; its state (pure);
+//! - [`rds`]: DescribePendingMaintenanceActions in one region, all pages, filters; the
+//!   windows of the resources that have actions (DescribeDBClusters/DescribeDBInstances);
+//! - [`handler`]: one run — every region at once, one digest or the changes, failed
+//!   regions named.
 
 pub mod handler;
 pub mod model;
 pub mod rds;
 pub mod render;
+pub mod report;
+pub mod window;
 
 use opswatch_support::{flag, list, var};
 use serde_json::Value;
@@ -29,6 +35,12 @@ pub mod env {
     /// Actions whose first date is at most this many days away are marked (default 7).
     pub const WARN_DAYS: &str = "WARN_DAYS";
     pub const NOTIFY_WHEN_EMPTY: &str = "NOTIFY_WHEN_EMPTY";
+    /// `digest` (every pending action, the default) or `changes` (only what changed since
+    /// the last delivered report, and reminders; needs `DEDUPE_TABLE`).
+    pub const RDS_REPORT: &str = "RDS_REPORT";
+    /// A changes report reminds of an action once when it applies within this many hours
+    /// (default 24).
+    pub const REMIND_HOURS: &str = "REMIND_HOURS";
 }
 
 /// A region name as AWS spells them (`us-east-1`, `us-gov-west-1`, `cn-north-1`).
@@ -75,8 +87,22 @@ impl Checker {
                 (r, aws_sdk_rds::Client::from_conf(conf))
             })
             .collect();
+        let delivery = opswatch_delivery::Delivery::from_env(FUNCTION, &config).await?;
+        let mode = handler::Mode::parse(var(env::RDS_REPORT).as_deref())?;
+        if mode == handler::Mode::Changes && !delivery.keeps_state() {
+            return Err(format!(
+                "{}=changes keeps what it reported in the dedupe table: set DEDUPE_TABLE",
+                env::RDS_REPORT
+            )
+            .into());
+        }
+        let remind_hours = opswatch_support::count_var(env::REMIND_HOURS, 24)?;
         Ok(Self {
-            delivery: opswatch_delivery::Delivery::from_env(FUNCTION, &config).await?,
+            delivery,
+            mode,
+            remind: i64::try_from(remind_hours)
+                .map_err(|_| format!("{}: too many hours", env::REMIND_HOURS))?
+                .saturating_mul(3_600),
             regions: clients,
             queries: rds::Query::plan(list(env::RDS_CLUSTER_IDS), list(env::RDS_INSTANCE_IDS)),
             warn_days: warn_days(var(env::WARN_DAYS))?,

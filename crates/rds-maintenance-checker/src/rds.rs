@@ -4,7 +4,9 @@
 
 use aws_sdk_rds::types::Filter;
 
-use crate::model::Pending;
+use std::collections::HashMap;
+
+use crate::model::{Arn, Kind, Pending, Window};
 
 /// One way of asking: no filter (everything), or the API's `db-cluster-id` /
 /// `db-instance-id` filter with identifiers or ARNs.
@@ -74,6 +76,8 @@ pub async fn pending(
                         auto_applied_after: a.auto_applied_after_date().map(|d| d.secs()),
                         forced_apply: a.forced_apply_date().map(|d| d.secs()),
                         current_apply: a.current_apply_date().map(|d| d.secs()),
+                        window: Window::NotAsked,
+                        change: None,
                     };
                     // Both filters may name the same resource; report it once.
                     if !out.contains(&p) {
@@ -86,6 +90,123 @@ pub async fn pending(
     Ok(out)
 }
 
+/// (ARN, window) of one described resource.
+type Described = (Option<String>, Option<String>);
+
+fn pair(arn: Option<&str>, window: Option<&str>) -> Described {
+    (arn.map(str::to_owned), window.map(str::to_owned))
+}
+
+fn filter(name: &str, values: &[String]) -> Filter {
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values.to_vec()))
+        .build()
+}
+
+/// Each asked resource's window from what the API described, or why there is none.
+fn settle(
+    asked: &[String],
+    found: Result<Vec<Described>, String>,
+    api: &str,
+    out: &mut HashMap<String, Result<String, String>>,
+) {
+    let found = match found {
+        Ok(found) => found,
+        Err(why) => {
+            for arn in asked {
+                out.insert(arn.clone(), Err(format!("{api}: {why}")));
+            }
+            return;
+        }
+    };
+    for arn in asked {
+        let window = found
+            .iter()
+            .find(|(a, _)| a.as_deref() == Some(arn.as_str()))
+            .map(|(_, w)| w.clone());
+        let answer = match window {
+            Some(Some(w)) => Ok(w),
+            Some(None) => Err(format!("{api} gives no PreferredMaintenanceWindow")),
+            None => Err(format!("{api} does not know it (deleted?)")),
+        };
+        out.insert(arn.clone(), answer);
+    }
+}
+
+/// How many identifiers one `DescribeDBClusters`/`DescribeDBInstances` filter carries.
+const FILTER_VALUES: usize = 50;
+
+/// The maintenance window of each resource of one region that has pending actions: its
+/// `PreferredMaintenanceWindow` as RDS spells it, or why it could not be read. Clusters
+/// come from `DescribeDBClusters`, instances from `DescribeDBInstances`, each filtered to
+/// those resources (by ARN), every page; other kinds of resource have no window here.
+pub async fn windows(
+    client: &aws_sdk_rds::Client,
+    arns: &[&str],
+) -> HashMap<String, Result<String, String>> {
+    let mut out = HashMap::new();
+    let (mut clusters, mut instances) = (Vec::new(), Vec::new());
+    for arn in arns {
+        match Arn::parse(arn).map(|a| a.kind) {
+            Some(Kind::Cluster) => clusters.push(arn.to_string()),
+            Some(Kind::Instance) => instances.push(arn.to_string()),
+            _ => {
+                out.insert(
+                    arn.to_string(),
+                    Err("not a DB cluster or instance: no maintenance window to read".into()),
+                );
+            }
+        }
+    }
+    for chunk in clusters.chunks(FILTER_VALUES) {
+        let mut pages = client
+            .describe_db_clusters()
+            .filters(filter("db-cluster-id", chunk))
+            .into_paginator()
+            .send();
+        let mut found = Ok(Vec::new());
+        while let Some(page) = pages.next().await {
+            match (page, &mut found) {
+                (Ok(page), Ok(found)) => found.extend(
+                    page.db_clusters()
+                        .iter()
+                        .map(|c| pair(c.db_cluster_arn(), c.preferred_maintenance_window())),
+                ),
+                (Err(e), _) => {
+                    found = Err(opswatch_support::sdk_error(&e));
+                    break;
+                }
+                _ => break,
+            }
+        }
+        settle(chunk, found, "DescribeDBClusters", &mut out);
+    }
+    for chunk in instances.chunks(FILTER_VALUES) {
+        let mut pages = client
+            .describe_db_instances()
+            .filters(filter("db-instance-id", chunk))
+            .into_paginator()
+            .send();
+        let mut found = Ok(Vec::new());
+        while let Some(page) = pages.next().await {
+            match (page, &mut found) {
+                (Ok(page), Ok(found)) => found.extend(
+                    page.db_instances()
+                        .iter()
+                        .map(|i| pair(i.db_instance_arn(), i.preferred_maintenance_window())),
+                ),
+                (Err(e), _) => {
+                    found = Err(opswatch_support::sdk_error(&e));
+                    break;
+                }
+                _ => break,
+            }
+        }
+        settle(chunk, found, "DescribeDBInstances", &mut out);
+    }
+    out
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,7 +234,7 @@ mod response_properties {
     use aws_sdk_rds::config::{BehaviorVersion, Credentials, Region, retry::RetryConfig};
     use proptest::prelude::*;
 
-    use super::{Query, pending};
+    use super::{Query, pending, windows};
     use opswatch_support::testing::mutate;
 
     /// A page as the API documents it (a cluster and an instance, every date field).
@@ -159,6 +280,53 @@ mod response_properties {
   </Error>
   <RequestId>0c8b1c0e-6a4b-4a57-8f0b-1d2e3f4a5b6c</RequestId>
 </ErrorResponse>"#;
+
+    /// A `DescribeDBInstances` page as the API documents it (the fields the checker reads).
+    const INSTANCES: &str = r#"<DescribeDBInstancesResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/">
+  <DescribeDBInstancesResult>
+    <DBInstances>
+      <DBInstance>
+        <DBInstanceIdentifier>legacy-pg</DBInstanceIdentifier>
+        <DBInstanceArn>arn:aws:rds:us-east-1:111122223333:db:legacy-pg</DBInstanceArn>
+        <Engine>postgres</Engine>
+        <PreferredMaintenanceWindow>thu:03:00-thu:03:30</PreferredMaintenanceWindow>
+      </DBInstance>
+    </DBInstances>
+  </DescribeDBInstancesResult>
+  <ResponseMetadata>
+    <RequestId>9a1b2c3d-0000-4000-8000-000000000001</RequestId>
+  </ResponseMetadata>
+</DescribeDBInstancesResponse>"#;
+
+    const LEGACY: &str = "arn:aws:rds:us-east-1:111122223333:db:legacy-pg";
+
+    /// The window of `LEGACY` (and an instance the answer does not name) from one answer.
+    fn describe(
+        status: u16,
+        body: Vec<u8>,
+    ) -> std::collections::HashMap<String, Result<String, String>> {
+        let s = served();
+        *s.answer.lock().expect("answer") = (status, body);
+        let other = "arn:aws:rds:us-east-1:111122223333:db:other";
+        s.runtime.block_on(windows(&s.client, &[LEGACY, other]))
+    }
+
+    #[test]
+    fn the_documented_describe_answers() {
+        let w = describe(200, INSTANCES.as_bytes().to_vec());
+        assert_eq!(w[LEGACY], Ok("thu:03:00-thu:03:30".to_owned()));
+        assert_eq!(
+            w["arn:aws:rds:us-east-1:111122223333:db:other"],
+            Err("DescribeDBInstances does not know it (deleted?)".to_owned())
+        );
+        let denied = describe(403, ERROR.as_bytes().to_vec());
+        assert!(
+            denied[LEGACY]
+                .as_ref()
+                .is_err_and(|e| e.starts_with("DescribeDBInstances: AccessDenied: ")),
+            "{denied:?}"
+        );
+    }
 
     /// One loopback server answering every request with the current (status, body), and an
     /// SDK client pointed at it, for all cases.
@@ -216,7 +384,7 @@ mod response_properties {
     }
 
     fn renders(mut list: Vec<crate::model::Pending>) -> Result<(), TestCaseError> {
-        crate::model::sort(&mut list);
+        crate::model::sort(&mut list, 1_795_597_200);
         let regions = vec!["us-east-1".to_owned()];
         let digest = crate::render::Digest {
             now: 1_795_597_200,
@@ -272,6 +440,19 @@ mod response_properties {
         ) {
             let answer = ask(status, mutate(ERROR.as_bytes(), &edits));
             prop_assert!(answer.is_err(), "an HTTP {} answer gave {:?}", status, answer);
+        }
+
+        /// Whatever a describe call answers, each asked resource gets a window or a reason,
+        /// and a window that is not one is refused by the parser, never a panic.
+        #[test]
+        fn mutated_describe_answers_never_panic(
+            edits in proptest::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 1..6)
+        ) {
+            let w = describe(200, mutate(INSTANCES.as_bytes(), &edits));
+            prop_assert_eq!(w.len(), 2);
+            if let Some(Ok(spec)) = w.get(LEGACY) {
+                let _ = crate::window::MaintenanceWindow::parse(spec);
+            }
         }
 
         #[test]

@@ -7,7 +7,9 @@ use aws_smithy_types::date_time::Format;
 use opswatch_delivery::Severity;
 use opswatch_slack::{Alert, Mrkdwn};
 
-use crate::model::{Arn, DateKind, Kind, Pending, days_until, relative};
+use crate::model::{
+    Applies, Arn, Change, DateKind, Kind, Pending, Window, days_until, relative, window_spec,
+};
 
 /// Room for one unit of a group: its line and resources (a section holds 3,000 characters).
 const UNIT: usize = 2_900;
@@ -22,6 +24,55 @@ pub fn date(secs: i64) -> String {
     match t.strip_suffix("T00:00:00Z") {
         Some(day) => day.to_owned(),
         None => format!("{} {} UTC", &t[..10], &t[11..16]),
+    }
+}
+
+/// `2026-11-26 03:00 UTC`, midnight too: a window's start.
+pub fn stamp(secs: i64) -> String {
+    let d = date(secs);
+    if d.len() == 10 {
+        format!("{d} 00:00 UTC")
+    } else {
+        d
+    }
+}
+
+/// What the first column says of when an action applies (bold in the line), and how.
+fn first_column(p: &Pending, now: i64) -> (String, String) {
+    let days = |t: i64| relative(days_until(now, t));
+    match p.applies(now) {
+        Applies::Immediately => ("immediately".into(), "opted in: immediate".into()),
+        Applies::Window(t) => (
+            stamp(t),
+            format!(
+                "{}, maintenance window {}",
+                days(t),
+                window_spec(p).unwrap_or_default()
+            ),
+        ),
+        Applies::Forced(t) => {
+            // Only when a window was in line, not when the forced date is all there is.
+            let waits = p.auto_applied_after.is_some()
+                || p.opt_in_status.as_deref() == Some("next-maintenance");
+            let before = window_spec(p)
+                .filter(|_| waits)
+                .map_or(String::new(), |w| format!(", before its window {w}"));
+            (
+                stamp(t),
+                format!("{}, forced on {}{before}", days(t), date(t)),
+            )
+        }
+        Applies::Date(t, kind) => (date(t), format!("{}, {}", days(t), kind.label())),
+        Applies::Unscheduled => ("no date".into(), "applied only if someone opts in".into()),
+    }
+}
+
+/// `24 hours`, `1 hour`, `90 minutes`.
+fn hours(secs: i64) -> String {
+    match secs {
+        3_600 => "1 hour".into(),
+        s if s % 3_600 == 0 => format!("{} hours", s / 3_600),
+        s => format!("{} minutes", s / 60),
     }
 }
 
@@ -50,17 +101,22 @@ impl Digest<'_> {
         self.pending.iter().filter(|p| self.is_due_soon(p)).count()
     }
 
+    /// When `p` applies, seen at this digest's time.
+    pub fn at(&self, p: &Pending) -> Option<i64> {
+        p.applies(self.now).at(self.now)
+    }
+
     fn is_due_soon(&self, p: &Pending) -> bool {
-        p.due()
-            .is_some_and(|(t, _)| days_until(self.now, t) <= self.warn_days)
+        self.at(p)
+            .is_some_and(|t| days_until(self.now, t) <= self.warn_days)
     }
 
     /// An action's weight: **critical** when it applies within a day (or its date has
     /// passed: it applies in the next window) — an action with no date, applied only if
     /// someone opts in, never is; **warning** within `WARN_DAYS`; else **info**.
     pub fn severity(&self, p: &Pending) -> Severity {
-        match p.due() {
-            Some((t, _)) if t - self.now <= DAY_SECS => Severity::Critical,
+        match self.at(p) {
+            Some(t) if t - self.now <= DAY_SECS => Severity::Critical,
             Some(_) if self.is_due_soon(p) => Severity::Warning,
             _ => Severity::Info,
         }
@@ -88,7 +144,7 @@ impl Digest<'_> {
         let mut fallback = header.clone();
         if let Some(first) = self.pending.first() {
             fallback.push_str(&format!(" (soonest: {} {}", first.action, first.name()));
-            if let Some((t, _)) = first.due() {
+            if let Some(t) = self.at(first) {
                 fallback.push_str(&format!(", {}", relative(days_until(self.now, t))));
             }
             fallback.push(')');
@@ -133,17 +189,68 @@ impl Digest<'_> {
         }
         let mut context = Mrkdwn::text(&format!(
             "As of {} · days are calendar days (UTC) · :rotating_light: due within a day · :warning: within {} days",
-            date_time(self.now),
+            stamp(self.now),
             self.warn_days
         ));
         if n == 0 && self.failed.is_empty() {
             context = Mrkdwn::text(&format!(
                 "As of {}: no pending maintenance in {}",
-                date_time(self.now),
+                stamp(self.now),
                 self.regions.join(", ")
             ));
         }
         Some(alert.lines(self.lines()).context(context))
+    }
+
+    /// The changes report's alert: only the actions shown (new, changed, reminded), in
+    /// the digest's layout, each group saying why it is shown.
+    pub fn changes_alert(&self, r: &crate::report::Report) -> Alert {
+        let count = |c: fn(&Change) -> bool| {
+            self.pending
+                .iter()
+                .filter(|p| p.change.as_ref().is_some_and(c))
+                .count()
+        };
+        let parts: Vec<String> = [
+            (count(|c| *c == Change::New), "new", "new"),
+            (
+                count(|c| matches!(c, Change::Changed { .. })),
+                "changed",
+                "changed",
+            ),
+            (count(|c| *c == Change::Reminder), "reminder", "reminders"),
+        ]
+        .into_iter()
+        .filter(|(n, ..)| *n > 0)
+        .map(|(n, one, many)| format!("{n} {}", if n == 1 { one } else { many }))
+        .collect();
+        let header = format!("RDS maintenance: {}", parts.join(", "));
+        let mut fallback = header.clone();
+        if let Some(first) = self.pending.first() {
+            let (when, _) = first_column(first, self.now);
+            fallback.push_str(&format!(
+                " (soonest: {} {}, {when})",
+                first.action,
+                first.name()
+            ));
+        }
+        let mut accounts: Vec<&str> = self
+            .pending
+            .iter()
+            .filter_map(|p| Arn::parse(&p.arn).map(|a| a.account))
+            .collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        Alert::new(header, fallback)
+            .field("Account", Mrkdwn::text(&accounts.join(", ")))
+            .lines(self.lines())
+            .context(Mrkdwn::text(&format!(
+                "Changes since the last report, as of {} · {} other pending action{} unchanged · reminders {} ahead · the full list comes with the digest",
+                stamp(self.now),
+                r.unchanged,
+                if r.unchanged == 1 { "" } else { "s" },
+                hours(r.remind),
+            )))
     }
 
     /// Every action, in groups of identical actions (same dates, same region and kind).
@@ -164,21 +271,30 @@ impl Digest<'_> {
             return;
         };
         let mut line = Mrkdwn::new();
-        match first.due() {
-            Some((t, kind)) => {
-                let days = days_until(self.now, t);
-                line.push_trusted(match self.severity(first) {
-                    Severity::Critical => ":rotating_light: ",
-                    Severity::Warning => ":warning: ",
-                    Severity::Info => "• ",
-                });
-                line.push_bold(&date(t));
-                line.push(&format!(" ({}, {})", relative(days), kind.label()));
+        line.push_trusted(match (self.at(first), self.severity(first)) {
+            (None, _) | (_, Severity::Info) => "• ",
+            (_, Severity::Critical) => ":rotating_light: ",
+            (_, Severity::Warning) => ":warning: ",
+        });
+        let (when, how) = first_column(first, self.now);
+        line.push_bold(&when);
+        line.push(&format!(" ({how})"));
+        match &first.change {
+            None => {}
+            Some(Change::New) => {
+                line.push_trusted(" · ");
+                line.push_bold("new");
             }
-            None => {
-                line.push_trusted("• ");
-                line.push_bold("no date");
-                line.push(" (applied only if someone opts in)");
+            Some(Change::Changed { was }) => {
+                line.push_trusted(" · ");
+                line.push_bold("changed");
+                if let Some(was) = was {
+                    line.push(&format!(" (was {})", stamp(*was)));
+                }
+            }
+            Some(Change::Reminder) => {
+                line.push_trusted(" · ");
+                line.push_bold("reminder");
             }
         }
         line.push_trusted(" — ");
@@ -195,29 +311,33 @@ impl Digest<'_> {
                 DESCRIPTION_CHARS,
             ));
         }
-        // The other dates, unless they only repeat the one shown.
-        let bites = first.due().map(|(t, _)| t);
+        // The dates RDS gives, unless they only repeat the one shown or one another.
+        let mut shown = vec![self.at(first)];
         for (t, kind) in [
             (first.forced_apply, DateKind::Forced),
             (first.auto_applied_after, DateKind::AutoAfter),
             (first.current_apply, DateKind::Current),
         ] {
-            if let Some(t) = t.filter(|t| Some(*t) != bites) {
+            if let Some(t) = t.filter(|t| !shown.contains(&Some(*t))) {
                 line.push(&format!(" · {} {}", kind.label(), date(t)));
+                shown.push(Some(t));
             }
         }
         line.push(&format!(
             " · opt-in: {}",
             first.opt_in_status.as_deref().unwrap_or("none")
         ));
+        if let Window::Unknown(why) = &first.window {
+            line.push(" · window unknown (");
+            line.push(&opswatch_slack::truncate_plain(why, 200));
+            line.push("): the dates are RDS's");
+        }
         // The resources, as many per line as fit. The group's line and its first resources
         // are one unit (one section, never split across messages); a group too big for one
         // section goes on in units that name the action again.
         let kind = first.kind();
         let n = group.len();
-        let due = first
-            .due()
-            .map_or_else(|| "no date".to_owned(), |(t, _)| date(t));
+        let due = first_column(first, self.now).0;
         let lead = |continued: bool| {
             let mut m = Mrkdwn::trusted("        ");
             if continued {
@@ -262,6 +382,9 @@ impl Digest<'_> {
 
 fn same_group(a: &Pending, b: &Pending) -> bool {
     a.due() == b.due()
+        && a.window_key() == b.window_key()
+        && matches!(a.window, Window::Unknown(_)) == matches!(b.window, Window::Unknown(_))
+        && a.change == b.change
         && a.action == b.action
         && a.description == b.description
         && a.opt_in_status == b.opt_in_status
@@ -287,15 +410,6 @@ fn resource_link(p: &Pending) -> Mrkdwn {
     m
 }
 
-fn date_time(secs: i64) -> String {
-    let d = date(secs);
-    if d.len() == 10 {
-        format!("{d} 00:00 UTC")
-    } else {
-        d
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,6 +429,8 @@ mod tests {
             auto_applied_after: None,
             forced_apply: None,
             current_apply: None,
+            window: Window::NotAsked,
+            change: None,
         }
     }
 
@@ -368,7 +484,7 @@ mod tests {
                 )
             },
         ];
-        sort(&mut list);
+        sort(&mut list, NOW);
         list
     }
 
@@ -395,6 +511,8 @@ mod tests {
             auto_applied_after: secs,
             forced_apply: None,
             current_apply: None,
+            window: Window::NotAsked,
+            change: None,
         };
         assert_eq!(
             d.severity(&at(Some(now + 3_600), false)),
@@ -446,6 +564,80 @@ mod tests {
         insta::assert_json_snapshot!(messages);
     }
 
+    /// The changes report: window times first, each group saying why it is shown.
+    #[test]
+    fn changes_message() {
+        use crate::window::MaintenanceWindow;
+        let window = |w: &str| Window::Known(MaintenanceWindow::parse(w).unwrap());
+        let mut pending = vec![
+            Pending {
+                auto_applied_after: Some(MIDNIGHT + 2 * DAY),
+                change: Some(Change::New),
+                window: window("sun:23:30-mon:00:30"),
+                ..p(
+                    "us-east-1",
+                    "arn:aws:rds:us-east-1:111122223333:db:orders-1",
+                    "ca-certificate-rotation",
+                    "Certificate rotation",
+                )
+            },
+            Pending {
+                auto_applied_after: Some(MIDNIGHT + 20 * DAY),
+                forced_apply: Some(MIDNIGHT + 22 * DAY),
+                change: Some(Change::Changed {
+                    was: Some(MIDNIGHT + 9 * DAY + 7 * 3600),
+                }),
+                window: window("wed:07:00-wed:07:30"),
+                ..p(
+                    "us-east-1",
+                    "arn:aws:rds:us-east-1:111122223333:cluster:aurora-prod",
+                    "system-update",
+                    "Upgrade to Aurora PostgreSQL 15.10",
+                )
+            },
+            Pending {
+                opt_in_status: Some("next-maintenance".into()),
+                change: Some(Change::Reminder),
+                window: window("thu:03:00-thu:03:30"),
+                ..p(
+                    "us-east-1",
+                    "arn:aws:rds:us-east-1:111122223333:db:legacy-pg",
+                    "db-upgrade",
+                    "Upgrade to PostgreSQL 13.20",
+                )
+            },
+            Pending {
+                opt_in_status: Some("immediate".into()),
+                change: Some(Change::New),
+                window: Window::Unknown("DescribeDBInstances: AccessDenied: <!channel>".into()),
+                ..p(
+                    "us-east-1",
+                    "arn:aws:rds:us-east-1:111122223333:db:reporting-mysql",
+                    "os-upgrade",
+                    "New Operating System update is available",
+                )
+            },
+        ];
+        sort(&mut pending, NOW);
+        let regions = vec!["us-east-1".to_owned()];
+        let d = Digest {
+            now: NOW,
+            warn_days: 7,
+            regions: &regions,
+            failed: &[],
+            pending: &pending,
+        };
+        let r = crate::report::Report {
+            unchanged: 5,
+            remind: 24 * 3600,
+            ..Default::default()
+        };
+        let messages = d.changes_alert(&r).into_messages();
+        let text = serde_json::to_string(&messages).unwrap();
+        assert!(!text.contains("<!channel>"), "{text}");
+        insta::assert_json_snapshot!(messages);
+    }
+
     #[test]
     fn nothing_to_say_unless_asked() {
         let regions = regions();
@@ -490,7 +682,7 @@ mod tests {
                 ..p("us-east-1", &arn, "system-update", "Patch")
             });
         }
-        sort(&mut pending);
+        sort(&mut pending, NOW);
         let regions = vec!["us-east-1".to_owned()];
         let d = Digest {
             now: NOW,
@@ -570,7 +762,7 @@ mod tests {
                     ..p("us-east-1", &arn, "ca-certificate-rotation", "Certificate rotation")
                 });
             }
-            sort(&mut pending);
+            sort(&mut pending, NOW);
             let regions = vec!["us-east-1".to_owned(), "eu-west-1".to_owned(), "ap-south-1".to_owned()];
             let d = Digest { now: NOW, warn_days: 7, regions: &regions, failed: &[], pending: &pending };
             let Some(alert) = d.alert(false) else {

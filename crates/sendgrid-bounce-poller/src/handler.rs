@@ -1,12 +1,13 @@
-//! One scheduled run: the windows since the checkpoint, every bounce of each from SendGrid,
-//! delivered through the pipeline, and only then the checkpoint moved past the window.
+//! One scheduled run: the windows since the checkpoint, every entry of each configured
+//! suppression list for each window from SendGrid, delivered through the pipeline (one alert
+//! per destination, grouped by list), and only then the checkpoint moved past the window.
 
-use opswatch_delivery::{BAD_INPUT, Delivery, Notice, Outcome, Severity};
+use opswatch_delivery::{BAD_INPUT, Delivery, Groups, Notice, Outcome, Severity};
 use opswatch_support::Failure;
 use serde_json::Value;
 
 use crate::render;
-use crate::sendgrid::{SendGrid, SendGridError};
+use crate::sendgrid::{Bounce, List, SendGrid, SendGridError, Waited};
 use opswatch_support::checkpoint::{Checkpoint, CheckpointError};
 use opswatch_support::window;
 
@@ -20,8 +21,10 @@ pub struct Poller {
     pub max_window: i64,
     pub notify_when_empty: bool,
     pub mask_emails: bool,
-    /// Bounces in one window that make a warning; fewer are info.
+    /// Entries of one list in one window that make a warning; fewer are info.
     pub warn_count: usize,
+    /// The lists polled (`SENDGRID_LISTS`).
+    pub lists: Vec<List>,
 }
 
 /// Why a run stopped: the `errorType` and the one line.
@@ -41,12 +44,15 @@ fn checkpoint_error(e: CheckpointError) -> Stop {
 }
 
 impl Poller {
-    /// The response: `{"from", "to", "windows", "bounces", "messagesPosted", …}`.
+    /// The response: `{"from", "to", "windows", "bounces", "blocks", "spamReports",
+    /// "invalidEmails" (the lists polled), "messagesPosted", …}`.
     pub async fn handle(&self, event: Value) -> Result<Value, Failure> {
         let mut out = Outcome::new("window");
         out.set("from", "");
         out.set("to", "");
-        out.count("bounces", 0);
+        for list in &self.lists {
+            out.count(list.count_key(), 0);
+        }
         if let Err((error_type, message)) = self.run(&event, &mut out).await {
             out.stop(error_type, message);
         }
@@ -68,33 +74,51 @@ impl Poller {
         out.set("from", render::time(first));
         out.set("to", render::time(end));
         let mut total = 0;
+        // One rate-limit budget for the whole run, across pages, lists and windows.
+        let mut waited = Waited::default();
         for (a, b) in windows {
             out.received(1);
-            let bounces = self
-                .sendgrid
-                .bounces(a, b - 1)
-                .await
-                .map_err(sendgrid_error)?;
-            if !bounces.is_empty() {
-                let alert = render::bounces(&bounces, a, b, self.mask_emails);
-                // The window is the source: a retried run finds what it already posted.
-                let notice = Notice::new(
-                    alert,
-                    severity(bounces.len(), self.warn_count),
-                    format!("window/{a}-{b}"),
-                )
-                .rule("bounces");
+            let mut found: Vec<(List, Vec<Bounce>)> = Vec::with_capacity(self.lists.len());
+            for &list in &self.lists {
+                let entries = self
+                    .sendgrid
+                    .list(list, a, b - 1, &mut waited)
+                    .await
+                    .map_err(|e| {
+                        let (t, m) = sendgrid_error(e);
+                        (t, format!("{m} (the {} list)", list.name()))
+                    })?;
+                out.count(list.count_key(), entries.len());
+                total += entries.len();
+                found.push((list, entries));
+            }
+            // Each list routes by its own rule and weight; lists going to one destination
+            // share one alert.
+            let mut groups: Groups<Vec<(List, Vec<Bounce>)>> = Groups::default();
+            for (list, entries) in found.into_iter().filter(|(_, e)| !e.is_empty()) {
+                groups
+                    .by_route(
+                        &self.delivery,
+                        severity(entries.len(), self.warn_count),
+                        None,
+                        Some(list.name()),
+                    )
+                    .push((list, entries));
+            }
+            // The window is the source: a retried run finds what it already posted.
+            let notices = groups.into_notices(&format!("window/{a}-{b}"), |found| {
+                Some(render::alert(&found, a, b, self.mask_emails))
+            });
+            for notice in notices {
                 self.deliver(notice, out, a).await?;
             }
-            total += bounces.len();
-            out.count("bounces", bounces.len());
             if let Some(c) = &self.checkpoint {
                 c.write(b).await.map_err(checkpoint_error)?;
             }
         }
         if total == 0 && self.notify_when_empty {
             let notice = Notice::new(
-                render::none(first, end),
+                render::none(&self.lists, first, end),
                 Severity::Info,
                 format!("window/{first}-{end}/none"),
             )
@@ -122,7 +146,7 @@ impl Poller {
     }
 }
 
-/// A window's weight: a **warning** from `warn_count` bounces on, else **info**.
+/// A list's weight in a window: a **warning** from `warn_count` entries on, else **info**.
 pub fn severity(bounces: usize, warn_count: usize) -> Severity {
     if bounces >= warn_count {
         Severity::Warning

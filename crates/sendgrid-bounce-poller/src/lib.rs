@@ -1,4 +1,5 @@
-//! sendgrid-bounce-poller: every SendGrid bounce reported to Slack exactly once.
+//! sendgrid-bounce-poller: every SendGrid bounce — and, as configured, block, spam report and
+//! invalid address — reported to Slack exactly once.
 //!
 //! - `opswatch_support::window`: the half-open windows a run covers, from the checkpoint to
 //!   the schedule's `time` (pure; shared with the audit-log-watcher's pull mode);
@@ -27,8 +28,14 @@ pub mod env {
     pub const MAX_WINDOW: &str = "MAX_WINDOW";
     pub const NOTIFY_WHEN_EMPTY: &str = "NOTIFY_WHEN_EMPTY";
     pub const MASK_EMAILS: &str = "MASK_EMAILS";
-    /// Bounces in one window that make its alert a warning (default 50; fewer are info).
+    /// Entries of one list in one window that make its alert a warning (default 50; fewer
+    /// are info).
     pub const BOUNCE_WARN_COUNT: &str = "BOUNCE_WARN_COUNT";
+    /// The suppression lists to poll, comma-separated: `bounces` (the default), `blocks`,
+    /// `spam_reports`, `invalid_emails`.
+    pub const SENDGRID_LISTS: &str = "SENDGRID_LISTS";
+    /// The longest the run waits for SendGrid's rate limits, in all (default `20s`).
+    pub const SENDGRID_RATE_LIMIT_BUDGET: &str = "SENDGRID_RATE_LIMIT_BUDGET";
 }
 
 /// [`env::BOUNCE_WARN_COUNT`] unless set.
@@ -64,12 +71,17 @@ impl Poller {
             opswatch_support::window::parse_duration(&var(k).unwrap_or_else(|| default.to_owned()))
                 .map_err(|why| format!("{k}: {why}"))
         };
+        let mut sendgrid = sendgrid::SendGrid::new(
+            &var(env::SENDGRID_API_URL).unwrap_or_else(|| "https://api.sendgrid.com".into()),
+            key,
+        )?;
+        sendgrid.max_wait = std::time::Duration::from_secs(
+            duration(env::SENDGRID_RATE_LIMIT_BUDGET, "20s")?.unsigned_abs(),
+        );
         Ok(Self {
             delivery: opswatch_delivery::Delivery::from_env(FUNCTION, &config).await?,
-            sendgrid: sendgrid::SendGrid::new(
-                &var(env::SENDGRID_API_URL).unwrap_or_else(|| "https://api.sendgrid.com".into()),
-                key,
-            )?,
+            sendgrid,
+            lists: sendgrid::List::parse_all(&opswatch_support::list(env::SENDGRID_LISTS))?,
             checkpoint: var(env::CHECKPOINT_PARAMETER)
                 .map(|parameter| opswatch_support::checkpoint::Checkpoint::new(&config, parameter)),
             interval: duration(env::POLL_INTERVAL, "10m")?,

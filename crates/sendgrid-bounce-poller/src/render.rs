@@ -1,10 +1,11 @@
-//! Slack alerts for bounces (pure): the count and the window, then one line per bounce
-//! (time, address, status, reason), continued in further messages when long.
+//! Slack alerts for suppressions (pure): the counts and the window, then one line per entry
+//! (time, address, and what the list has: status and reason, or the IP a spam report came
+//! from), grouped by list, continued in further messages when long.
 
 use opswatch_slack::{Alert, Mrkdwn};
 pub use opswatch_support::rfc3339 as time;
 
-use crate::sendgrid::Bounce;
+use crate::sendgrid::{Bounce, List};
 
 const REASON_CHARS: usize = 300;
 
@@ -37,13 +38,29 @@ pub fn line(b: &Bounce, mask_emails: bool) -> Mrkdwn {
         m.push_trusted(" — ");
         m.push(&opswatch_slack::truncate_plain(&reason, REASON_CHARS));
     }
+    if !b.ip.trim().is_empty() {
+        m.push_trusted(" from ");
+        m.push_code(&opswatch_slack::truncate_plain(b.ip.trim(), 64));
+    }
     m
 }
 
-/// The alert for a window's bounces (`start..end`, half-open).
-pub fn bounces(bounces: &[Bounce], start: i64, end: i64, mask_emails: bool) -> Alert {
-    let n = bounces.len();
-    let header = format!("SendGrid: {n} bounce{}", if n == 1 { "" } else { "s" });
+/// The alert for a window's entries, list by list (`start..end`, half-open); a list with
+/// no entries is left out, and a single list needs no heading.
+pub fn alert(found: &[(List, Vec<Bounce>)], start: i64, end: i64, mask_emails: bool) -> Alert {
+    let found: Vec<&(List, Vec<Bounce>)> = found.iter().filter(|(_, e)| !e.is_empty()).collect();
+    let counts: Vec<String> = found.iter().map(|(l, e)| l.count(e.len())).collect();
+    let header = format!("SendGrid: {}", counts.join(", "));
+    let mut lines = Vec::new();
+    for (list, entries) in &found {
+        if found.len() > 1 {
+            let mut h = Mrkdwn::new();
+            h.push_bold(&heading(*list));
+            h.push(&format!(" ({})", entries.len()));
+            lines.push(h);
+        }
+        lines.extend(entries.iter().map(|b| line(b, mask_emails)));
+    }
     Alert::new(
         header.clone(),
         format!("{header} between {} and {}", time(start), time(end)),
@@ -52,18 +69,46 @@ pub fn bounces(bounces: &[Bounce], start: i64, end: i64, mask_emails: bool) -> A
         "Window",
         Mrkdwn::text(&format!("{} → {}", time(start), time(end))),
     )
-    .lines(bounces.iter().map(|b| line(b, mask_emails)).collect())
+    .lines(lines)
 }
 
-/// What `NOTIFY_WHEN_EMPTY` posts.
-pub fn none(start: i64, end: i64) -> Alert {
-    Alert::new(
-        "SendGrid: no bounces",
-        format!(
-            "SendGrid: no bounces between {} and {}",
-            time(start),
-            time(end)
+fn heading(list: List) -> String {
+    match list {
+        List::Bounces => "Bounces",
+        List::Blocks => "Blocks",
+        List::SpamReports => "Spam reports",
+        List::InvalidEmails => "Invalid addresses",
+    }
+    .into()
+}
+
+/// The alert for a window's bounces (`start..end`, half-open).
+pub fn bounces(bounces: &[Bounce], start: i64, end: i64, mask_emails: bool) -> Alert {
+    alert(
+        &[(List::Bounces, bounces.to_vec())],
+        start,
+        end,
+        mask_emails,
+    )
+}
+
+/// What `NOTIFY_WHEN_EMPTY` posts: `SendGrid: no bounces`, or with several lists
+/// `SendGrid: nothing new (bounces, blocks)`.
+pub fn none(lists: &[List], start: i64, end: i64) -> Alert {
+    let header = match lists {
+        [List::Bounces] | [] => "SendGrid: no bounces".to_owned(),
+        _ => format!(
+            "SendGrid: nothing new ({})",
+            lists
+                .iter()
+                .map(|l| l.name())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
+    };
+    Alert::new(
+        header.clone(),
+        format!("{header} between {} and {}", time(start), time(end)),
     )
     .field(
         "Window",
@@ -81,7 +126,46 @@ mod tests {
             email: email.into(),
             status: status.into(),
             reason: reason.into(),
+            ip: String::new(),
         }
+    }
+
+    #[test]
+    fn lists_grouped_each_with_what_it_has() {
+        let spam = Bounce {
+            ip: "10.63.202.100 <!here>".into(),
+            ..b(1_795_597_300, "user1@example.com", "", "")
+        };
+        let found = [
+            (
+                List::Bounces,
+                vec![b(
+                    1_795_597_385,
+                    "jane.doe@example.com",
+                    "5.1.1",
+                    "550 no such user",
+                )],
+            ),
+            (List::Blocks, vec![]),
+            (List::SpamReports, vec![spam]),
+            (
+                List::InvalidEmails,
+                vec![b(
+                    1_795_597_400,
+                    "user@example",
+                    "",
+                    "Mail domain mentioned in email address is unknown",
+                )],
+            ),
+        ];
+        let messages = alert(&found, 1_795_597_200, 1_795_597_800, false).into_messages();
+        let text = serde_json::to_string(&messages).unwrap();
+        assert!(!text.contains("<!here>"), "{text}");
+        assert!(
+            !text.contains("Blocks"),
+            "an empty list is left out: {text}"
+        );
+        insta::assert_json_snapshot!(messages);
     }
 
     #[test]

@@ -1,11 +1,83 @@
-//! The SendGrid bounces API (`GET /v3/suppression/bounces`), all pages, rate limits honoured.
+//! SendGrid's suppression lists (`GET /v3/suppression/bounces`, `/blocks`, `/spam_reports`,
+//! `/invalid_emails`), all pages, rate limits honoured within one budget for the whole run.
 //! The API key goes only into the `Authorization` header; it is never printed.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-/// A bounce as SendGrid lists it.
+/// One of SendGrid's suppression lists; they share `start_time`/`end_time`/`limit`/`offset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum List {
+    Bounces,
+    Blocks,
+    SpamReports,
+    InvalidEmails,
+}
+
+impl List {
+    pub const ALL: [List; 4] = [
+        List::Bounces,
+        List::Blocks,
+        List::SpamReports,
+        List::InvalidEmails,
+    ];
+
+    /// As the API's path and `SENDGRID_LISTS` name it (also the alert's rule).
+    pub fn name(self) -> &'static str {
+        match self {
+            List::Bounces => "bounces",
+            List::Blocks => "blocks",
+            List::SpamReports => "spam_reports",
+            List::InvalidEmails => "invalid_emails",
+        }
+    }
+
+    /// Its count's name in the response and the summary line (`bounces`, `spamReports`).
+    pub fn count_key(self) -> &'static str {
+        match self {
+            List::Bounces => "bounces",
+            List::Blocks => "blocks",
+            List::SpamReports => "spamReports",
+            List::InvalidEmails => "invalidEmails",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.name() == name.trim())
+    }
+
+    /// `3 bounces`, `1 spam report`, `2 invalid addresses`.
+    pub fn count(self, n: usize) -> String {
+        let (one, many) = match self {
+            List::Bounces => ("bounce", "bounces"),
+            List::Blocks => ("block", "blocks"),
+            List::SpamReports => ("spam report", "spam reports"),
+            List::InvalidEmails => ("invalid address", "invalid addresses"),
+        };
+        format!("{n} {}", if n == 1 { one } else { many })
+    }
+
+    /// The lists of `SENDGRID_LISTS` (comma-separated; default `bounces`), each once.
+    pub fn parse_all(names: &[String]) -> Result<Vec<Self>, String> {
+        if names.is_empty() {
+            return Ok(vec![List::Bounces]);
+        }
+        let mut out = Vec::new();
+        for n in names {
+            let l = List::parse(n).ok_or_else(|| {
+                format!("SENDGRID_LISTS: {n:?} is not one of bounces, blocks, spam_reports, invalid_emails")
+            })?;
+            if !out.contains(&l) {
+                out.push(l);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// An entry of a suppression list as SendGrid lists it: bounces and blocks carry `reason`
+/// and `status`, invalid emails `reason`, spam reports `ip`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Bounce {
     /// Unix seconds.
@@ -15,7 +87,13 @@ pub struct Bounce {
     pub reason: String,
     #[serde(default)]
     pub status: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ip: String,
 }
+
+/// How long a run has waited for SendGrid's rate limits, against its budget.
+#[derive(Debug, Default)]
+pub struct Waited(pub Duration);
 
 /// An API key: never printed (`Debug` shows `ApiKey(<redacted>)`).
 #[derive(Clone, Debug)]
@@ -37,13 +115,15 @@ pub enum SendGridError {
         "SendGrid refused the API key (HTTP {0}): check SENDGRID_API_KEY or the secret SENDGRID_API_KEY_SECRET_ARN names; the key needs read access to suppressions"
     )]
     Unauthorized(u16),
-    #[error("SendGrid kept answering 429 (rate limited) for {0:?}; the next run catches up")]
-    RateLimited(Duration),
+    #[error(
+        "SendGrid kept answering 429 (rate limited): waiting {0:?} more would pass the run's budget of {1:?} in all; the next run catches up"
+    )]
+    RateLimited(Duration, Duration),
     #[error("SendGrid answered HTTP {status}: {body}")]
     Http { status: u16, body: String },
     #[error("SendGrid could not be reached: {0}")]
     Transport(String),
-    #[error("SendGrid's answer is not a list of bounces ({0})")]
+    #[error("SendGrid's answer is not a list of suppressions ({0})")]
     Decode(String),
 }
 
@@ -59,7 +139,7 @@ pub struct SendGrid {
     key: ApiKey,
     /// Page size (`limit`); SendGrid allows up to 500.
     pub page_size: usize,
-    /// The longest total wait for rate limits in one call.
+    /// The longest total wait for rate limits in one run, across pages and lists.
     pub max_wait: Duration,
 }
 
@@ -80,17 +160,21 @@ impl SendGrid {
         })
     }
 
-    /// Every bounce created in `[start, end_inclusive]` (SendGrid's times are inclusive),
-    /// oldest first.
-    pub async fn bounces(
+    /// Every entry of `list` created in `[start, end_inclusive]` (SendGrid's times are
+    /// inclusive), oldest first; rate-limit waits count against `waited`.
+    pub async fn list(
         &self,
+        list: List,
         start: i64,
         end_inclusive: i64,
+        waited: &mut Waited,
     ) -> Result<Vec<Bounce>, SendGridError> {
         let mut all = Vec::new();
         let mut offset = 0usize;
         loop {
-            let page = self.page(start, end_inclusive, offset).await?;
+            let page = self
+                .page(list, start, end_inclusive, offset, waited)
+                .await?;
             let n = page.len();
             all.extend(page);
             if n < self.page_size {
@@ -105,17 +189,20 @@ impl SendGrid {
 
     async fn page(
         &self,
+        list: List,
         start: i64,
         end: i64,
         offset: usize,
+        waited: &mut Waited,
     ) -> Result<Vec<Bounce>, SendGridError> {
-        let mut waited = Duration::ZERO;
         loop {
             let response = self
                 .http
                 .get(format!(
-                    "{}/v3/suppression/bounces?start_time={start}&end_time={end}&limit={}&offset={offset}",
-                    self.base, self.page_size
+                    "{}/v3/suppression/{}?start_time={start}&end_time={end}&limit={}&offset={offset}",
+                    self.base,
+                    list.name(),
+                    self.page_size
                 ))
                 .bearer_auth(self.key.0.expose())
                 .header("accept", "application/json")
@@ -133,15 +220,17 @@ impl SendGrid {
                 401 | 403 => return Err(SendGridError::Unauthorized(status)),
                 429 => {
                     let wait = reset_wait(response.headers());
-                    if waited + wait > self.max_wait {
-                        return Err(SendGridError::RateLimited(waited + wait));
+                    if waited.0 + wait > self.max_wait {
+                        return Err(SendGridError::RateLimited(wait, self.max_wait));
                     }
                     tracing::info!(
+                        list = list.name(),
                         wait_ms = wait.as_millis() as u64,
+                        waited_ms = waited.0.as_millis() as u64,
                         "SendGrid rate limit; waiting for its reset"
                     );
                     tokio::time::sleep(wait).await;
-                    waited += wait;
+                    waited.0 += wait;
                 }
                 _ => {
                     let body = response.text().await.unwrap_or_default();
@@ -155,7 +244,7 @@ impl SendGrid {
     }
 }
 
-/// One page of `GET /v3/suppression/bounces`: a JSON array of bounces (pure).
+/// One page of `GET /v3/suppression/<list>`: a JSON array of entries (pure).
 pub fn parse_page(body: &[u8]) -> Result<Vec<Bounce>, SendGridError> {
     serde_json::from_slice(body).map_err(|e| SendGridError::Decode(e.to_string()))
 }
@@ -185,6 +274,41 @@ mod tests {
       {"created": 1443651125, "email": "testemail1@test.com", "reason": "550 5.1.1 The email account that you tried to reach does not exist.", "status": "5.1.1"},
       {"created": 1443651141, "email": "testemail2@test.com", "reason": "550 5.1.1 <https://x|y> & <!channel>", "status": "5.1.1"}
     ]"#;
+
+    #[test]
+    fn lists_by_name() {
+        assert_eq!(List::parse_all(&[]).unwrap(), [List::Bounces]);
+        let names: Vec<String> = ["bounces", " spam_reports", "bounces", "invalid_emails"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            List::parse_all(&names).unwrap(),
+            [List::Bounces, List::SpamReports, List::InvalidEmails]
+        );
+        assert!(
+            List::parse_all(&["spam".into()])
+                .unwrap_err()
+                .contains("\"spam\"")
+        );
+        assert_eq!(List::SpamReports.count(1), "1 spam report");
+        assert_eq!(List::InvalidEmails.count(2), "2 invalid addresses");
+    }
+
+    /// A spam report and an invalid email as SendGrid documents them.
+    #[test]
+    fn each_list_has_its_shape() {
+        let spam = parse_page(
+            br#"[{"created": 1443651141, "email": "user1@example.com", "ip": "10.63.202.100"}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (spam[0].ip.as_str(), spam[0].reason.as_str()),
+            ("10.63.202.100", "")
+        );
+        let invalid = parse_page(br#"[{"created": 1443651141, "email": "user1@example", "reason": "Mail domain mentioned in email address is unknown"}]"#).unwrap();
+        assert_eq!(invalid[0].status, "");
+    }
 
     #[test]
     fn the_documented_page() {
@@ -245,7 +369,7 @@ mod tests {
         ) {
             let page: Vec<Bounce> = page
                 .into_iter()
-                .map(|(created, email, status, reason)| Bounce { created, email, status, reason })
+                .map(|(created, email, status, reason)| Bounce { created, email, status, reason, ip: String::new() })
                 .collect();
             let json = serde_json::to_vec(&page).unwrap();
             prop_assert_eq!(parse_page(&json).unwrap(), page.clone());

@@ -9,36 +9,42 @@ const BIN: &str = env!("CARGO_BIN_EXE_e2e-rds-maintenance-checker");
 const FUNCTION: &str = "rds-maintenance-checker";
 
 /// The fixture's actions as the digest must order them for the sample's time
-/// (2026-11-25T08:00:00Z): (resource link label, action, relative day).
+/// (Wednesday 2026-11-25T08:00:00Z), each at the start of its resource's maintenance window
+/// (`events/rds/fixtures/db-*.json`) or its forced date: (resource link label, action, first
+/// column and how).
 const EXPECTED: [(&str, &str, &str); 8] = [
+    (
+        "legacy-pg",
+        "db-upgrade",
+        "*2026-11-26 03:00 UTC* (tomorrow, maintenance window thu:03:00-thu:03:30)",
+    ),
     (
         "billing-aurora-instance-1",
         "system-update",
-        "(5 days ago, auto-applied after)",
-    ),
-    ("legacy-pg", "db-upgrade", "(tomorrow, applies)"),
-    (
-        "aurora-prod",
-        "system-update",
-        "(in 2 days, auto-applied after)",
+        "*2026-11-26 04:00 UTC* (tomorrow, maintenance window thu:04:00-thu:04:30)",
     ),
     (
         "billing-aurora",
         "hardware-maintenance",
-        "(in 6 days, forced apply)",
+        "*2026-12-01 00:00 UTC* (in 6 days, forced on 2026-12-01)",
     ),
     (
-        "aurora-prod-instance-1",
-        "ca-certificate-rotation",
-        "(in 25 days, auto-applied after)",
+        "aurora-prod",
+        "system-update",
+        "*2026-12-02 07:00 UTC* (in 7 days, maintenance window wed:07:00-wed:07:30)",
     ),
     (
         "aurora-prod-instance-2",
         "ca-certificate-rotation",
-        "(in 25 days, auto-applied after)",
+        "*2026-12-20 23:30 UTC* (in 25 days, maintenance window sun:23:30-mon:00:30)",
     ),
-    ("aurora-prod-instance-2", "os-upgrade", "no date"),
-    ("reporting-mysql", "os-upgrade", "no date"),
+    (
+        "aurora-prod-instance-1",
+        "ca-certificate-rotation",
+        "*2026-12-26 22:00 UTC* (in 31 days, maintenance window sat:22:00-sat:22:30)",
+    ),
+    ("aurora-prod-instance-2", "os-upgrade", "*no date*"),
+    ("reporting-mysql", "os-upgrade", "*no date*"),
 ];
 
 struct Setup {
@@ -47,9 +53,8 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
-    let fixture = RdsFake::fixture(&root()).expect("the fixture");
     Setup {
-        rds: RdsFake::start(fixture).await.expect("fake RDS"),
+        rds: RdsFake::start_sample(&root(), 0).await.expect("fake RDS"),
         slack: SlackFake::start().await.expect("fake Slack"),
     }
 }
@@ -140,9 +145,9 @@ async fn every_action_once_soonest_first_with_day_counts() {
     };
     assert_eq!(
         marked(":rotating_light:"),
-        ["billing-aurora-instance-1", "legacy-pg"]
+        ["legacy-pg", "billing-aurora-instance-1"]
     );
-    assert_eq!(marked(":warning:"), ["aurora-prod", "billing-aurora"]);
+    assert_eq!(marked(":warning:"), ["billing-aurora", "aurora-prod"]);
 
     // Every page of us-east-1 (5 resources: 2 pages of 3) was asked for with its Marker.
     let east: Vec<_> = s
@@ -150,6 +155,7 @@ async fn every_action_once_soonest_first_with_day_counts() {
         .requests()
         .into_iter()
         .filter(|q| q.region == "us-east-1")
+        .filter(|q| q.param("Action") == Some("DescribePendingMaintenanceActions"))
         .collect();
     assert_eq!(east.len(), 2, "{east:?}");
     assert_eq!(east[0].param("Marker"), None);
@@ -260,7 +266,12 @@ async fn cluster_and_instance_filters_are_the_apis() {
     .collect();
     assert_eq!(got, want, "{r}");
     // Each region was asked once per filter, with the API's filter names.
-    let requests = s.rds.requests();
+    let requests: Vec<_> = s
+        .rds
+        .requests()
+        .into_iter()
+        .filter(|q| q.param("Action") == Some("DescribePendingMaintenanceActions"))
+        .collect();
     assert_eq!(requests.len(), 4);
     let names: Vec<&str> = requests
         .iter()

@@ -1,7 +1,7 @@
 //! sendgrid-bounce-poller end to end: scheduled events in, a fake SendGrid that behaves like
 //! the documented API, moto SSM for the checkpoint, Slack messages out.
 
-use opswatch_devkit::sendgrid::Bounce;
+use opswatch_devkit::sendgrid::{Bounce, Entry};
 use opswatch_e2e::*;
 use serde_json::{Value, json};
 
@@ -41,14 +41,19 @@ async fn setup(bounces: Vec<Bounce>) -> Setup {
 
 impl Setup {
     async fn run(&self, at: i64, key: &str) -> Invoked {
-        lambda(BIN, FUNCTION, self.moto.aws_env())
+        self.run_with(at, key, &[]).await
+    }
+
+    async fn run_with(&self, at: i64, key: &str, extra: &[(&str, &str)]) -> Invoked {
+        let mut l = lambda(BIN, FUNCTION, self.moto.aws_env())
             .env("SLACK_WEBHOOK_URL", self.slack.url())
             .env("SENDGRID_API_URL", self.sendgrid.url())
             .env("SENDGRID_API_KEY", key)
-            .env("CHECKPOINT_PARAMETER", PARAMETER)
-            .invoke(&schedule(at))
-            .await
-            .expect("runs")
+            .env("CHECKPOINT_PARAMETER", PARAMETER);
+        for (k, v) in extra {
+            l = l.env(k, *v);
+        }
+        l.invoke(&schedule(at)).await.expect("runs")
     }
 
     async fn checkpoint(&self) -> Option<i64> {
@@ -314,4 +319,199 @@ async fn empty_windows_and_sendgrid_errors() {
         "{message}"
     );
     assert_eq!(s.checkpoint().await, Some(T0 + 4200));
+}
+
+const THREE_LISTS: (&str, &str) = ("SENDGRID_LISTS", "bounces,blocks,spam_reports");
+
+/// For each list and each of three ten-minute windows from 09:00: an entry exactly at the
+/// window's start and one in its middle; and an invalid email, a list not polled.
+fn three_lists(s: &Setup) {
+    for list in ["bounces", "blocks", "spam_reports"] {
+        s.sendgrid.add_to(
+            list,
+            (0..3).flat_map(|w| {
+                [(0, "start"), (300, "mid")].map(|(offset, at)| Entry {
+                    created: T0 + w * 600 + offset,
+                    email: format!("{list}-w{w}-{at}@example.com"),
+                    reason: format!("550 {list} <!channel>"),
+                    status: "5.1.1".into(),
+                    ip: "149.72.0.1".into(),
+                })
+            }),
+        );
+    }
+    s.sendgrid.add_to(
+        "invalid_emails",
+        [Entry {
+            created: T0 + 100,
+            email: "not-polled@example".into(),
+            reason: "unknown domain".into(),
+            ..Entry::default()
+        }],
+    );
+}
+
+/// The addresses in messages `from..`.
+fn addresses(s: &Setup, from: usize) -> Vec<String> {
+    let mut v: Vec<String> = s.slack.received()[from..]
+        .iter()
+        .map(all_text)
+        .flat_map(|t| {
+            t.lines()
+                .filter(|l| l.starts_with("• "))
+                .filter_map(|l| l.split('*').nth(1).map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn every_list_each_entry_once_and_boundaries_go_to_the_later_window() {
+    let s = setup(Vec::new()).await;
+    three_lists(&s);
+    let ssm = aws_sdk_ssm::Client::new(&sdk_config(&s.moto).await);
+    ssm.put_parameter()
+        .name(PARAMETER)
+        .value(T0.to_string())
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .expect("put");
+    let mut all = Vec::new();
+    for w in 0..3i64 {
+        let before = s.slack.received().len();
+        let r = response(&s.run_with(T0 + (w + 1) * 600, KEY, &[THREE_LISTS]).await);
+        assert_eq!(
+            (
+                r["bounces"].as_u64(),
+                r["blocks"].as_u64(),
+                r["spamReports"].as_u64()
+            ),
+            (Some(2), Some(2), Some(2)),
+            "{r}"
+        );
+        assert_eq!(s.checkpoint().await, Some(T0 + (w + 1) * 600));
+        // Exactly this window's entries: its start, not its end (the next one's start).
+        let mut want: Vec<String> = ["blocks", "bounces", "spam_reports"]
+            .iter()
+            .flat_map(|l| {
+                [
+                    format!("{l}-w{w}-mid@example.com"),
+                    format!("{l}-w{w}-start@example.com"),
+                ]
+            })
+            .collect();
+        want.sort();
+        assert_eq!(addresses(&s, before), want, "window {w}");
+        all.extend(want);
+        // One alert, grouped by list; each list in its own shape, all escaped.
+        let text: String = s.slack.received()[before..].iter().map(all_text).collect();
+        assert!(
+            text.contains("SendGrid: 2 bounces, 2 blocks, 2 spam reports")
+                && text.contains("*Bounces* (2)")
+                && text.contains("*Spam reports* (2)"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "*spam_reports-w{w}-mid@example.com* from `149.72.0.1`"
+            )),
+            "{text}"
+        );
+        assert!(
+            !text.contains("550 spam_reports"),
+            "a spam report has no reason: {text}"
+        );
+        assert!(
+            text.contains("550 blocks &lt;!channel&gt;") && !text.contains("<!channel>"),
+            "{text}"
+        );
+    }
+    let mut once = all.clone();
+    once.dedup();
+    assert_eq!((all.len(), once.len()), (18, 18));
+    assert!(!addresses(&s, 0).contains(&"not-polled@example".to_owned()));
+    // Each list was asked for each window with the same inclusive times.
+    let requests = s.sendgrid.requests();
+    for list in ["bounces", "blocks", "spam_reports"] {
+        let windows: Vec<&str> = requests
+            .iter()
+            .filter(|r| r.list == list)
+            .map(|r| r.query.split("&limit").next().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            windows,
+            (0..3)
+                .map(|w| format!(
+                    "start_time={}&end_time={}",
+                    T0 + w * 600,
+                    T0 + w * 600 + 599
+                ))
+                .collect::<Vec<_>>(),
+            "{list}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn slack_down_keeps_the_checkpoint_for_every_list() {
+    let s = setup(Vec::new()).await;
+    three_lists(&s);
+    s.run_with(T0 + 600, KEY, &[THREE_LISTS]).await;
+    assert_eq!(s.checkpoint().await, Some(T0 + 600));
+    s.slack.always(Reply::server_error());
+    let failed = s.run_with(T0 + 1200, KEY, &[THREE_LISTS]).await;
+    assert_eq!(error(&failed).0, "SlackDeliveryFailed");
+    assert_eq!(
+        s.checkpoint().await,
+        Some(T0 + 600),
+        "moved despite the failure"
+    );
+    s.slack.always(Reply::Normal);
+    let before = s.slack.received().len();
+    s.run_with(T0 + 1200, KEY, &[THREE_LISTS]).await;
+    assert_eq!(s.checkpoint().await, Some(T0 + 1200));
+    let got = addresses(&s, before);
+    assert_eq!(got.len(), 6, "{got:?}");
+    assert!(got.iter().all(|a| a.contains("-w1-")), "{got:?}");
+}
+
+#[tokio::test]
+async fn rate_limits_are_waited_out_within_one_budget_for_the_run() {
+    let s = setup(Vec::new()).await;
+    // 2,000 entries a list: five pages each (the last one empty).
+    for list in ["bounces", "blocks", "spam_reports"] {
+        s.sendgrid.add_to(
+            list,
+            (0..2000).map(|i| Entry {
+                created: T0 + 60 + i % 500,
+                email: format!("{list}-{i:04}@example.com"),
+                ..Entry::default()
+            }),
+        );
+    }
+    // Every other call is rate limited, its limit resetting a second later: each page
+    // alone waits a second at most, but the run waits a second every other call.
+    s.sendgrid.rate_limit_every_other(1);
+    let failed = s
+        .run_with(
+            T0 + 600,
+            KEY,
+            &[THREE_LISTS, ("SENDGRID_RATE_LIMIT_BUDGET", "3s")],
+        )
+        .await;
+    let (kind, message) = error(&failed);
+    assert_eq!(kind, "SendGridError");
+    assert!(
+        message.contains("would pass the run's budget of 3s in all"),
+        "{message}"
+    );
+    // Three waits of a second fit the budget; the fourth 429 ends the run.
+    let requests = s.sendgrid.requests();
+    let limited = requests.iter().filter(|r| r.status == 429).count();
+    assert_eq!((limited, requests.len()), (4, 7), "{requests:?}");
+    assert!(s.slack.received().is_empty());
+    assert_eq!(s.checkpoint().await, None);
 }

@@ -265,9 +265,7 @@ async fn a_world_open_ssh_rule_from_aws_config_is_critical_and_from_a_24_info() 
 #[tokio::test]
 async fn an_rds_digest_splits_by_the_route_of_each_actions_severity() {
     use opswatch_devkit::rds::RdsFake;
-    let rds = RdsFake::start(RdsFake::fixture(&root()).expect("the fixture"))
-        .await
-        .expect("fake RDS");
+    let rds = RdsFake::start_sample(&root(), 0).await.expect("fake RDS");
     let api = api().await;
     let invoked = lambda(
         env!("CARGO_BIN_EXE_e2e-rds-maintenance-checker"),

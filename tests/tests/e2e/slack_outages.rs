@@ -107,9 +107,7 @@ async fn every_poster_fails_in_time_on_every_slack_outage_and_never_prints_the_u
     )
     .await
     .expect("fake SendGrid");
-    let rds = RdsFake::start(RdsFake::fixture(&root()).expect("maintenance"))
-        .await
-        .expect("fake RDS");
+    let rds = RdsFake::start_sample(&root(), 0).await.expect("fake RDS");
     let cases = cases(&sendgrid, &rds);
     // A port nothing listens on: bind one, note it, let it go.
     let refused = {
