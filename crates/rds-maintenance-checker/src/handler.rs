@@ -151,10 +151,7 @@ impl Checker {
         // is its most serious line's.
         let mut groups: Groups<Vec<Pending>> = Groups::default();
         for p in &pending {
-            let account = Arn::parse(&p.arn).map(|a| a.account);
-            groups
-                .by_route(&self.delivery, digest.severity(p), account, Some(RULE))
-                .push(p.clone());
+            self.group_of(&mut groups, &digest, p).push(p.clone());
         }
         let notices = if groups.is_empty() {
             digest
@@ -178,6 +175,17 @@ impl Checker {
                 .map_err(|e| (e.error_type(), e.to_string()))?;
         }
         Ok(())
+    }
+
+    /// The group `p` goes to: its route, by its own weight, account and the rule.
+    fn group_of<'g, T: Default>(
+        &self,
+        groups: &'g mut Groups<T>,
+        digest: &Digest<'_>,
+        p: &Pending,
+    ) -> &'g mut T {
+        let account = Arn::parse(&p.arn).map(|a| a.account);
+        groups.by_route(&self.delivery, digest.severity(p), account, Some(RULE))
     }
 
     /// The changes report: what changed since the last delivered one, by route; each
@@ -215,9 +223,7 @@ impl Checker {
         let source = format!("changes/{now}/{}", digest.regions.join(","));
         let mut groups: Groups<Vec<(Pending, (String, report::Seen))>> = Groups::default();
         for (p, entry) in r.shown.iter().zip(&r.entries) {
-            let account = Arn::parse(&p.arn).map(|a| a.account);
-            groups
-                .by_route(&self.delivery, digest.severity(p), account, Some(RULE))
+            self.group_of(&mut groups, &digest, p)
                 .push((p.clone(), entry.clone()));
         }
         let mut entries_of: Vec<Vec<(String, report::Seen)>> = Vec::new();

@@ -289,6 +289,13 @@ pub fn sort(list: &mut [Pending], now: i64) {
     });
 }
 
+/// How many actions of `list` a changes report shows for the reason `which` picks.
+pub fn count_changes(list: &[Pending], which: fn(&Change) -> bool) -> usize {
+    list.iter()
+        .filter(|p| p.change.as_ref().is_some_and(which))
+        .count()
+}
+
 /// The window as RDS spells it, when known.
 pub fn window_spec(p: &Pending) -> Option<&str> {
     match &p.window {

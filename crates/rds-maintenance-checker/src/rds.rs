@@ -6,6 +6,9 @@ use aws_sdk_rds::types::Filter;
 
 use std::collections::HashMap;
 
+use aws_smithy_async::future::pagination_stream::PaginationStream;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
 use crate::model::{Arn, Kind, Pending, Window};
 
 /// One way of asking: no filter (everything), or the API's `db-cluster-id` /
@@ -57,13 +60,12 @@ pub async fn pending(
 ) -> Result<Vec<Pending>, String> {
     let mut out: Vec<Pending> = Vec::new();
     for q in queries {
-        let mut pages = client
+        let pages = client
             .describe_pending_maintenance_actions()
             .set_filters(q.filter().map(|f| vec![f]))
             .into_paginator()
             .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| opswatch_support::sdk_error(&e))?;
+        each_page(pages, |page| {
             for r in page.pending_maintenance_actions() {
                 let arn = r.resource_identifier().unwrap_or_default();
                 for a in r.pending_maintenance_action_details() {
@@ -85,9 +87,25 @@ pub async fn pending(
                     }
                 }
             }
-        }
+        })
+        .await?;
     }
     Ok(out)
+}
+
+/// Every page of one call, each handed to `page`; the first failure (after the SDK's own
+/// retries) as one line: `Throttling: Rate exceeded`.
+async fn each_page<O, E>(
+    mut pages: PaginationStream<Result<O, E>>,
+    mut page: impl FnMut(O),
+) -> Result<(), String>
+where
+    E: ProvideErrorMetadata + std::error::Error,
+{
+    while let Some(next) = pages.next().await {
+        page(next.map_err(|e| opswatch_support::sdk_error(&e))?);
+    }
+    Ok(())
 }
 
 /// (ARN, window) of one described resource.
@@ -160,50 +178,38 @@ pub async fn windows(
         }
     }
     for chunk in clusters.chunks(FILTER_VALUES) {
-        let mut pages = client
+        let pages = client
             .describe_db_clusters()
             .filters(filter("db-cluster-id", chunk))
             .into_paginator()
             .send();
-        let mut found = Ok(Vec::new());
-        while let Some(page) = pages.next().await {
-            match (page, &mut found) {
-                (Ok(page), Ok(found)) => found.extend(
-                    page.db_clusters()
-                        .iter()
-                        .map(|c| pair(c.db_cluster_arn(), c.preferred_maintenance_window())),
-                ),
-                (Err(e), _) => {
-                    found = Err(opswatch_support::sdk_error(&e));
-                    break;
-                }
-                _ => break,
-            }
-        }
-        settle(chunk, found, "DescribeDBClusters", &mut out);
+        let mut found = Vec::new();
+        let read = each_page(pages, |page| {
+            found.extend(
+                page.db_clusters()
+                    .iter()
+                    .map(|c| pair(c.db_cluster_arn(), c.preferred_maintenance_window())),
+            )
+        })
+        .await;
+        settle(chunk, read.map(|()| found), "DescribeDBClusters", &mut out);
     }
     for chunk in instances.chunks(FILTER_VALUES) {
-        let mut pages = client
+        let pages = client
             .describe_db_instances()
             .filters(filter("db-instance-id", chunk))
             .into_paginator()
             .send();
-        let mut found = Ok(Vec::new());
-        while let Some(page) = pages.next().await {
-            match (page, &mut found) {
-                (Ok(page), Ok(found)) => found.extend(
-                    page.db_instances()
-                        .iter()
-                        .map(|i| pair(i.db_instance_arn(), i.preferred_maintenance_window())),
-                ),
-                (Err(e), _) => {
-                    found = Err(opswatch_support::sdk_error(&e));
-                    break;
-                }
-                _ => break,
-            }
-        }
-        settle(chunk, found, "DescribeDBInstances", &mut out);
+        let mut found = Vec::new();
+        let read = each_page(pages, |page| {
+            found.extend(
+                page.db_instances()
+                    .iter()
+                    .map(|i| pair(i.db_instance_arn(), i.preferred_maintenance_window())),
+            )
+        })
+        .await;
+        settle(chunk, read.map(|()| found), "DescribeDBInstances", &mut out);
     }
     out
 }

@@ -8,7 +8,8 @@ use opswatch_delivery::Severity;
 use opswatch_slack::{Alert, Mrkdwn};
 
 use crate::model::{
-    Applies, Arn, Change, DateKind, Kind, Pending, Window, days_until, relative, window_spec,
+    Applies, Arn, Change, DateKind, Kind, Pending, Window, count_changes, days_until, relative,
+    window_spec,
 };
 
 /// Room for one unit of a group: its line and resources (a section holds 3,000 characters).
@@ -101,6 +102,18 @@ impl Digest<'_> {
         self.pending.iter().filter(|p| self.is_due_soon(p)).count()
     }
 
+    /// The accounts of the actions, each once, in order.
+    fn accounts(&self) -> String {
+        let mut accounts: Vec<&str> = self
+            .pending
+            .iter()
+            .filter_map(|p| Arn::parse(&p.arn).map(|a| a.account))
+            .collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        accounts.join(", ")
+    }
+
     /// When `p` applies, seen at this digest's time.
     pub fn at(&self, p: &Pending) -> Option<i64> {
         p.applies(self.now).at(self.now)
@@ -157,13 +170,6 @@ impl Digest<'_> {
             ));
         }
 
-        let mut accounts: Vec<&str> = self
-            .pending
-            .iter()
-            .filter_map(|p| Arn::parse(&p.arn).map(|a| a.account))
-            .collect();
-        accounts.sort_unstable();
-        accounts.dedup();
         let mut alert = Alert::new(header, fallback)
             .field(
                 "Regions",
@@ -173,7 +179,7 @@ impl Digest<'_> {
                     self.regions.len()
                 )),
             )
-            .field("Account", Mrkdwn::text(&accounts.join(", ")));
+            .field("Account", Mrkdwn::text(&self.accounts()));
         if !self.failed.is_empty() {
             let mut m = Mrkdwn::new();
             for (i, f) in self.failed.iter().enumerate() {
@@ -205,12 +211,7 @@ impl Digest<'_> {
     /// The changes report's alert: only the actions shown (new, changed, reminded), in
     /// the digest's layout, each group saying why it is shown.
     pub fn changes_alert(&self, r: &crate::report::Report) -> Alert {
-        let count = |c: fn(&Change) -> bool| {
-            self.pending
-                .iter()
-                .filter(|p| p.change.as_ref().is_some_and(c))
-                .count()
-        };
+        let count = |c: fn(&Change) -> bool| count_changes(self.pending, c);
         let parts: Vec<String> = [
             (count(|c| *c == Change::New), "new", "new"),
             (
@@ -234,15 +235,8 @@ impl Digest<'_> {
                 first.name()
             ));
         }
-        let mut accounts: Vec<&str> = self
-            .pending
-            .iter()
-            .filter_map(|p| Arn::parse(&p.arn).map(|a| a.account))
-            .collect();
-        accounts.sort_unstable();
-        accounts.dedup();
         Alert::new(header, fallback)
-            .field("Account", Mrkdwn::text(&accounts.join(", ")))
+            .field("Account", Mrkdwn::text(&self.accounts()))
             .lines(self.lines())
             .context(Mrkdwn::text(&format!(
                 "Changes since the last report, as of {} · {} other pending action{} unchanged · reminders {} ahead · the full list comes with the digest",
@@ -337,7 +331,7 @@ impl Digest<'_> {
         // section goes on in units that name the action again.
         let kind = first.kind();
         let n = group.len();
-        let due = first_column(first, self.now).0;
+        let due = &when;
         let lead = |continued: bool| {
             let mut m = Mrkdwn::trusted("        ");
             if continued {

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Change, Pending, window_spec};
+use crate::model::{Change, Pending, count_changes, window_spec};
 
 /// What was delivered of one action.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,10 +98,7 @@ pub struct Report {
 
 impl Report {
     pub fn count(&self, change: fn(&Change) -> bool) -> usize {
-        self.shown
-            .iter()
-            .filter(|p| p.change.as_ref().is_some_and(change))
-            .count()
+        count_changes(&self.shown, change)
     }
 }
 
