@@ -71,8 +71,8 @@ pub async fn demo(moto: &Moto) -> Result<(), String> {
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
-    for f in files {
-        let bytes = std::fs::read(&f).map_err(|e| e.to_string())?;
+    for f in &files {
+        let bytes = std::fs::read(f).map_err(|e| e.to_string())?;
         let lambda = LocalLambda::new(crate::binary(FUNCTION, false), FUNCTION)
             .envs(moto.aws_env())
             .env("LOG_LEVEL", "warn");
@@ -107,16 +107,36 @@ pub async fn demo(moto: &Moto) -> Result<(), String> {
             other => println!("  {other:?}\n{}", invoked.stderr),
         }
     }
+    // The largest sample again, with RDS's own users left out of the archive.
+    if let Some(f) = files
+        .iter()
+        .max_by_key(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+    {
+        let bytes = std::fs::read(f).map_err(|e| e.to_string())?;
+        let invoked = LocalLambda::new(crate::binary(FUNCTION, false), FUNCTION)
+            .envs(moto.aws_env())
+            .env("LOG_LEVEL", "info")
+            .env("DAS_DROP_USERS", "rdsadmin,rdssec,rdsproxyadmin")
+            .invoke(&bytes)
+            .await
+            .map_err(|e| e.to_string())?;
+        let summary = invoked
+            .stderr
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|v| v["fields"]["message"] == "invocation summary")
+            .map(|v| v["fields"].clone())
+            .unwrap_or_default();
+        println!(
+            "\n▶ {FUNCTION} {} with DAS_DROP_USERS=rdsadmin,rdssec,rdsproxyadmin\n  {} events kept, {} of RDS's own dropped; records: {} Ok, {} Dropped",
+            f.display(),
+            summary["events"],
+            summary["dropped_events"],
+            summary["ok"],
+            summary["dropped"],
+        );
+    }
     Ok(())
-}
-
-fn summaries(stderr: &str) -> Vec<Value> {
-    stderr
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["fields"]["message"] == "invocation summary")
-        .map(|v| v["fields"].clone())
-        .collect()
 }
 
 /// Decoded events per record id, as JSON values, for comparing two responses.
@@ -148,16 +168,13 @@ fn decoded(response: &Value) -> Vec<(String, String, Vec<Value>)> {
         .collect()
 }
 
+/// The baseline's Python environment (`xtask/bench/requirements-das.txt`), made once.
 fn baseline_python() -> Result<PathBuf, String> {
-    let dir = crate::root().join("../shared/baselines");
-    let req = dir.join("requirements.txt");
-    if !req.exists() {
-        return Err(format!("the baselines are not at {}", dir.display()));
-    }
+    let req = crate::root().join("xtask/bench/requirements-das.txt");
     let venv = crate::target_dir().join("py-baseline");
     let python = venv.join("bin/python");
     let marker = venv.join(".installed");
-    let wanted = std::fs::read_to_string(&req).map_err(|e| e.to_string())?;
+    let wanted = std::fs::read_to_string(&req).map_err(|e| format!("{}: {e}", req.display()))?;
     if !(python.exists() && std::fs::read_to_string(&marker).is_ok_and(|m| m == wanted)) {
         eprintln!(
             "bench: installing the baseline's requirements into {}",
@@ -196,12 +213,12 @@ fn spread(v: &[f64]) -> String {
     format!("{:.0} ({lo:.0}–{hi:.0})", median(v))
 }
 
-/// The decoder's invocations of one kind (cold or warm key cache), over the rounds.
+/// One side's invocations of one kind (fresh data keys, or warm), over the rounds.
 #[derive(Default)]
 struct Side {
-    /// Whole-invocation wall times (Runtime API to Runtime API), ms.
+    /// Whole-invocation wall times (event handed over to response received), ms.
     wall_ms: Vec<f64>,
-    /// The decoder's invocation summaries (its own timings, among them `transform_us`).
+    /// The side's own summaries (both log `transform_us`: parsed event to built response).
     summaries: Vec<Value>,
 }
 
@@ -214,7 +231,7 @@ impl Side {
             .collect()
     }
 
-    /// Records/s over the baseline's window: the transform step alone.
+    /// Records/s over the transform step alone (the old inner-loop window).
     fn transform_rates(&self, records: usize) -> Vec<f64> {
         self.summaries
             .iter()
@@ -233,14 +250,59 @@ struct Samples {
     input: usize,
     records: usize,
     events: usize,
-    /// Baseline records/s (its own timer).
-    base: Vec<f64>,
-    cold: Side,
+    base_fresh: Side,
+    base_warm: Side,
+    fresh: Side,
     warm: Side,
 }
 
-/// Warm invocations per decoder process, after the cold one.
+/// One side and kind of a batch's samples.
+type Pick = fn(&Samples) -> &Side;
+
+/// Warm invocations per process, after the one with fresh keys.
 const WARM: usize = 2;
+
+/// One process of `lambda`, the batch 1 + WARM times: each answer's response and time, and
+/// its summaries (lines whose `message` is `summary`, in order).
+async fn run_side(
+    lambda: &LocalLambda,
+    batch: &[u8],
+    summary: &str,
+) -> Result<Vec<(Value, f64, Value)>, String> {
+    let invoked = lambda
+        .invoke_many(&vec![batch.to_vec(); 1 + WARM])
+        .await
+        .map_err(|e| e.to_string())?;
+    let stderr = &invoked[0].stderr;
+    let summaries: Vec<Value> = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| {
+            if v["message"] == summary {
+                Some(v)
+            } else if v["fields"]["message"] == summary {
+                Some(v["fields"].clone())
+            } else {
+                None
+            }
+        })
+        .collect();
+    invoked
+        .iter()
+        .enumerate()
+        .map(|(i, inv)| {
+            let Outcome::Response(body) = &inv.outcome else {
+                return Err(format!(
+                    "{} failed: {:?}\n{stderr}",
+                    lambda.function_name, inv.outcome
+                ));
+            };
+            let response: Value = serde_json::from_str(body).map_err(|e| e.to_string())?;
+            let ms = inv.handler_time.unwrap_or_default().as_secs_f64() * 1e3;
+            Ok((response, ms, summaries.get(i).cloned().unwrap_or_default()))
+        })
+        .collect()
+}
 
 /// `cargo xtask bench das [--rounds N] [--pause-ms N]`.
 pub async fn bench(args: &[String]) -> Result<(), String> {
@@ -260,7 +322,7 @@ pub async fn bench(args: &[String]) -> Result<(), String> {
     }
     crate::python::ensure()?;
     let python = baseline_python()?;
-    let script = crate::root().join("../shared/baselines/das_ref_decode.py");
+    let script = crate::root().join("xtask/bench/das_baseline.py");
     eprintln!("bench das: building the decoder and the generator (release)");
     crate::build_bins(&[FUNCTION], true)?;
     let moto = Moto::start_with(&crate::python::bin("moto_server"))?;
@@ -298,156 +360,154 @@ pub async fn bench(args: &[String]) -> Result<(), String> {
         })
         .collect();
     let mut ready = Vec::new();
+    let mut base_ready = Vec::new();
+
+    // Both run behind the same local Runtime API, timed the same way: event handed over to
+    // response received. Firehose calls a warm environment again after its buffer fills, not
+    // at once: --pause-ms idles before each warm invocation.
+    let timed = |l: LocalLambda| {
+        let mut l = l.envs(moto.aws_env());
+        l.timeout = Duration::from_secs(600);
+        l.pause = Duration::from_millis(pause_ms);
+        l
+    };
+    let baseline =
+        timed(LocalLambda::new(&python, "das-baseline").arg(script.to_string_lossy().into_owned()));
+    // MIMALLOC_* pass through, to try the allocator's options.
+    let decoder = timed(
+        LocalLambda::new(crate::binary(FUNCTION, true), FUNCTION)
+            .envs(std::env::vars().filter(|(k, _)| k.starts_with("MIMALLOC_"))),
+    );
 
     // Rounds, each running the baseline and the decoder on every batch in turn: a noisy
     // moment of the machine falls on both sides, and medians over the rounds leave it out.
     for round in 0..rounds {
         eprintln!("bench das: round {}/{rounds}", round + 1);
         for (b, bytes) in inputs.iter().enumerate() {
-            let path = dir.join(format!("batch-{b:02}.json"));
-            let out = Command::new(&python)
-                .arg(&script)
-                .args(["--endpoint", &moto.endpoint(), "--region", "us-east-1"])
-                .arg(&path)
-                .env("AWS_ACCESS_KEY_ID", "testing")
-                .env("AWS_SECRET_ACCESS_KEY", "testing")
-                .output()
-                .map_err(|e| format!("running the baseline: {e}"))?;
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let line = stderr
-                .lines()
-                .find(|l| l.starts_with("baseline:"))
-                .ok_or_else(|| format!("baseline failed:\n{stderr}"))?;
-            // "baseline: N records, E events in T s: R records/s, …"
-            let words: Vec<&str> = line.split_whitespace().collect();
-            let rps = words.get(8).and_then(|w| w.parse::<f64>().ok());
-            let base_response: Value = serde_json::from_slice(&out.stdout)
-                .map_err(|e| format!("baseline response: {e}"))?;
-
-            // Ours: one fresh process, the batch 1 + WARM times (cold key cache, then warm).
-            // MIMALLOC_* pass through, to try the allocator's options.
-            let mut lambda = LocalLambda::new(crate::binary(FUNCTION, true), FUNCTION)
-                .envs(moto.aws_env())
-                .envs(std::env::vars().filter(|(k, _)| k.starts_with("MIMALLOC_")));
-            lambda.timeout = Duration::from_secs(300);
-            // Firehose calls a warm environment again after its buffer fills, not at once.
-            lambda.pause = Duration::from_millis(pause_ms);
-            let invoked = lambda
-                .invoke_many(&vec![bytes.clone(); 1 + WARM])
-                .await
-                .map_err(|e| e.to_string())?;
+            let base = run_side(&baseline, bytes, "baseline summary").await?;
+            let ours = run_side(&decoder, bytes, "invocation summary").await?;
             let s = &mut all[b];
-            s.base.push(rps.unwrap_or(f64::NAN));
-            let summaries = summaries(&invoked[0].stderr);
-            for (i, inv) in invoked.iter().enumerate() {
-                let Outcome::Response(body) = &inv.outcome else {
-                    return Err(format!("decoder failed: {:?}\n{}", inv.outcome, inv.stderr));
-                };
-                let response: Value = serde_json::from_str(body).map_err(|e| e.to_string())?;
-                let ours = decoded(&response);
-                if ours != decoded(&base_response) {
-                    return Err(format!("batch {b}: the decoder and the baseline disagree"));
+            let want = decoded(&base[0].0);
+            for (i, ((b_resp, b_ms, b_sum), (o_resp, o_ms, o_sum))) in
+                base.into_iter().zip(ours).enumerate()
+            {
+                let (got, theirs) = (decoded(&o_resp), decoded(&b_resp));
+                if got != want || theirs != want {
+                    return Err(format!(
+                        "batch {b}, invocation {i}: the decoder and the baseline disagree"
+                    ));
                 }
-                s.events = ours.iter().map(|r| r.2.len()).sum();
-                let side = if i == 0 { &mut s.cold } else { &mut s.warm };
-                side.wall_ms
-                    .push(inv.handler_time.unwrap_or_default().as_secs_f64() * 1e3);
-                side.summaries
-                    .push(summaries.get(i).cloned().unwrap_or_default());
+                s.events = got.iter().map(|r| r.2.len()).sum();
+                let (bs, os) = if i == 0 {
+                    (&mut s.base_fresh, &mut s.fresh)
+                } else {
+                    (&mut s.base_warm, &mut s.warm)
+                };
+                bs.wall_ms.push(b_ms);
+                bs.summaries.push(b_sum);
+                os.wall_ms.push(o_ms);
+                os.summaries.push(o_sum);
             }
-            if let Some(r) = invoked[0].ready_after {
-                ready.push(r.as_secs_f64() * 1e3);
+        }
+        // Start-up, once per round: each side's process start → its first request for an event.
+        let empty = br#"{"records":[]}"#.to_vec();
+        for (side, into) in [(&baseline, &mut base_ready), (&decoder, &mut ready)] {
+            if let Some(r) = side
+                .invoke(&empty)
+                .await
+                .map_err(|e| e.to_string())?
+                .ready_after
+            {
+                into.push(r.as_secs_f64() * 1e3);
             }
         }
     }
 
     println!(
-        "\nactivity-stream-decoder vs baselines/das_ref_decode.py — same batches, same moto, one run:\n\
-         {rounds} rounds, the baseline and the decoder in turn on each batch; records/s as median (min–max);\n\
-         ratios are of the medians; {pause_ms} ms idle before each warm invocation"
+        "\nactivity-stream-decoder vs xtask/bench/das_baseline.py (the usual Python transformation, run\n\
+         as a Lambda function) — same batches, same moto, the same local Runtime API, one run:\n\
+         {rounds} rounds, the baseline and the decoder in turn on each batch; records/s from event handed\n\
+         over to response received, as median (min–max); ratios are of the medians; each process\n\
+         takes the batch with fresh data keys, then {WARM} times warm; {pause_ms} ms idle before each warm one"
     );
     println!(
-        "{:<6} {:>7} {:>8} {:>7} │ {:>18} │ {:>20} {:>7} │ {:>20} {:>7}",
-        "batch", "input", "records", "events", "baseline", "cold", "×", "warm", "×"
+        "{:<6} {:>7} {:>8} {:>7} │ {:>17} {:>17} {:>6} │ {:>17} {:>17} {:>6}",
+        "batch",
+        "input",
+        "records",
+        "events",
+        "baseline fresh",
+        "decoder fresh",
+        "×",
+        "baseline warm",
+        "decoder warm",
+        "×"
     );
     let ratio = |ours: &[f64], base: &[f64]| median(ours) / median(base);
     for (b, s) in all.iter().enumerate() {
+        let r = |side: &Side| side.rates(s.records);
         println!(
-            "{:<6} {:>6.2}M {:>8} {:>7} │ {:>18} │ {:>20} {:>6.1}× │ {:>20} {:>6.1}×",
+            "{:<6} {:>6.2}M {:>8} {:>7} │ {:>17} {:>17} {:>5.1}× │ {:>17} {:>17} {:>5.1}×",
             b,
             s.input as f64 / 1e6,
             s.records,
             s.events,
-            spread(&s.base),
-            spread(&s.cold.rates(s.records)),
-            ratio(&s.cold.rates(s.records), &s.base),
-            spread(&s.warm.rates(s.records)),
-            ratio(&s.warm.rates(s.records), &s.base),
+            spread(&r(&s.base_fresh)),
+            spread(&r(&s.fresh)),
+            ratio(&r(&s.fresh), &r(&s.base_fresh)),
+            spread(&r(&s.base_warm)),
+            spread(&r(&s.warm)),
+            ratio(&r(&s.warm), &r(&s.base_warm)),
         );
     }
     // Samples of every batch together.
     let pooled =
         |f: &dyn Fn(&Samples) -> Vec<f64>| -> Vec<f64> { all.iter().flat_map(f).collect() };
-    let base = pooled(&|s| s.base.clone());
-    let (cold, warm) = (
-        pooled(&|s| s.cold.rates(s.records)),
-        pooled(&|s| s.warm.rates(s.records)),
-    );
-    let (cold_transform, warm_transform) = (
-        pooled(&|s| s.cold.transform_rates(s.records)),
-        pooled(&|s| s.warm.transform_rates(s.records)),
+    let like = |ours: Pick, base: Pick| {
+        ratio(
+            &pooled(&|s| ours(s).rates(s.records)),
+            &pooled(&|s| base(s).rates(s.records)),
+        )
+    };
+    let inner = |ours: Pick, base: Pick| {
+        ratio(
+            &pooled(&|s| ours(s).transform_rates(s.records)),
+            &pooled(&|s| base(s).transform_rates(s.records)),
+        )
+    };
+    let fresh: Pick = |s| &s.fresh;
+    let warm: Pick = |s| &s.warm;
+    let base_fresh: Pick = |s| &s.base_fresh;
+    let base_warm: Pick = |s| &s.base_warm;
+    println!(
+        "all    like for like (what Firehose waits for): warm {:.1}×, fresh keys {:.1}×",
+        like(warm, base_warm),
+        like(fresh, base_fresh)
     );
     println!(
-        "all    whole invocation (what Firehose waits for): cold {:.1}×, warm {:.1}×",
-        ratio(&cold, &base),
-        ratio(&warm, &base)
-    );
-    println!(
-        "       over the baseline's own window (parsed event → built response, KMS included; it leaves\n\
-         \x20      out reading the event and writing the response): cold {} rec/s {:.1}×, warm {} rec/s {:.1}×",
-        spread(&cold_transform),
-        ratio(&cold_transform, &base),
-        spread(&warm_transform),
-        ratio(&warm_transform, &base),
+        "       the transform step alone (parsed event → built response, KMS included; each side's own\n\
+         \x20      timer): warm {:.1}×, fresh keys {:.1}×",
+        inner(warm, base_warm),
+        inner(fresh, base_fresh)
     );
 
     println!(
-        "\nwhere the time goes, medians (ms of wall time; then per record, µs of CPU summed over threads):"
+        "\nwhere the decoder's time goes, medians (ms of wall time; then per record, µs of CPU summed over threads):"
     );
-    let cold_side: fn(&Samples) -> &Side = |s| &s.cold;
-    let warm_side: fn(&Samples) -> &Side = |s| &s.warm;
-    for (label, side) in [("cold", cold_side), ("warm", warm_side)] {
-        let wall = pooled(&|s| side(s).wall_ms.clone());
+    for (label, side) in [("fresh", fresh), ("warm", warm)] {
+        let wall = median(&pooled(&|s| side(s).wall_ms.clone()));
         let runs: Vec<&Value> = all.iter().flat_map(|s| &side(s).summaries).collect();
-        let ms = |k: &str| {
-            median(
-                &runs
-                    .iter()
-                    .map(|v| v[k].as_f64().unwrap_or(f64::NAN) / 1e3)
-                    .collect::<Vec<_>>(),
-            )
-        };
+        let med =
+            |f: &dyn Fn(&Value) -> f64| median(&runs.iter().map(|v| f(v)).collect::<Vec<_>>());
+        let ms = |k: &str| med(&|v| v[k].as_f64().unwrap_or(f64::NAN) / 1e3);
         let per = |k: &str| {
-            median(
-                &runs
-                    .iter()
-                    .map(|v| {
-                        v[k].as_f64().unwrap_or(f64::NAN) / v["records"].as_f64().unwrap_or(1.0)
-                    })
-                    .collect::<Vec<_>>(),
-            )
+            med(&|v| v[k].as_f64().unwrap_or(f64::NAN) / v["records"].as_f64().unwrap_or(1.0))
         };
-        let wall = median(&wall);
         let (event, transform, response) = (ms("event_us"), ms("transform_us"), ms("response_us"));
         println!(
             "  {label}: wall {wall:.1} ms = event parse {event:.1} + transform {transform:.1} (KMS {:.1}, {} calls) + response encode {response:.1} + runtime and transfer {:.1}",
             ms("kms_us"),
-            median(
-                &runs
-                    .iter()
-                    .map(|v| v["kms_calls"].as_f64().unwrap_or(f64::NAN))
-                    .collect::<Vec<_>>()
-            ),
+            med(&|v| v["kms_calls"].as_f64().unwrap_or(f64::NAN)),
             wall - event - transform - response
         );
         println!(
@@ -462,8 +522,9 @@ pub async fn bench(args: &[String]) -> Result<(), String> {
         );
     }
     println!(
-        "\nprocess start → ready for the first event: {} ms",
-        spread(&ready)
+        "\nprocess start → ready for the first event, ms: decoder {}, baseline {}",
+        spread(&ready),
+        spread(&base_ready)
     );
     println!(
         "Lambda zip (bootstrap, deflate): {}",

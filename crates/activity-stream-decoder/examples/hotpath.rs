@@ -6,6 +6,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use opswatch_activity_stream_decoder::das;
+use opswatch_activity_stream_decoder::filter::Filter;
 use opswatch_activity_stream_decoder::sample::{self, Flavor, Rng};
 
 /// As in the function's `main.rs`.
@@ -63,6 +64,24 @@ fn main() {
             black_box(das::decode_payload(p).ok());
         }
     });
+    // The archive filters: RDS's own users dropped, then also two fields redacted.
+    let users = [
+        "rdsadmin".to_owned(),
+        "rdssec".to_owned(),
+        "rdsproxyadmin".to_owned(),
+    ];
+    let fields = ["commandText".to_owned(), "paramList".to_owned()];
+    let key = Some(&b"a redaction key of 32 bytes....."[..]);
+    for (name, redact) in [("scan+drop", &[][..]), ("+redact", &fields[..])] {
+        let Ok(filter) = Filter::new(&users, redact, key) else {
+            return;
+        };
+        time(name, &mut || {
+            for p in &payloads {
+                black_box(das::decode_payload_with(p, &filter).ok());
+            }
+        });
+    }
     time("serde", &mut || {
         for p in &payloads {
             black_box(serde_json::from_slice::<serde::de::IgnoredAny>(p).ok());

@@ -8,6 +8,9 @@
 //! must not add, drop or retype any field.
 
 use serde::Deserialize;
+
+use crate::filter::Filter;
+
 /// The outer record `type` RDS writes.
 pub const RECORDS_TYPE: &str = "DatabaseActivityMonitoringRecords";
 
@@ -240,11 +243,23 @@ pub struct Decoded {
     pub ndjson: Vec<u8>,
     pub events: usize,
     pub heartbeats: usize,
+    /// Events of a `DAS_DROP_USERS` user, left out.
+    pub dropped_events: usize,
+    /// Strings replaced by their keyed hash (`DAS_REDACT`).
+    pub redacted_values: usize,
 }
 
 /// The activity events of a decompressed payload, heartbeats removed, one per line.
 pub fn decode_payload(json: &[u8]) -> Result<Decoded, RecordError> {
-    let events = crate::scan::events(json).map_err(|e| RecordError::PayloadJson(e.to_string()))?;
+    decode_payload_with(json, &Filter::default())
+}
+
+/// [`decode_payload`], with the events of the filter's users left out and its fields' strings
+/// replaced by their hash. Every other byte of an event stays as RDS wrote it (whitespace
+/// outside strings aside: an event is one line).
+pub fn decode_payload_with(json: &[u8], filter: &Filter) -> Result<Decoded, RecordError> {
+    let events = crate::scan::events_with(json, filter.wanted())
+        .map_err(|e| RecordError::PayloadJson(e.to_string()))?;
     let mut out = Decoded {
         ndjson: Vec::with_capacity(json.len()),
         ..Decoded::default()
@@ -254,13 +269,29 @@ pub fn decode_payload(json: &[u8]) -> Result<Decoded, RecordError> {
             out.heartbeats += 1;
             continue;
         }
-        if event.compact {
-            out.ndjson.extend_from_slice(event.text.as_bytes());
-        } else {
-            minify_into(event.text, &mut out.ndjson);
+        if filter.drops(event.user.as_deref()) {
+            out.dropped_events += 1;
+            continue;
         }
+        let copy = |text: &str, out: &mut Vec<u8>| {
+            if event.compact {
+                out.extend_from_slice(text.as_bytes());
+            } else {
+                minify_into(text, out);
+            }
+        };
+        // Each range is a whole string token, so every piece between them starts and ends
+        // outside a string, as minify_into requires.
+        let mut at = 0;
+        for (range, value) in &event.strings {
+            copy(&event.text[at..range.start], &mut out.ndjson);
+            filter.hash_into(value, &mut out.ndjson);
+            at = range.end;
+        }
+        copy(&event.text[at..], &mut out.ndjson);
         out.ndjson.push(b'\n');
         out.events += 1;
+        out.redacted_values += event.strings.len();
     }
     Ok(out)
 }
@@ -658,6 +689,157 @@ mod tests {
         fn scanner_agrees_on_anything(text in "[\\PC{}\\[\\]\",:]{0,64}", bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..128)) {
             agrees_with_serde_json(text.as_bytes())?;
             agrees_with_serde_json(&bytes)?;
+        }
+    }
+
+    /// The filter's reference: serde_json values, RustCrypto's HMAC.
+    fn reference_hash(key: &[u8], v: &str) -> String {
+        use hmac::{KeyInit, Mac};
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("key");
+        mac.update(v.as_bytes());
+        let hex: String = mac
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("{}{hex}", crate::filter::HASH_PREFIX)
+    }
+
+    fn redact_value(key: &[u8], v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::String(s) if !s.is_empty() => *s = reference_hash(key, s),
+            serde_json::Value::Array(a) => a.iter_mut().for_each(|x| redact_value(key, x)),
+            serde_json::Value::Object(o) => o.values_mut().for_each(|x| redact_value(key, x)),
+            _ => {}
+        }
+    }
+
+    fn filtered_event() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        (
+            proptest::option::of(prop_oneof![
+                Just(serde_json::json!("rdsadmin")),
+                Just(serde_json::json!("RDSADMIN")),
+                Just(serde_json::json!("rdsproxyadmin")),
+                Just(serde_json::json!("RdsAdmin ")),
+                Just(serde_json::json!("app_rw")),
+                Just(serde_json::Value::Null),
+                json_value(),
+            ]),
+            proptest::option::of(json_value()),
+            proptest::option::of(json_value()),
+            proptest::collection::vec(("[a-z]{1,8}", json_value()), 0..4),
+            prop_oneof![Just("record"), Just("heartbeat")],
+        )
+            .prop_map(|(user, text, params, others, kind)| {
+                let mut o = serde_json::Map::new();
+                for (k, v) in others {
+                    o.insert(k, v);
+                }
+                if let Some(u) = user {
+                    o.insert("dbUserName".into(), u);
+                }
+                if let Some(t) = text {
+                    o.insert("commandText".into(), t);
+                }
+                if let Some(p) = params {
+                    o.insert("paramList".into(), p);
+                }
+                o.insert("type".into(), kind.into());
+                serde_json::Value::Object(o)
+            })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(1000))]
+
+        /// Dropping and redacting agree with serde_json and RustCrypto's HMAC; with nothing
+        /// to redact, the kept events are the unfiltered lines byte for byte.
+        #[test]
+        fn the_filter_agrees_with_a_reference(
+            events in proptest::collection::vec(filtered_event(), 0..8),
+            pretty: bool,
+            redact: bool,
+        ) {
+            let doc = serde_json::json!({"databaseActivityEventList": events});
+            let text = if pretty { serde_json::to_string_pretty(&doc) } else { serde_json::to_string(&doc) }.expect("JSON");
+            let key = b"0123456789abcdef-test-key";
+            let fields: Vec<String> = if redact { vec!["commandText".into(), "paramList".into()] } else { vec![] };
+            let filter = Filter::new(&["RdsAdmin".into(), "rdsproxyadmin".into()], &fields, Some(key)).expect("filter");
+            let plain = decode_payload(text.as_bytes()).expect("valid");
+            let got = decode_payload_with(text.as_bytes(), &filter).expect("valid");
+            let plain_lines: Vec<&str> = std::str::from_utf8(&plain.ndjson).expect("utf-8").lines().collect();
+            let mut want = Vec::new();
+            let mut dropped = 0;
+            for line in &plain_lines {
+                let mut v: serde_json::Value = serde_json::from_str(line).expect("line");
+                let user = v["dbUserName"].as_str().map(str::to_ascii_lowercase);
+                if matches!(user.as_deref(), Some("rdsadmin" | "rdsproxyadmin")) {
+                    dropped += 1;
+                    continue;
+                }
+                if redact {
+                    for f in ["commandText", "paramList"] {
+                        if let Some(x) = v.get_mut(f) {
+                            redact_value(key, x);
+                        }
+                    }
+                    want.push(v);
+                } else {
+                    want.push(serde_json::Value::String((*line).to_owned()));
+                }
+            }
+            let got_text = std::str::from_utf8(&got.ndjson).expect("utf-8");
+            let got_lines: Vec<serde_json::Value> = got_text
+                .lines()
+                .map(|l| if redact { serde_json::from_str(l).expect("line") } else { serde_json::Value::String(l.to_owned()) })
+                .collect();
+            proptest::prop_assert_eq!(got_lines, want);
+            proptest::prop_assert_eq!(got.dropped_events, dropped);
+            proptest::prop_assert_eq!(got.events + dropped, plain.events);
+            proptest::prop_assert_eq!(got.heartbeats, plain.heartbeats);
+        }
+    }
+
+    #[test]
+    fn redaction_splices_hashes_and_keeps_every_other_byte() {
+        let key = b"0123456789abcdef";
+        let filter = Filter::new(&[], &["commandText".into(), "paramList".into()], Some(key))
+            .expect("filter");
+        let payload = br#"{"databaseActivityEventList":[
+            {"type":"record","commandText":"SELECT 'a\"b'","paramList":["x",null,"",7,["y"]],"rowCount":1.0,"exitCode":null},
+            {"type":"record","commandText":null,"paramList":[],"errorMessage":""},
+            {"type":"record","commandText":"","dbUserName":"rdsadmin"}]}"#;
+        let d = decode_payload_with(payload, &filter).expect("valid");
+        let h = |v: &str| reference_hash(key, v);
+        assert_eq!(
+            String::from_utf8(d.ndjson).expect("utf-8"),
+            format!(
+                "{{\"type\":\"record\",\"commandText\":\"{}\",\"paramList\":[\"{}\",null,\"\",7,[\"{}\"]],\"rowCount\":1.0,\"exitCode\":null}}\n\
+                 {{\"type\":\"record\",\"commandText\":null,\"paramList\":[],\"errorMessage\":\"\"}}\n\
+                 {{\"type\":\"record\",\"commandText\":\"\",\"dbUserName\":\"rdsadmin\"}}\n",
+                h("SELECT 'a\"b'"),
+                h("x"),
+                h("y")
+            )
+        );
+        assert_eq!((d.events, d.redacted_values, d.dropped_events), (3, 3, 0));
+    }
+
+    #[test]
+    fn a_duplicate_user_name_or_a_broken_escape_in_a_redacted_field_fails_the_record() {
+        let key = b"0123456789abcdef";
+        let filter =
+            Filter::new(&["rdsadmin".into()], &["commandText".into()], Some(key)).expect("filter");
+        for bad in [
+            r#"{"databaseActivityEventList":[{"dbUserName":"a","dbUserName":"rdsadmin"}]}"#,
+            r#"{"databaseActivityEventList":[{"commandText":"\ud800"}]}"#,
+        ] {
+            assert!(
+                decode_payload_with(bad.as_bytes(), &filter).is_err(),
+                "{bad}"
+            );
         }
     }
 

@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::crypto::{CachedKey, Esdk, KeyCache, kms_decrypt_data_key};
 use crate::das::{self, OuterRecord, RecordError};
 use crate::fastpath::{self, WrappingKey};
+use crate::filter::Filter;
 use crate::firehose::{
     EventError, FirehoseEvent, FirehoseResponse, OutputRecord, RESPONSE_LIMIT, Status,
     enforce_limit,
@@ -30,6 +31,8 @@ pub struct Decoder {
     /// `DAS_RESOURCE_ID`, for events without `sourceKinesisStreamArn`.
     pub resource_id: Option<String>,
     pub response_limit: usize,
+    /// `DAS_DROP_USERS` and `DAS_REDACT`.
+    pub filter: Filter,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +65,10 @@ pub struct Stats {
     pub failed: usize,
     pub events: usize,
     pub heartbeats: usize,
+    /// Events of a `DAS_DROP_USERS` user, left out of the archive.
+    pub dropped_events: usize,
+    /// Strings replaced by their keyed hash.
+    pub redacted_values: usize,
     pub kms_calls: usize,
     pub key_cache_hits: usize,
     pub sdk_fallbacks: usize,
@@ -77,12 +84,11 @@ fn us(d: Duration) -> u64 {
     d.as_micros() as u64
 }
 
-/// A record's result before it becomes an output record.
-enum Decoded {
-    /// Base64 NDJSON, events, heartbeats.
-    Events(String, usize, usize),
-    /// Heartbeats only.
-    Heartbeats(usize),
+/// A record's result before it becomes an output record: base64 NDJSON (`None` when no
+/// event is left: heartbeats, or only `DAS_DROP_USERS` users) and the counts.
+struct Decoded {
+    data: Option<String>,
+    counts: das::Decoded,
 }
 
 impl Decoder {
@@ -104,6 +110,8 @@ impl Decoder {
             failed = s.failed,
             events = s.events,
             heartbeats = s.heartbeats,
+            dropped_events = s.dropped_events,
+            redacted_values = s.redacted_values,
             kms_calls = s.kms_calls,
             key_cache_hits = s.key_cache_hits,
             sdk_fallbacks = s.sdk_fallbacks,
@@ -171,7 +179,7 @@ impl Decoder {
             .collect();
         let (mut results, timings) = par_map(&jobs, |job, t: &mut Stats| match job {
             Err(e) => Some(Err(e.clone())),
-            Ok((o, k)) => fast(&k.wrapping, o, t),
+            Ok((o, k)) => fast(&k.wrapping, o, &self.filter, t),
         });
         for t in timings {
             stats.decrypt_us += t.decrypt_us;
@@ -196,21 +204,22 @@ impl Decoder {
             let original = || input.data.clone().unwrap_or_default();
             let id = input.record_id.clone();
             records.push(match result {
-                Ok(Decoded::Events(data, events, heartbeats)) => {
-                    stats.events += events;
-                    stats.heartbeats += heartbeats;
-                    OutputRecord {
-                        record_id: id,
-                        result: Status::Ok,
-                        data,
-                    }
-                }
-                Ok(Decoded::Heartbeats(n)) => {
-                    stats.heartbeats += n;
-                    OutputRecord {
-                        record_id: id,
-                        result: Status::Dropped,
-                        data: original(),
+                Ok(Decoded { data, counts }) => {
+                    stats.events += counts.events;
+                    stats.heartbeats += counts.heartbeats;
+                    stats.dropped_events += counts.dropped_events;
+                    stats.redacted_values += counts.redacted_values;
+                    match data {
+                        Some(data) => OutputRecord {
+                            record_id: id,
+                            result: Status::Ok,
+                            data,
+                        },
+                        None => OutputRecord {
+                            record_id: id,
+                            result: Status::Dropped,
+                            data: original(),
+                        },
                     }
                 }
                 Err(e) => {
@@ -316,7 +325,7 @@ impl Decoder {
         let t = Instant::now();
         let gz = self.esdk.decrypt(keyring, &o.activity_events).await;
         stats.decrypt_us += us(t.elapsed());
-        finish(&gz?, stats)
+        finish(&gz?, &self.filter, stats)
     }
 }
 
@@ -369,13 +378,14 @@ fn par_map<T: Sync, R: Send, A: Default + Send>(
 fn fast(
     wrapping: &WrappingKey,
     o: &OuterRecord,
+    filter: &Filter,
     t: &mut Stats,
 ) -> Option<Result<Decoded, RecordError>> {
     let started = Instant::now();
     let gz = fastpath::decrypt(wrapping, &o.activity_events);
     t.decrypt_us += us(started.elapsed());
     match gz {
-        Ok(gz) => Some(finish(&gz, t)),
+        Ok(gz) => Some(finish(&gz, filter, t)),
         Err(declined) => {
             tracing::debug!(
                 reason = declined.0,
@@ -386,19 +396,23 @@ fn fast(
     }
 }
 
-/// gunzip → events → base64 NDJSON.
-fn finish(gz: &[u8], t: &mut Stats) -> Result<Decoded, RecordError> {
+/// gunzip → events (filtered) → base64 NDJSON.
+fn finish(gz: &[u8], filter: &Filter, t: &mut Stats) -> Result<Decoded, RecordError> {
     let t0 = Instant::now();
     let json = das::gunzip(gz)?;
     let t1 = Instant::now();
-    let d = das::decode_payload(&json)?;
+    let mut counts = das::decode_payload_with(&json, filter)?;
     let t2 = Instant::now();
     t.gunzip_us += us(t1 - t0);
     t.json_us += us(t2 - t1);
-    if d.events == 0 {
-        return Ok(Decoded::Heartbeats(d.heartbeats));
+    let ndjson = std::mem::take(&mut counts.ndjson);
+    if counts.events == 0 {
+        return Ok(Decoded { data: None, counts });
     }
-    let data = das::b64_encode(&d.ndjson);
+    let data = das::b64_encode(&ndjson);
     t.encode_us += us(t2.elapsed());
-    Ok(Decoded::Events(data, d.events, d.heartbeats))
+    Ok(Decoded {
+        data: Some(data),
+        counts,
+    })
 }

@@ -11,7 +11,7 @@ pub mod sendgrid;
 pub mod slack;
 pub mod slack_api;
 
-pub use moto::Moto;
+pub use moto::{Moto, python_tool};
 pub use rds::{RdsFake, RegionFailure};
 pub use runtime_api::{Invoked, LocalLambda, Outcome};
 pub use sendgrid::{SendGridFake, SgReply};

@@ -46,6 +46,12 @@ pub fn moto_server_path() -> PathBuf {
     }
 }
 
+/// Another program of moto's Python environment (`python`, `cfn-lint`), beside
+/// [`moto_server_path`].
+pub fn python_tool(name: &str) -> PathBuf {
+    moto_server_path().with_file_name(name)
+}
+
 impl Moto {
     /// Start moto (found as [`moto_server_path`] says) and wait until it answers.
     pub fn start() -> Result<Self, String> {

@@ -65,6 +65,8 @@ pub struct Invoked {
 #[derive(Clone, Debug)]
 pub struct LocalLambda {
     pub binary: PathBuf,
+    /// Arguments to the binary (none for a function binary; the script for an interpreter).
+    pub args: Vec<String>,
     pub function_name: String,
     pub env: Vec<(String, String)>,
     pub timeout: Duration,
@@ -127,6 +129,7 @@ impl LocalLambda {
     pub fn new(binary: impl Into<PathBuf>, function_name: &str) -> Self {
         Self {
             binary: binary.into(),
+            args: Vec::new(),
             function_name: function_name.to_owned(),
             env: Vec::new(),
             timeout: Duration::from_secs(60),
@@ -160,6 +163,12 @@ impl LocalLambda {
             // Too short to be a real secret, and would match by accident.
             .filter(|(_, v)| v.trim().len() >= 8)
             .collect()
+    }
+
+    /// An argument to the binary: e.g. the script, when the binary is an interpreter.
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(arg.into());
+        self
     }
 
     pub fn env(mut self, key: &str, value: impl Into<String>) -> Self {
@@ -228,8 +237,13 @@ impl LocalLambda {
         let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
         let mut cmd = tokio::process::Command::new(&self.binary);
+        cmd.args(&self.args);
         if !self.inherit_env {
             cmd.env_clear();
+        }
+        // Lambda sets both; some SDKs (botocore) read only the second.
+        if let Some((_, region)) = self.env.iter().rev().find(|(k, _)| k == "AWS_REGION") {
+            cmd.env("AWS_DEFAULT_REGION", region);
         }
         cmd.env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", &self.function_name)

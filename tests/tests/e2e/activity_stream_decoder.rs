@@ -479,3 +479,387 @@ async fn firehose_contract_holds_for_random_batches_with_broken_records() {
         check(event, &out, want);
     }
 }
+
+/// Aurora PostgreSQL's and MySQL's events in turn, `n` of them.
+fn mixed_events(seed: u64, n: u64) -> Vec<Value> {
+    let mut rng = Rng::new(seed);
+    (0..n)
+        .map(|i| sample::activity_event(flavor(i), i, &mut rng))
+        .collect()
+}
+
+fn flavor(n: u64) -> Flavor {
+    if n.is_multiple_of(2) {
+        Flavor::Postgres
+    } else {
+        Flavor::Mysql
+    }
+}
+
+/// 20 records of the sample's events (9 each and a heartbeat), 40 % of them by RDS's own
+/// users in three spellings; records 3, 8, 13 and 18 hold nothing else.
+fn housekeeping_batch() -> Vec<Vec<Value>> {
+    const OWN: &[&str] = &["rdsadmin", "RDSADMIN", "rdsproxyadmin"];
+    let mut rng = Rng::new(17);
+    let mut n = 0;
+    (0..20)
+        .map(|r| {
+            let flavor = flavor(r);
+            (0..10)
+                .map(|i| {
+                    n += 1;
+                    let mut e = sample::activity_event(flavor, n, &mut rng);
+                    // 4 records × 9 events, 16 × 2 and 4 more: 72 of 180.
+                    let own = r % 5 == 3 || i == 0 || i == 4 || (i == 7 && r % 4 == 0);
+                    e["dbUserName"] = if own {
+                        json!(OWN[n as usize % OWN.len()])
+                    } else {
+                        json!(["app_rw", "reporting", "etl_job"][n as usize % 3])
+                    };
+                    if i == 9 { sample::heartbeat(flavor) } else { e }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+async fn records(k: &Kms, batch: &[Vec<Value>]) -> Value {
+    let key = DataKey::generate(&k.kms, &k.esdk, &k.key_id, CLUSTER)
+        .await
+        .expect("data key");
+    let mut datas = Vec::new();
+    for events in batch {
+        datas.push(key.record(&k.esdk, CLUSTER, events).await.expect("record"));
+    }
+    sample::firehose_event(CLUSTER, &datas)
+}
+
+#[tokio::test]
+async fn rds_own_users_are_dropped_and_every_other_event_kept_byte_for_byte() {
+    let k = kms().await;
+    let batch = housekeeping_batch();
+    let own = |e: &Value| {
+        e["dbUserName"].as_str().is_some_and(|u| {
+            ["rdsadmin", "rdsproxyadmin"].contains(&u.to_ascii_lowercase().as_str())
+        })
+    };
+    let all: Vec<&Value> = batch
+        .iter()
+        .flatten()
+        .filter(|e| e["type"] == "record")
+        .collect();
+    let owned = all.iter().filter(|e| own(e)).count();
+    assert_eq!(
+        owned * 100 / all.len(),
+        40,
+        "40 % of the events are RDS's own"
+    );
+    let event = records(&k, &batch).await;
+
+    let (out, invoked) = invoke(&k, &event, &[("DAS_DROP_USERS", "rdsadmin, rdsproxyadmin")]).await;
+    // What must come out: the other events, exactly as serialized into the payload.
+    let expected: Vec<Result<Expected, ()>> = batch
+        .iter()
+        .map(|events| {
+            let kept: Vec<Value> = events.iter().filter(|e| !own(e)).cloned().collect();
+            Ok(sample::expected(&kept))
+        })
+        .collect();
+    assert_eq!(
+        expected
+            .iter()
+            .filter(|e| matches!(e, Ok(Expected::Dropped)))
+            .count(),
+        4,
+        "records 3, 8, 13 and 18 hold only RDS's own events"
+    );
+    check(&event, &out, &expected);
+    let s = summary(&invoked);
+    assert_eq!(s["dropped_events"], owned, "{s}");
+    assert_eq!(s["dropped"], 4, "{s}");
+    assert_eq!(s["events"], all.len() - owned, "{s}");
+
+    // Unset, nothing is dropped: the archive stays complete.
+    let (out, _) = invoke(&k, &event, &[]).await;
+    check(
+        &event,
+        &out,
+        &batch
+            .iter()
+            .map(|e| Ok(sample::expected(e)))
+            .collect::<Vec<_>>(),
+    );
+}
+
+fn hmac_hex(key: &str, value: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).expect("key");
+    mac.update(value.as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("hmac-sha256:{hex}")
+}
+
+#[tokio::test]
+async fn redacted_fields_hold_the_keyed_hash_and_nothing_else_changes() {
+    let k = kms().await;
+    // As `aws secretsmanager get-random-password` makes them.
+    let secret = "Zq7#x9!LmP2$vT8&wR4^kN6*hJ3(bF5)";
+    let arn = put_secret(&k.moto, "opswatch/das-redaction-key", secret).await;
+    let mut events = mixed_events(23, 30);
+    events[0]["paramList"] = json!(["4111 1111 1111 1111", "", null, "東京 \"quoted\""]);
+    events[1]["commandText"] = json!("");
+    events[2]["commandText"] = Value::Null;
+    events.push(sample::heartbeat(Flavor::Postgres));
+    let event = records(&k, &[events.clone()]).await;
+
+    let l = lambda(BIN, FUNCTION, k.moto.aws_env())
+        .env("DAS_REDACT", "commandText,paramList")
+        .env("DAS_REDACT_KEY_SECRET_ARN", &arn)
+        .secret(secret);
+    // The harness fails the invocation if the key appears in anything the function printed
+    // (debug logs included) or answered.
+    let invoked = l
+        .invoke(&serde_json::to_vec(&event).expect("JSON"))
+        .await
+        .expect("runs, and never prints the key");
+    let out = response(&invoked)["records"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+
+    // Independently: RustCrypto's HMAC over each value, put in place in the same JSON value,
+    // serialized as the payload was.
+    let redacted: Vec<Value> = events
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            if let Some(Value::String(s)) = e.get_mut("commandText")
+                && !s.is_empty()
+            {
+                *s = hmac_hex(secret, s);
+            }
+            if let Some(Value::Array(list)) = e.get_mut("paramList") {
+                for v in list {
+                    if let Value::String(s) = v
+                        && !s.is_empty()
+                    {
+                        *s = hmac_hex(secret, s);
+                    }
+                }
+            }
+            e
+        })
+        .collect();
+    check(&event, &out, &[Ok(sample::expected(&redacted))]);
+    let first = B64
+        .decode(out[0]["data"].as_str().expect("data"))
+        .expect("base64");
+    let first: Value = serde_json::from_str(
+        String::from_utf8(first)
+            .expect("utf-8")
+            .lines()
+            .next()
+            .expect("a line"),
+    )
+    .expect("JSON");
+    assert_eq!(
+        first["paramList"],
+        json!([
+            hmac_hex(secret, "4111 1111 1111 1111"),
+            "",
+            null,
+            hmac_hex(secret, "東京 \"quoted\"")
+        ])
+    );
+    let s = summary(&invoked);
+    // 29 statements with text (one empty, one null) and 2 parameters.
+    let params = events
+        .iter()
+        .filter_map(|e| e["paramList"].as_array())
+        .flatten()
+        .filter(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+        .count();
+    assert_eq!(s["redacted_values"], 28 + params, "{s}");
+}
+
+#[tokio::test]
+async fn redaction_without_a_usable_key_stops_the_cold_start() {
+    let k = kms().await;
+    let event = json!({"records": []});
+    let run = |extra: Vec<(&'static str, String)>| {
+        let mut l = lambda(BIN, FUNCTION, k.moto.aws_env()).env("DAS_REDACT", "commandText");
+        for (key, v) in extra {
+            l = l.env(key, v);
+        }
+        l
+    };
+    let invoked = run(vec![])
+        .invoke(&serde_json::to_vec(&event).expect("JSON"))
+        .await
+        .expect("runs");
+    assert!(
+        cold_start_error(&invoked).contains("DAS_REDACT_KEY_SECRET_ARN is not"),
+        "{}",
+        invoked.stderr
+    );
+    let short = put_secret(&k.moto, "short", "tiny-key").await;
+    let invoked = run(vec![("DAS_REDACT_KEY_SECRET_ARN", short)])
+        .secret("tiny-key")
+        .invoke(&serde_json::to_vec(&event).expect("JSON"))
+        .await
+        .expect("runs");
+    assert!(
+        cold_start_error(&invoked).contains("8 bytes"),
+        "{}",
+        invoked.stderr
+    );
+    let missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf".to_owned();
+    let invoked = run(vec![("DAS_REDACT_KEY_SECRET_ARN", missing)])
+        .invoke(&serde_json::to_vec(&event).expect("JSON"))
+        .await
+        .expect("runs");
+    assert!(
+        cold_start_error(&invoked).contains("the redaction key"),
+        "{}",
+        invoked.stderr
+    );
+    let invoked = run(vec![])
+        .env("DAS_REDACT", "commandtext")
+        .invoke(&serde_json::to_vec(&event).expect("JSON"))
+        .await
+        .expect("runs");
+    assert!(
+        cold_start_error(&invoked).contains("\"commandtext\""),
+        "{}",
+        invoked.stderr
+    );
+}
+
+/// The template as CloudFormation gets it (after the SAM transform), as JSON.
+fn template() -> Value {
+    let out = std::process::Command::new(opswatch_devkit::python_tool("python"))
+        .arg(root().join("xtask/sam_transform.py"))
+        .arg(root().join("template.yaml"))
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .expect("the SAM transform runs (cargo xtask test installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+/// A Firehose prefix (`!{timestamp:yyyy}`…) or a Java date format (`yyyy/MM/dd`) for one day.
+fn render_day(pattern: &str, (y, m, d): (u32, u32, u32)) -> String {
+    pattern
+        .replace("yyyy", &format!("{y:04}"))
+        .replace("MM", &format!("{m:02}"))
+        .replace("dd", &format!("{d:02}"))
+}
+
+#[test]
+fn the_glue_table_reads_what_the_firehose_writes() {
+    let t = template();
+    let stream =
+        &t["Resources"]["DasDeliveryStream"]["Properties"]["ExtendedS3DestinationConfiguration"];
+    let table = &t["Resources"]["DasGlueTable"]["Properties"]["TableInput"];
+    assert_eq!(stream["BucketARN"]["Fn::GetAtt"][0], "DasArchiveBucket");
+    assert_eq!(stream["CompressionFormat"], "GZIP");
+    assert!(
+        stream["FileExtension"]
+            .as_str()
+            .is_some_and(|e| e.ends_with(".gz"))
+    );
+
+    // The partition: one key, dt, projected by day over the prefix Firehose writes.
+    let params = &table["Parameters"];
+    assert_eq!(
+        table["PartitionKeys"],
+        json!([{"Name": "dt", "Type": "string"}])
+    );
+    assert_eq!(params["projection.enabled"], "true");
+    assert_eq!(params["projection.dt.type"], "date");
+    assert_eq!(params["projection.dt.interval.unit"], "DAYS");
+    let format = params["projection.dt.format"].as_str().expect("format");
+    let location = params["storage.location.template"]["Fn::Sub"]
+        .as_str()
+        .expect("a Sub of the bucket");
+    let prefix = stream["Prefix"].as_str().expect("prefix");
+    for day in [(2026, 1, 5), (2026, 11, 20), (2027, 12, 31)] {
+        let firehose = render_day(&prefix.replace("!{timestamp:", "").replace('}', ""), day);
+        let athena = location
+            .replace("${DasArchiveBucket}", "bucket")
+            .replace("${!dt}", &render_day(format, day));
+        assert_eq!(athena, format!("s3://bucket/{firehose}"), "{day:?}");
+    }
+    assert_eq!(
+        table["StorageDescriptor"]["Location"]["Fn::Sub"],
+        format!(
+            "s3://${{DasArchiveBucket}}/{}",
+            prefix.split('/').next().expect("top")
+        ) + "/"
+    );
+
+    // The columns: every field either engine writes, typed as both write it.
+    let columns: Vec<(String, String)> = table["StorageDescriptor"]["Columns"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .map(|c| {
+            (
+                c["Name"].as_str().expect("name").to_owned(),
+                c["Type"].as_str().expect("type").to_owned(),
+            )
+        })
+        .collect();
+    let names: Vec<String> = columns.iter().map(|c| c.0.clone()).collect();
+    let fields: Vec<String> = opswatch_activity_stream_decoder::filter::EVENT_FIELDS
+        .iter()
+        .map(|f| f.to_ascii_lowercase())
+        .collect();
+    assert_eq!(
+        names, fields,
+        "the columns are the decoder's list of fields"
+    );
+    let samples = mixed_events(9, 50);
+    let mut seen: Vec<String> = samples
+        .iter()
+        .flat_map(|e| {
+            e.as_object()
+                .expect("object")
+                .keys()
+                .map(|k| k.to_ascii_lowercase())
+        })
+        .collect();
+    seen.sort();
+    seen.dedup();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(seen, sorted, "the union of both engines' fields");
+    for e in &samples {
+        for (key, v) in e.as_object().expect("object") {
+            let (_, ty) = columns
+                .iter()
+                .find(|c| c.0 == key.to_ascii_lowercase())
+                .expect("a column");
+            let fits = match ty.as_str() {
+                "bigint" => v.is_null() || v.is_i64() || v.is_u64(),
+                "array<string>" => {
+                    v.is_null()
+                        || v.as_array()
+                            .is_some_and(|a| a.iter().all(|x| x.is_string() || x.is_null()))
+                }
+                "string" => !v.is_object() && !v.is_array(),
+                other => panic!("unexpected column type {other}"),
+            };
+            assert!(fits, "{key} = {v} does not fit {ty}");
+        }
+    }
+}
