@@ -135,8 +135,6 @@ pub fn error(invoked: &Invoked) -> (String, String) {
     }
 }
 
-/// The JSON log line `invocation summary` a function printed (the whole line: `fields`,
-/// `span`), for assertions on counts and the request id.
 /// Store a secret in moto's Secrets Manager and return its ARN.
 pub async fn put_secret(moto: &Moto, name: &str, value: &str) -> String {
     aws_sdk_secretsmanager::Client::new(&sdk_config(moto).await)
@@ -181,11 +179,12 @@ pub fn summary_count(invoked: &Invoked, name: &str) -> serde_json::Value {
     counts[name].clone()
 }
 
+/// The JSON log line `invocation summary` a function printed (the whole line: `fields`,
+/// `span`), for assertions on counts and the request id.
 pub fn summary_line(invoked: &Invoked) -> serde_json::Value {
     invoked
-        .stderr
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|v| v["fields"]["message"] == "invocation summary")
+        .logged("invocation summary")
+        .into_iter()
+        .next()
         .unwrap_or_else(|| panic!("no summary line in:\n{}", invoked.stderr))
 }

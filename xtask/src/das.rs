@@ -121,10 +121,8 @@ pub async fn demo(moto: &Moto) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
         let summary = invoked
-            .stderr
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .find(|v| v["fields"]["message"] == "invocation summary")
+            .logged("invocation summary")
+            .first()
             .map(|v| v["fields"].clone())
             .unwrap_or_default();
         println!(
@@ -263,7 +261,7 @@ type Pick = fn(&Samples) -> &Side;
 const WARM: usize = 2;
 
 /// One process of `lambda`, the batch 1 + WARM times: each answer's response and time, and
-/// its summaries (lines whose `message` is `summary`, in order).
+/// the `fields` of its summary lines (`message` = `summary`), in order.
 async fn run_side(
     lambda: &LocalLambda,
     batch: &[u8],
@@ -274,18 +272,10 @@ async fn run_side(
         .await
         .map_err(|e| e.to_string())?;
     let stderr = &invoked[0].stderr;
-    let summaries: Vec<Value> = stderr
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter_map(|v| {
-            if v["message"] == summary {
-                Some(v)
-            } else if v["fields"]["message"] == summary {
-                Some(v["fields"].clone())
-            } else {
-                None
-            }
-        })
+    let summaries: Vec<Value> = invoked[0]
+        .logged(summary)
+        .into_iter()
+        .map(|v| v["fields"].clone())
         .collect();
     invoked
         .iter()

@@ -283,10 +283,12 @@ pub fn decode_payload_with(json: &[u8], filter: &Filter) -> Result<Decoded, Reco
         // Each range is a whole string token, so every piece between them starts and ends
         // outside a string, as minify_into requires.
         let mut at = 0;
-        for (range, value) in &event.strings {
-            copy(&event.text[at..range.start], &mut out.ndjson);
-            filter.hash_into(value, &mut out.ndjson);
-            at = range.end;
+        if let Some(redaction) = filter.redaction() {
+            for (range, value) in &event.strings {
+                copy(&event.text[at..range.start], &mut out.ndjson);
+                redaction.hash_into(value, &mut out.ndjson);
+                at = range.end;
+            }
         }
         copy(&event.text[at..], &mut out.ndjson);
         out.ndjson.push(b'\n');
@@ -692,20 +694,9 @@ mod tests {
         }
     }
 
-    /// The filter's reference: serde_json values, RustCrypto's HMAC.
-    fn reference_hash(key: &[u8], v: &str) -> String {
-        use hmac::{KeyInit, Mac};
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("key");
-        mac.update(v.as_bytes());
-        let hex: String = mac
-            .finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        format!("{}{hex}", crate::filter::HASH_PREFIX)
-    }
+    use crate::filter::reference_hash;
 
+    /// The filter's reference: serde_json values, RustCrypto's HMAC.
     fn redact_value(key: &[u8], v: &mut serde_json::Value) {
         match v {
             serde_json::Value::String(s) if !s.is_empty() => *s = reference_hash(key, s),

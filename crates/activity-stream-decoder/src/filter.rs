@@ -71,22 +71,26 @@ pub enum FilterError {
 }
 
 /// The decoder's filter. [`Filter::default`] keeps every event as it is.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Filter {
     /// Lowercase.
     drop_users: Vec<String>,
-    redact: Vec<String>,
-    key: Option<hmac::Key>,
+    redaction: Option<Redaction>,
 }
 
-impl std::fmt::Debug for Filter {
+/// The fields to redact and the key their strings are hashed with: one never without the
+/// other.
+pub struct Redaction {
+    fields: Vec<String>,
+    key: hmac::Key,
+}
+
+impl std::fmt::Debug for Redaction {
     // Never the key.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Filter")
-            .field("drop_users", &self.drop_users)
-            .field("redact", &self.redact)
-            .field("key", &self.key.as_ref().map(|_| "…"))
-            .finish()
+        f.debug_struct("Redaction")
+            .field("fields", &self.fields)
+            .finish_non_exhaustive()
     }
 }
 
@@ -106,21 +110,25 @@ impl Filter {
                 return Err(FilterError::UnknownField(field.clone()));
             }
         }
-        let key = match (redact.is_empty(), key) {
+        let redaction = match (redact.is_empty(), key) {
             (true, _) => None,
             (false, None) => return Err(FilterError::NoKey),
             (false, Some(k)) if k.len() < MIN_KEY_BYTES => {
                 return Err(FilterError::ShortKey(k.len()));
             }
-            (false, Some(k)) => Some(hmac::Key::new(hmac::HMAC_SHA256, k)),
+            (false, Some(k)) => {
+                let mut fields = redact.to_vec();
+                fields.sort();
+                fields.dedup();
+                Some(Redaction {
+                    fields,
+                    key: hmac::Key::new(hmac::HMAC_SHA256, k),
+                })
+            }
         };
-        let mut redact = redact.to_vec();
-        redact.sort();
-        redact.dedup();
         Ok(Self {
             drop_users: drop_users.iter().map(|u| u.to_lowercase()).collect(),
-            redact,
-            key,
+            redaction,
         })
     }
 
@@ -128,11 +136,7 @@ impl Filter {
     pub fn wanted(&self) -> crate::scan::Wanted<'_> {
         crate::scan::Wanted {
             user: !self.drop_users.is_empty(),
-            redact: if self.key.is_some() {
-                &self.redact
-            } else {
-                &[]
-            },
+            redact: self.redacted_fields(),
         }
     }
 
@@ -151,18 +155,19 @@ impl Filter {
     }
 
     pub fn redacted_fields(&self) -> &[String] {
-        &self.redact
+        self.redaction.as_ref().map_or(&[], |r| &r.fields)
     }
 
+    pub fn redaction(&self) -> Option<&Redaction> {
+        self.redaction.as_ref()
+    }
+}
+
+impl Redaction {
     /// Append `"hmac-sha256:<hex>"` (a JSON string, quotes included) for `value`.
     pub fn hash_into(&self, value: &str, out: &mut Vec<u8>) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let Some(key) = &self.key else {
-            // Unreachable by construction (no key, no redacted field); never the value.
-            out.extend_from_slice(b"null");
-            return;
-        };
-        let tag = hmac::sign(key, value.as_bytes());
+        let tag = hmac::sign(&self.key, value.as_bytes());
         out.push(b'"');
         out.extend_from_slice(HASH_PREFIX.as_bytes());
         for b in tag.as_ref() {
@@ -173,23 +178,34 @@ impl Filter {
     }
 }
 
+/// The independent implementation the redaction is tested against: RustCrypto's `hmac` and
+/// `sha2`, not aws-lc. The hash without quotes.
+#[cfg(test)]
+pub(crate) fn reference_hash(key: &[u8], value: &str) -> String {
+    use ::hmac::{KeyInit, Mac};
+    let mut mac = ::hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("any key length");
+    mac.update(value.as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{HASH_PREFIX}{hex}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ::hmac::{KeyInit, Mac};
 
-    /// The independent implementation: RustCrypto's `hmac` and `sha2`, not aws-lc.
+    /// The reference, as the JSON string the decoder writes.
     fn reference(key: &[u8], value: &str) -> String {
-        let mut mac = ::hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("any key length");
-        mac.update(value.as_bytes());
-        let tag = mac.finalize().into_bytes();
-        let hex: String = tag.iter().map(|b| format!("{b:02x}")).collect();
-        format!("\"{HASH_PREFIX}{hex}\"")
+        format!("\"{}\"", reference_hash(key, value))
     }
 
     fn hashed(f: &Filter, v: &str) -> String {
         let mut out = Vec::new();
-        f.hash_into(v, &mut out);
+        f.redaction().expect("redacting").hash_into(v, &mut out);
         String::from_utf8(out).expect("ASCII")
     }
 

@@ -362,6 +362,18 @@ impl LocalLambda {
     }
 }
 
+impl Invoked {
+    /// The JSON log lines the process printed on stderr whose `fields.message` is `message`
+    /// (the shape of opswatch's tracing output), whole (`fields`, `span`), in order.
+    pub fn logged(&self, message: &str) -> Vec<serde_json::Value> {
+        self.stderr
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["fields"]["message"] == message)
+            .collect()
+    }
+}
+
 /// A live process's peak resident set (`VmHWM` in `/proc/<pid>/status`), in kB.
 fn peak_rss_kb(pid: u32) -> Option<u64> {
     std::fs::read_to_string(format!("/proc/{pid}/status"))

@@ -690,54 +690,28 @@ async fn redacted_fields_hold_the_keyed_hash_and_nothing_else_changes() {
 #[tokio::test]
 async fn redaction_without_a_usable_key_stops_the_cold_start() {
     let k = kms().await;
-    let event = json!({"records": []});
-    let run = |extra: Vec<(&'static str, String)>| {
-        let mut l = lambda(BIN, FUNCTION, k.moto.aws_env()).env("DAS_REDACT", "commandText");
-        for (key, v) in extra {
-            l = l.env(key, v);
+    let redacting = |arn: Option<String>| {
+        let l = lambda(BIN, FUNCTION, k.moto.aws_env()).env("DAS_REDACT", "commandText");
+        match arn {
+            Some(arn) => l.env("DAS_REDACT_KEY_SECRET_ARN", arn),
+            None => l,
         }
-        l
     };
-    let invoked = run(vec![])
-        .invoke(&serde_json::to_vec(&event).expect("JSON"))
-        .await
-        .expect("runs");
-    assert!(
-        cold_start_error(&invoked).contains("DAS_REDACT_KEY_SECRET_ARN is not"),
-        "{}",
-        invoked.stderr
-    );
+    // The one line the cold start stops with.
+    let refused = |l: LocalLambda| async move {
+        let invoked = l.invoke(br#"{"records":[]}"#).await.expect("runs");
+        cold_start_error(&invoked)
+    };
+    let e = refused(redacting(None)).await;
+    assert!(e.contains("DAS_REDACT_KEY_SECRET_ARN is not"), "{e}");
     let short = put_secret(&k.moto, "short", "tiny-key").await;
-    let invoked = run(vec![("DAS_REDACT_KEY_SECRET_ARN", short)])
-        .secret("tiny-key")
-        .invoke(&serde_json::to_vec(&event).expect("JSON"))
-        .await
-        .expect("runs");
-    assert!(
-        cold_start_error(&invoked).contains("8 bytes"),
-        "{}",
-        invoked.stderr
-    );
+    let e = refused(redacting(Some(short)).secret("tiny-key")).await;
+    assert!(e.contains("8 bytes"), "{e}");
     let missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf".to_owned();
-    let invoked = run(vec![("DAS_REDACT_KEY_SECRET_ARN", missing)])
-        .invoke(&serde_json::to_vec(&event).expect("JSON"))
-        .await
-        .expect("runs");
-    assert!(
-        cold_start_error(&invoked).contains("the redaction key"),
-        "{}",
-        invoked.stderr
-    );
-    let invoked = run(vec![])
-        .env("DAS_REDACT", "commandtext")
-        .invoke(&serde_json::to_vec(&event).expect("JSON"))
-        .await
-        .expect("runs");
-    assert!(
-        cold_start_error(&invoked).contains("\"commandtext\""),
-        "{}",
-        invoked.stderr
-    );
+    let e = refused(redacting(Some(missing))).await;
+    assert!(e.contains("the redaction key"), "{e}");
+    let e = refused(redacting(None).env("DAS_REDACT", "commandtext")).await;
+    assert!(e.contains("\"commandtext\""), "{e}");
 }
 
 /// The template as CloudFormation gets it (after the SAM transform), as JSON.
