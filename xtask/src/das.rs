@@ -61,8 +61,10 @@ pub fn gen_main(args: &[String]) -> Result<(), String> {
     }
 }
 
-/// The demo's part: samples against the demo's moto, decoded, summarised.
-pub async fn demo(moto: &Moto) -> Result<(), String> {
+/// The demo's part: samples against the demo's moto, decoded, summarised. Returns the first
+/// decoded event of a person (not RDS's own users), as the decoder wrote it.
+pub async fn demo(moto: &Moto) -> Result<Option<String>, String> {
+    let mut person = None;
     let dir = crate::target_dir().join("demo/activity-stream");
     generate(&moto.endpoint(), &dir, false, &[])?;
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -96,6 +98,18 @@ pub async fn demo(moto: &Moto) -> Result<(), String> {
                             .decode(rec["data"].as_str().unwrap_or_default())
                             .unwrap_or_default();
                         let text = String::from_utf8_lossy(&nd);
+                        if person.is_none() {
+                            person = text
+                                .lines()
+                                .find(|l| {
+                                    serde_json::from_str::<Value>(l).is_ok_and(|v| {
+                                        v["dbUserName"]
+                                            .as_str()
+                                            .is_some_and(|u| !u.starts_with("rds"))
+                                    })
+                                })
+                                .map(str::to_owned);
+                        }
                         let first = text.lines().next().unwrap_or_default();
                         let shown: String = first.chars().take(150).collect();
                         println!(": {} events, first: {shown}…", text.lines().count());
@@ -134,7 +148,7 @@ pub async fn demo(moto: &Moto) -> Result<(), String> {
             summary["dropped"],
         );
     }
-    Ok(())
+    Ok(person)
 }
 
 /// Decoded events per record id, as JSON values, for comparing two responses.

@@ -108,7 +108,38 @@ fn report(slack: &SlackApiFake, before: &Seen, invoked: &opswatch_devkit::Invoke
     }
 }
 
+/// What the demo posted, per invocation: what `cargo xtask preview` draws.
+pub struct Transcript {
+    pub runs: Vec<Run>,
+    /// The decoder posts nothing: the first event of its first decoded sample, as written to S3.
+    pub decoded: Option<String>,
+}
+
+/// One invocation of the demo and the messages it posted, as they stand at the end of the run
+/// (a thread parent with its later count).
+pub struct Run {
+    pub function: &'static str,
+    /// A file name for its picture: the sample's file stem, and what was done to it.
+    pub slug: String,
+    pub label: String,
+    pub messages: Vec<Posted>,
+}
+
+/// A message in the fake workspace.
+pub struct Posted {
+    pub channel: String,
+    /// The header of the thread's parent, for a reply.
+    pub reply_to: Option<String>,
+    /// The body as the function sent it (`text`, `blocks`).
+    pub body: serde_json::Value,
+}
+
 pub async fn main() -> Result<(), String> {
+    run().await.map(|_| ())
+}
+
+/// Run the demo, printing it, and return what it posted.
+pub async fn run() -> Result<Transcript, String> {
     crate::python::ensure()?;
     let names: Vec<&str> = crate::FUNCTIONS.iter().map(|f| f.name).collect();
     eprintln!("xtask demo: building {}", names.join(", "));
@@ -143,7 +174,10 @@ pub async fn main() -> Result<(), String> {
     );
     let moto = &standins.moto;
     let mut events_run = 0;
-    let run = |name: &'static str, bytes: Vec<u8>, label: String| {
+    // (function, slug, label, index of its first message, number of messages) per invocation.
+    let mut spans: Vec<(&'static str, String, String, usize, usize)> = Vec::new();
+    let run = |name: &'static str, slug: &str, bytes: Vec<u8>, label: String| {
+        let slug = slug.to_owned();
         let env = env.clone();
         let slack = &slack;
         async move {
@@ -159,13 +193,15 @@ pub async fn main() -> Result<(), String> {
                 ansi(RESET)
             );
             report(slack, &before, &invoked);
-            Ok::<(), String>(())
+            let posted = slack.messages().len() - before.messages;
+            Ok::<_, String>((name, slug, label, before.messages, posted))
         }
     };
+    let mut decoded = None;
     for f in crate::FUNCTIONS {
         if f.name == "activity-stream-decoder" {
             // Its samples are bound to the KMS key that made them: make fresh ones here.
-            crate::das::demo(moto).await?;
+            decoded = crate::das::demo(moto).await?;
             continue;
         }
         let dir = crate::root().join("events").join(f.events);
@@ -179,7 +215,8 @@ pub async fn main() -> Result<(), String> {
                 bytes = at_now(&bytes)?;
             }
             let rel = event.strip_prefix(crate::root()).unwrap_or(&event);
-            run(f.name, bytes, rel.display().to_string()).await?;
+            let slug = event.file_stem().unwrap_or_default().to_string_lossy();
+            spans.push(run(f.name, &slug, bytes, rel.display().to_string()).await?);
         }
     }
     // Threads and exactly once, shown on the config notifier: a later change to the same
@@ -191,18 +228,24 @@ pub async fn main() -> Result<(), String> {
         serde_json::from_slice(&original).map_err(|e| e.to_string())?;
     later["Records"][0]["Sns"]["MessageId"] = "demo-a-later-change".into();
     events_run += 2;
-    run(
-        "config-change-notifier",
-        later.to_string().into_bytes(),
-        format!("{sample}, as a later change to the same security group (another MessageId)"),
-    )
-    .await?;
-    run(
-        "config-change-notifier",
-        original,
-        format!("{sample}, delivered again (an SNS retry)"),
-    )
-    .await?;
+    spans.push(
+        run(
+            "config-change-notifier",
+            "security-group-ingress-later",
+            later.to_string().into_bytes(),
+            format!("{sample}, as a later change to the same security group (another MessageId)"),
+        )
+        .await?,
+    );
+    spans.push(
+        run(
+            "config-change-notifier",
+            "security-group-ingress-again",
+            original,
+            format!("{sample}, delivered again (an SNS retry)"),
+        )
+        .await?,
+    );
 
     let _ = std::io::stdout().flush();
     let messages = slack.messages();
@@ -224,7 +267,29 @@ pub async fn main() -> Result<(), String> {
         messages.len(),
         per.join(", ")
     );
-    Ok(())
+    let header = |ts: &str| {
+        messages
+            .iter()
+            .find(|m| m.ts == ts)
+            .and_then(|m| m.blocks[0]["text"]["text"].as_str().map(str::to_owned))
+    };
+    let runs = spans
+        .into_iter()
+        .map(|(function, slug, label, first, n)| Run {
+            function,
+            slug,
+            label,
+            messages: messages[first..first + n]
+                .iter()
+                .map(|m| Posted {
+                    channel: slack.channel_name(&m.channel),
+                    reply_to: m.thread_ts.as_deref().and_then(header),
+                    body: m.body(),
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(Transcript { runs, decoded })
 }
 
 /// A scheduled event whose `time` is now.

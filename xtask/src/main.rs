@@ -3,6 +3,7 @@
 //! - `invoke [--release] <function> <event-file|->`: run a function's real binary once on an
 //!   event behind a local Lambda Runtime API; the response on stdout, logs on stderr.
 //! - `demo`: every function on its `events/` samples against moto and a local Slack.
+//! - `preview`: the demo's Slack messages drawn as HTML and PNG under `docs/img/`.
 //! - `test`: formatting, clippy, every test, template lint: what CI runs.
 //! - `rules <log file|event>…`: CloudTrail records through the configured rules; nothing
 //!   posted.
@@ -10,10 +11,13 @@
 mod ct;
 mod das;
 mod demo;
+#[cfg(test)]
+mod docs;
 mod iam;
 mod invoke;
 mod load;
 mod package;
+mod preview;
 mod python;
 mod rules;
 mod show;
@@ -122,6 +126,8 @@ const USAGE: &str = "usage: cargo xtask <command>
                                                  run a function once on an event (--local, or
                                                  no AWS credentials: local stand-ins)
   demo                                           every function on its samples, locally
+  preview                                        the demo's Slack messages as HTML and PNG
+                                                 pictures in docs/img/ (needs Debian's chromium)
   test                                           fmt, clippy, all tests, template lint (CI)
   rules <log file|event>…                        CloudTrail records through the configured
                                                  rules (RULES, DISABLE_RULES, …); nothing posted
@@ -148,6 +154,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("invoke") => runtime.block_on(invoke::main(&args[1..])),
         Some("demo") => runtime.block_on(demo::main()),
+        Some("preview") => runtime.block_on(preview::main()),
         Some("rules") => rules::main(&args[1..]),
         Some("test") => test::main(),
         Some("package") => package::main(),

@@ -136,6 +136,3 @@ fn main() {
         });
     }
 }
-
-#[allow(dead_code)]
-fn response_cost() {}

@@ -2,35 +2,16 @@
 //! decoded with a cap on the decompressed size.
 
 use base64::Engine as _;
-use serde::Deserialize;
 
 /// Decompressed payloads larger than this are refused (a subscription delivers at most a
 /// few hundred KB of compressed log events; more is a bomb, not a batch).
 pub const MAX_DECOMPRESSED: u64 = 32 * 1024 * 1024;
 
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Payload {
-    pub message_type: String,
-    #[serde(default)]
-    pub owner: String,
-    #[serde(default)]
-    pub log_group: String,
-    #[serde(default)]
-    pub log_stream: String,
-    #[serde(default)]
-    pub subscription_filters: Vec<String>,
-    #[serde(default)]
-    pub log_events: Vec<LogEvent>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-pub struct LogEvent {
-    #[serde(default)]
-    pub id: String,
-    pub timestamp: i64,
-    pub message: String,
-}
+/// The decoded payload, as `aws_lambda_events` types it. Its `LogsEvent` is not used: it
+/// gunzips `awslogs.data` inside `Deserialize` with no cap on the output, and a subscription
+/// event is outside input; [`decode`] caps it first.
+pub type Payload = aws_lambda_events::cloudwatch_logs::LogData;
+pub type LogEvent = aws_lambda_events::cloudwatch_logs::LogEntry;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AwsLogsError {

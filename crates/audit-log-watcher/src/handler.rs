@@ -267,14 +267,11 @@ impl Pull {
                     why: opswatch_support::sdk_error(&e),
                 })?;
             for e in page.events() {
-                out.push((
-                    e.log_stream_name().unwrap_or_default().to_owned(),
-                    LogEvent {
-                        id: e.event_id().unwrap_or_default().to_owned(),
-                        timestamp: e.timestamp().unwrap_or(start_ms),
-                        message: e.message().unwrap_or_default().to_owned(),
-                    },
-                ));
+                let mut event = LogEvent::default();
+                event.id = e.event_id().unwrap_or_default().to_owned();
+                event.timestamp = e.timestamp().unwrap_or(start_ms);
+                event.message = e.message().unwrap_or_default().to_owned();
+                out.push((e.log_stream_name().unwrap_or_default().to_owned(), event));
             }
             match page.next_token() {
                 Some(t) if !t.is_empty() => token = Some(t.to_owned()),

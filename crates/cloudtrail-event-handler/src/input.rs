@@ -2,6 +2,7 @@
 //! (SNS envelopes, or the bare message with raw message delivery), SNS directly, or one
 //! EventBridge "AWS API Call via CloudTrail" event.
 
+use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde_json::Value;
 
 use crate::record::Record;
@@ -15,6 +16,8 @@ pub enum InputError {
         "the event is not an SQS batch, an SNS event or an EventBridge CloudTrail event (no \"Records\" array, no \"detail\")"
     )]
     Unrecognised,
+    #[error("the event has a \"detail\" but is not an EventBridge event ({0})")]
+    Envelope(String),
     #[error("the EventBridge event's \"detail\" is not a CloudTrail record ({0})")]
     Detail(String),
     #[error(
@@ -88,10 +91,11 @@ pub fn parse(event: &Value) -> Result<Event, InputError> {
             Event::Sns(items)
         });
     }
-    if let Some(detail) = event.get("detail") {
+    if event.get("detail").is_some() {
         // EventBridge names what CloudTrail sends "AWS API Call via CloudTrail", "AWS Console
         // Sign In via CloudTrail", "AWS Service Event via CloudTrail", …; a rule that also
-        // matches other events (a schedule, say) must not turn them into alerts.
+        // matches other events (a schedule, say) must not turn them into alerts. Said first,
+        // whatever else such an event holds.
         let detail_type = event
             .get("detail-type")
             .and_then(Value::as_str)
@@ -99,7 +103,9 @@ pub fn parse(event: &Value) -> Result<Event, InputError> {
         if !detail_type.ends_with(" via CloudTrail") {
             return Err(InputError::NotCloudTrail(detail_type.to_owned()));
         }
-        let mut record: Record = serde_json::from_value(detail.clone())
+        let envelope: EventBridgeEvent<Value> = serde_json::from_value(event.clone())
+            .map_err(|e| InputError::Envelope(e.to_string()))?;
+        let mut record: Record = serde_json::from_value(envelope.detail)
             .map_err(|e| InputError::Detail(e.to_string()))?;
         if record.event_name.trim().is_empty() || record.event_source.trim().is_empty() {
             return Err(InputError::Detail(
@@ -108,10 +114,7 @@ pub fn parse(event: &Value) -> Result<Event, InputError> {
         }
         // EventBridge puts these beside the detail; older detail versions omit them.
         if record.recipient_account_id.is_none() {
-            record.recipient_account_id = event
-                .get("account")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
+            record.recipient_account_id = envelope.account;
         }
         return Ok(Event::EventBridge(Box::new(record)));
     }
@@ -205,7 +208,9 @@ mod tests {
         assert!(
             matches!(parse(&sns), Ok(Event::Sns(items)) if items.len() == 1 && items[0].delivery.is_ok())
         );
-        let eb = json!({"detail-type": "AWS API Call via CloudTrail", "account": "111122223333",
+        let eb = json!({"version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+            "detail-type": "AWS API Call via CloudTrail", "source": "aws.iam", "account": "111122223333",
+            "time": "2026-11-25T09:00:00Z", "region": "us-east-1", "resources": [],
             "detail": {"eventName": "CreateUser", "eventSource": "iam.amazonaws.com", "eventTime": "2026-11-25T09:00:00Z",
                        "userIdentity": {"type": "Root"}}});
         let Ok(Event::EventBridge(r)) = parse(&eb) else {
@@ -217,8 +222,21 @@ mod tests {
         );
         assert_eq!(parse(&json!({"x": 1})), Err(InputError::Unrecognised));
         assert!(matches!(
-            parse(&json!({"detail-type": "AWS API Call via CloudTrail", "detail": "nope"})),
+            parse(
+                &json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.iam", "detail": "nope"})
+            ),
             Err(InputError::Detail(_))
+        ));
+        // Not the envelope EventBridge sends: no source, a time that is not a time.
+        assert!(matches!(
+            parse(&json!({"detail-type": "AWS API Call via CloudTrail", "detail": {}})),
+            Err(InputError::Envelope(why)) if why.contains("source")
+        ));
+        assert!(matches!(
+            parse(
+                &json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.iam", "time": "yesterday", "detail": {}})
+            ),
+            Err(InputError::Envelope(_))
         ));
         assert_eq!(
             parse(&json!({"detail-type": "Scheduled Event", "detail": {}})),
@@ -229,7 +247,7 @@ mod tests {
             Err(InputError::NotCloudTrail(String::new()))
         );
         assert!(matches!(
-            parse(&json!({"detail-type": "AWS API Call via CloudTrail", "detail": {}})),
+            parse(&json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.iam", "detail": {}})),
             Err(InputError::Detail(why)) if why.contains("no eventName")
         ));
     }

@@ -407,14 +407,21 @@ mod tests {
         assert_eq!(messages.len(), 1);
         assert_eq!(messages[0].limit_violation(), None);
         let text = serde_json::to_string(&messages).unwrap();
-        // Outside text cannot ping or link.
-        assert!(
-            !text.contains("<!channel>") && !text.contains("<!here>"),
+        // Outside text cannot ping or link: the file holds no link of its own, so the
+        // message holds no `<` at all, and the session name and the user agent that try
+        // show once each, escaped.
+        assert_eq!(text.matches('<').count(), 0, "{text}");
+        assert_eq!(
+            text.matches("*AdminSSO* / &lt;!channel&gt; hi (role)")
+                .count(),
+            1,
             "{text}"
         );
-        assert!(
-            text.contains("&lt;!channel&gt; hi")
-                && text.contains("&lt;!here&gt; &amp; &lt;https://evil.example|click&gt;")
+        assert_eq!(
+            text.matches("· &lt;!here&gt; &amp; &lt;https://evil.example|click&gt; —")
+                .count(),
+            1,
+            "{text}"
         );
         // The account's name beside its id, on the lines and in the field.
         assert_eq!(text.matches("111122223333 (prod)").count(), 10, "{text}");
@@ -458,7 +465,12 @@ mod tests {
             "{}",
             lines[0]
         );
-        assert!(!lines[1].contains("denied calls"), "{}", lines[1]);
+        assert_eq!(lines.len(), 2);
+        // Another principal's denial is its own line, not folded into mallory's.
+        assert_eq!(
+            lines[1],
+            ":warning: `2026-11-25T10:03:00Z` *bob* (IAM user) → `ec2` *DeleteVpc* :x: `Client.UnauthorizedOperation` `access-denied` — 111122223333"
+        );
     }
 
     #[test]
@@ -469,10 +481,12 @@ mod tests {
             ..Record::default()
         };
         assert!(from_console(&r));
-        assert!(
+        assert_eq!(
             line(&r, &info(), &AccountNames::default())
                 .as_str()
-                .contains(":computer: _in the console_")
+                .matches(" :computer: _in the console_")
+                .count(),
+            1
         );
         r.session_credential_from_console = None;
         assert!(!from_console(&r));

@@ -265,6 +265,7 @@ fn is_notice(message_type: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn message(event: &str) -> String {
         let v: Value = serde_json::from_str(event).expect("sample is JSON");
@@ -391,15 +392,58 @@ mod tests {
             }
         }
 
+        /// Whatever each record holds, every record comes back once, in order, with its own
+        /// index: its message when `Sns.Message` is a string (else `NoMessage`, for that record
+        /// alone), its `MessageId` when that is a string. Only an event without a `Records`
+        /// array fails as a whole.
         #[test]
-        fn arbitrary_sns_shapes_never_panic(
-            message in proptest::option::of("\\PC{0,50}"),
-            kind in proptest::option::of("\\PC{0,20}"),
-            n in 0usize..3,
+        fn every_record_comes_back_once_in_order(
+            records in proptest::collection::vec(
+                (0u8..5, "\\PC{0,60}", proptest::option::of("[0-9a-f-]{1,36}")),
+                0..8,
+            ),
+            not_an_array in prop_oneof![
+                Just(Value::Null),
+                Just(serde_json::json!("Records")),
+                Just(serde_json::json!({"Sns": {"Message": "x"}})),
+                Just(serde_json::json!(3)),
+            ],
         ) {
-            let record = serde_json::json!({"EventSource": "aws:sns", "Sns": {"Message": message, "Type": kind}});
-            let _ = sns_records(&serde_json::json!({"Records": vec![record; n]}));
-            let _ = sns_records(&serde_json::json!({"Records": message}));
+            let mut json = Vec::new();
+            let mut expected = Vec::new();
+            for (index, (shape, message, id)) in records.iter().enumerate() {
+                let mut sns = serde_json::Map::new();
+                if let Some(id) = id {
+                    sns.insert("MessageId".into(), id.as_str().into());
+                }
+                let (record, message, id) = match shape {
+                    // As SNS sends it.
+                    0 => {
+                        sns.insert("Message".into(), message.as_str().into());
+                        sns.insert("Type".into(), "Notification".into());
+                        (serde_json::json!({"EventSource": "aws:sns", "Sns": sns}), Ok(message.clone()), id.clone())
+                    }
+                    // A message that is not a string.
+                    1 => {
+                        sns.insert("Message".into(), serde_json::json!({"text": message}));
+                        (serde_json::json!({"Sns": sns}), Err(ParseError::NoMessage), id.clone())
+                    }
+                    // No message.
+                    2 => (serde_json::json!({"Sns": sns}), Err(ParseError::NoMessage), id.clone()),
+                    // The message beside `Sns`, not in it.
+                    3 => (serde_json::json!({"Message": message, "Sns": sns}), Err(ParseError::NoMessage), id.clone()),
+                    // Not an object at all.
+                    _ => (serde_json::json!(message), Err(ParseError::NoMessage), None),
+                };
+                json.push(record);
+                expected.push(SnsRecord { index, message_id: id, message });
+            }
+            prop_assert_eq!(sns_records(&serde_json::json!({"Records": json})), Ok(expected));
+            prop_assert_eq!(
+                sns_records(&serde_json::json!({"Records": not_an_array})),
+                Err(ParseError::NotSnsEvent)
+            );
+            prop_assert_eq!(sns_records(&serde_json::json!({"records": []})), Err(ParseError::NotSnsEvent));
         }
     }
 }

@@ -3,6 +3,7 @@
 //! response). Every posting function ends its invocation with [`Outcome::finish`] or
 //! [`Outcome::finish_sqs`].
 
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse};
 use opswatch_support::Failure;
 use serde_json::{Map, Value, json};
 
@@ -240,18 +241,19 @@ impl Outcome {
     /// End an SQS invocation: the partial batch response naming exactly the messages that
     /// failed (so only they are retried), or one error when the invocation stopped (a
     /// configuration error: every message goes back to the queue).
-    pub fn finish_sqs(self) -> Result<Value, Failure> {
+    pub fn finish_sqs(self) -> Result<SqsBatchResponse, Failure> {
         self.log();
         if let Some(f) = self.stop_failure() {
             return Err(f);
         }
-        // An empty identifier makes Lambda retry the whole batch: the safe side.
-        let failures: Vec<Value> = self
-            .failures
-            .iter()
-            .map(|f| json!({"itemIdentifier": f.id.clone().unwrap_or_default()}))
-            .collect();
-        Ok(json!({ "batchItemFailures": failures }))
+        let mut response = SqsBatchResponse::default();
+        for f in &self.failures {
+            // An empty identifier makes Lambda retry the whole batch: the safe side.
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = f.id.clone().unwrap_or_default();
+            response.batch_item_failures.push(failure);
+        }
+        Ok(response)
     }
 }
 
@@ -305,7 +307,7 @@ mod tests {
         o.received(3);
         o.unit_failed(1, Some("id-1"), SLACK_DELIVERY_FAILED, "down");
         o.unit_failed(2, None, BAD_INPUT, "garbage");
-        let r = o.finish_sqs().unwrap();
+        let r = serde_json::to_value(o.finish_sqs().unwrap()).unwrap();
         assert_eq!(
             r,
             json!({"batchItemFailures": [{"itemIdentifier": "id-1"}, {"itemIdentifier": ""}]})

@@ -255,7 +255,12 @@ async fn a_long_threaded_alert_continues_in_its_own_thread() {
 async fn two_cold_starts_racing_make_one_parent_and_one_reply() {
     for round in 0..3 {
         let w = world().await;
-        let (a, b) = (w.delivery(&[]).await, w.delivery(&[]).await);
+        // The waiting side gives up after the retry budget + 2 s (then posts a parent of
+        // its own, the documented fallback). A generous budget keeps a loaded machine (moto
+        // answering one call at a time) from turning this race into that fallback; an
+        // uncontended run takes milliseconds either way.
+        let patient = [("SLACK_MAX_RETRY_SECONDS", "20")];
+        let (a, b) = (w.delivery(&patient).await, w.delivery(&patient).await);
         let key = "111122223333/sg-race";
         let (ra, rb) = tokio::join!(
             deliver(&a, notice("sns/first", Some(key), 1)),

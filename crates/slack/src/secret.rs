@@ -41,14 +41,19 @@ impl fmt::Display for Secret {
 pub struct WebhookUrl(Secret);
 
 impl WebhookUrl {
-    /// Accept an `http(s)://` URL (plain `http` serves the local stand-ins).
+    /// Accept an `https://` URL, or a plain `http://` one to a loopback address (the local
+    /// stand-ins: `127.0.0.1`, `localhost`, `[::1]`). A webhook URL is a credential: it is
+    /// never sent in clear text across a network.
     pub fn parse(url: &str) -> Result<Self, SlackError> {
         let url = url.trim();
-        if url.starts_with("https://") || url.starts_with("http://") {
+        let loopback = url
+            .strip_prefix("http://")
+            .is_some_and(|rest| is_loopback(rest.split(['/', '?', '#']).next().unwrap_or("")));
+        if url.starts_with("https://") || loopback {
             Ok(Self(Secret::new(url)))
         } else {
             Err(SlackError::Config(
-                "the Slack webhook URL must start with https://".into(),
+                "the Slack webhook URL must start with https:// (plain http:// only to 127.0.0.1, localhost or [::1])".into(),
             ))
         }
     }
@@ -63,6 +68,18 @@ impl fmt::Debug for WebhookUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("WebhookUrl(<redacted>)")
     }
+}
+
+/// Whether a URL's authority (`host[:port]`, no user info) names this machine.
+fn is_loopback(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A Slack bot token (`xoxb-…`), sent as `Authorization: Bearer` and nowhere else.
@@ -110,6 +127,37 @@ mod tests {
         assert!(!format!("{url:?}").contains("SENTINEL"));
         let token = BotToken::parse("xoxb-1-2-SENTINEL3").unwrap();
         assert!(!format!("{token:?}").contains("SENTINEL"));
+    }
+
+    #[test]
+    fn webhook_urls_are_https_or_loopback() {
+        for good in [
+            "https://hooks.slack.com/services/T/B/x",
+            " https://hooks.slack.com/services/T/B/x\n",
+            "http://127.0.0.1:8080/hook",
+            "http://localhost/hook",
+            "http://LOCALHOST:9",
+            "http://[::1]:8080/hook",
+            "http://127.0.0.2",
+        ] {
+            assert!(WebhookUrl::parse(good).is_ok(), "{good:?} refused");
+        }
+        for bad in [
+            "http://hooks.slack.com/services/T/B/x",
+            "http://127.0.0.1.nip.io/hook",
+            "http://localhost@evil.example/hook",
+            "http://10.0.0.1/hook",
+            "ftp://127.0.0.1/",
+            "hooks.slack.com/services/T/B/x",
+            "",
+        ] {
+            let err = WebhookUrl::parse(bad).unwrap_err().to_string();
+            assert!(err.contains("must start with https://"), "{bad:?}: {err}");
+            assert!(
+                bad.is_empty() || !err.contains(bad),
+                "{bad:?} printed: {err}"
+            );
+        }
     }
 
     #[test]

@@ -1,0 +1,118 @@
+//! The documentation's promises, checked: a short front page that starts with the two
+//! commands, a page per function showing at least one of its pictures, and every link and
+//! picture pointing at a file of the repository.
+
+use std::path::{Path, PathBuf};
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The relative targets of a Markdown text's links and images (`](target)`), without anchors.
+fn targets(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("](") {
+        rest = &rest[i + 2..];
+        let Some(end) = rest.find(')') else { break };
+        let target = rest[..end].split('#').next().unwrap_or_default();
+        if !target.is_empty() && !target.contains("://") && !target.starts_with("mailto:") {
+            out.push(target.to_owned());
+        }
+    }
+    out
+}
+
+/// README.md and every page under docs/.
+fn pages() -> Vec<PathBuf> {
+    let root = crate::root();
+    let mut pages = vec![root.join("README.md"), root.join("ARCHITECTURE.md")];
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(root.join("docs"))
+        .expect("docs/")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .collect();
+    docs.sort();
+    pages.extend(docs);
+    pages
+}
+
+#[test]
+fn the_front_page_is_short_and_starts_with_the_two_commands() {
+    let readme = read(&crate::root().join("README.md"));
+    assert!(readme.len() < 15_000, "README.md is {} bytes", readme.len());
+    let first: Vec<&str> = readme.lines().take(6).collect();
+    assert_eq!(first[0], "# opswatch");
+    assert!(first[3].starts_with("cargo xtask demo "), "{first:?}");
+    assert!(first[4].starts_with("cargo xtask test "), "{first:?}");
+    // A picture of a real alert, and a link to every function's page.
+    assert!(
+        targets(&readme)
+            .iter()
+            .any(|t| t.starts_with("docs/img/") && t.ends_with(".png"))
+    );
+    for f in crate::FUNCTIONS {
+        let page = format!("docs/{}.md", f.name);
+        assert!(
+            targets(&readme).contains(&page),
+            "README does not link {page}"
+        );
+    }
+}
+
+#[test]
+fn every_function_has_a_page_with_its_own_picture() {
+    let root = crate::root();
+    for f in crate::FUNCTIONS {
+        let page = root.join("docs").join(format!("{}.md", f.name));
+        let text = read(&page);
+        let pictures: Vec<String> = targets(&text)
+            .into_iter()
+            .filter(|t| t.starts_with(&format!("img/{}", f.name)) && t.ends_with(".png"))
+            .collect();
+        assert!(
+            !pictures.is_empty(),
+            "{} shows none of its pictures",
+            page.display()
+        );
+        for section in ["## Behaviour", "## Configuration", "## Try it", "## Limits"] {
+            assert!(
+                text.contains(section),
+                "{} has no {section:?}",
+                page.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn links_and_pictures_point_at_files_of_the_repository() {
+    let root = crate::root();
+    for page in pages() {
+        let text = read(&page);
+        let dir = page.parent().expect("a folder");
+        for target in targets(&text) {
+            let path = dir.join(&target);
+            assert!(path.exists(), "{}: {target} does not exist", page.display());
+            let resolved = path.canonicalize().expect("exists");
+            assert!(
+                resolved.starts_with(&root),
+                "{}: {target} is outside the repository",
+                page.display()
+            );
+        }
+        assert!(
+            !text.contains("../shared"),
+            "{} names a path outside the repository",
+            page.display()
+        );
+    }
+}
+
+#[test]
+fn targets_are_read_from_links_and_images() {
+    assert_eq!(
+        targets("see [a](docs/a.md#x), ![p](img/p.png) and [web](https://x.example) [s](#top)"),
+        ["docs/a.md", "img/p.png"]
+    );
+}
