@@ -70,13 +70,7 @@ fn report(slack: &SlackApiFake, before: &Seen, invoked: &opswatch_devkit::Invoke
             println!("  (no Slack message)");
         }
     }
-    let header = |ts: &str| {
-        messages
-            .iter()
-            .find(|m| m.ts == ts)
-            .and_then(|m| m.blocks[0]["text"]["text"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| ts.to_owned())
-    };
+    let header = |ts: &str| header_of(&messages, ts).unwrap_or_else(|| ts.to_owned());
     for m in &messages[before.messages..] {
         let channel = slack.channel_name(&m.channel);
         let place = match &m.thread_ts {
@@ -130,8 +124,27 @@ pub struct Posted {
     pub channel: String,
     /// The header of the thread's parent, for a reply.
     pub reply_to: Option<String>,
-    /// The body as the function sent it (`text`, `blocks`).
+    /// The body (`text`, `blocks`) as it stands at the end of the run: as the function posted
+    /// it, or as it last edited it.
     pub body: serde_json::Value,
+}
+
+/// Which of the workspace's messages one invocation posted.
+struct Span {
+    function: &'static str,
+    slug: String,
+    label: String,
+    /// Index of its first message, and how many it posted.
+    first: usize,
+    count: usize,
+}
+
+/// The header of the message with this `ts`.
+fn header_of(messages: &[opswatch_devkit::slack_api::ApiMessage], ts: &str) -> Option<String> {
+    messages
+        .iter()
+        .find(|m| m.ts == ts)
+        .and_then(|m| m.blocks[0]["text"]["text"].as_str().map(str::to_owned))
 }
 
 pub async fn main() -> Result<(), String> {
@@ -174,8 +187,7 @@ pub async fn run() -> Result<Transcript, String> {
     );
     let moto = &standins.moto;
     let mut events_run = 0;
-    // (function, slug, label, index of its first message, number of messages) per invocation.
-    let mut spans: Vec<(&'static str, String, String, usize, usize)> = Vec::new();
+    let mut spans: Vec<Span> = Vec::new();
     let run = |name: &'static str, slug: &str, bytes: Vec<u8>, label: String| {
         let slug = slug.to_owned();
         let env = env.clone();
@@ -194,7 +206,13 @@ pub async fn run() -> Result<Transcript, String> {
             );
             report(slack, &before, &invoked);
             let posted = slack.messages().len() - before.messages;
-            Ok::<_, String>((name, slug, label, before.messages, posted))
+            Ok::<_, String>(Span {
+                function: name,
+                slug,
+                label,
+                first: before.messages,
+                count: posted,
+            })
         }
     };
     let mut decoded = None;
@@ -267,23 +285,17 @@ pub async fn run() -> Result<Transcript, String> {
         messages.len(),
         per.join(", ")
     );
-    let header = |ts: &str| {
-        messages
-            .iter()
-            .find(|m| m.ts == ts)
-            .and_then(|m| m.blocks[0]["text"]["text"].as_str().map(str::to_owned))
-    };
     let runs = spans
         .into_iter()
-        .map(|(function, slug, label, first, n)| Run {
-            function,
-            slug,
-            label,
-            messages: messages[first..first + n]
+        .map(|span| Run {
+            function: span.function,
+            slug: span.slug,
+            label: span.label,
+            messages: messages[span.first..span.first + span.count]
                 .iter()
                 .map(|m| Posted {
                     channel: slack.channel_name(&m.channel),
-                    reply_to: m.thread_ts.as_deref().and_then(header),
+                    reply_to: m.thread_ts.as_deref().and_then(|t| header_of(&messages, t)),
                     body: m.body(),
                 })
                 .collect(),
