@@ -90,16 +90,13 @@ fn screenshot(chromium: &Path, source: &Path, png: &Path) -> Result<(), String> 
 
 /// Cut a white-backed picture 16 pixels below its last non-white row.
 fn crop(path: &Path) -> Result<(), String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let at = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let file = std::fs::File::open(path).map_err(|e| at(&e))?;
     let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
     decoder.set_transformations(png::Transformations::normalize_to_color8());
-    let mut reader = decoder
-        .read_info()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut reader = decoder.read_info().map_err(|e| at(&e))?;
     let mut buf = vec![0; reader.output_buffer_size().unwrap_or_default()];
-    let info = reader
-        .next_frame(&mut buf)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let info = reader.next_frame(&mut buf).map_err(|e| at(&e))?;
     let (color, _) = reader.output_color_type();
     let row = info.line_size;
     let samples = color.samples();
@@ -112,17 +109,15 @@ fn crop(path: &Path) -> Result<(), String> {
         })
         .unwrap_or(0);
     let height = (last + 17).min(info.height as usize);
-    let out = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let out = std::fs::File::create(path).map_err(|e| at(&e))?;
     let mut encoder = png::Encoder::new(std::io::BufWriter::new(out), info.width, height as u32);
     encoder.set_color(color);
     encoder.set_depth(png::BitDepth::Eight);
     encoder.set_compression(png::Compression::High);
-    let mut writer = encoder
-        .write_header()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut writer = encoder.write_header().map_err(|e| at(&e))?;
     writer
         .write_image_data(&buf[..height * row])
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|e| at(&e))
 }
 
 /// The page of every run: the functions in the demo's order, each sample's messages.

@@ -98,13 +98,7 @@ impl Handler {
                 let mut out = Outcome::new("SQS message");
                 self.items(&items, &mut out, &mut counts).await;
                 counts.record(&mut out);
-                let response = out.finish_sqs()?;
-                serde_json::to_value(response).map_err(|e| {
-                    Failure::from_error(lambda_runtime::Diagnostic {
-                        error_type: "InternalError".into(),
-                        error_message: format!("encoding the SQS batch response: {e}"),
-                    })
-                })
+                out.finish_sqs()
             }
             Event::Sns(items) => {
                 let mut out = Outcome::new("SNS record");

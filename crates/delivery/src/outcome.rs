@@ -241,7 +241,7 @@ impl Outcome {
     /// End an SQS invocation: the partial batch response naming exactly the messages that
     /// failed (so only they are retried), or one error when the invocation stopped (a
     /// configuration error: every message goes back to the queue).
-    pub fn finish_sqs(self) -> Result<SqsBatchResponse, Failure> {
+    pub fn finish_sqs(self) -> Result<Value, Failure> {
         self.log();
         if let Some(f) = self.stop_failure() {
             return Err(f);
@@ -253,7 +253,12 @@ impl Outcome {
             failure.item_identifier = f.id.clone().unwrap_or_default();
             response.batch_item_failures.push(failure);
         }
-        Ok(response)
+        serde_json::to_value(response).map_err(|e| {
+            Failure::from_error(lambda_runtime::Diagnostic {
+                error_type: "InternalError".into(),
+                error_message: format!("encoding the SQS batch response: {e}"),
+            })
+        })
     }
 }
 
@@ -307,7 +312,7 @@ mod tests {
         o.received(3);
         o.unit_failed(1, Some("id-1"), SLACK_DELIVERY_FAILED, "down");
         o.unit_failed(2, None, BAD_INPUT, "garbage");
-        let r = serde_json::to_value(o.finish_sqs().unwrap()).unwrap();
+        let r = o.finish_sqs().unwrap();
         assert_eq!(
             r,
             json!({"batchItemFailures": [{"itemIdentifier": "id-1"}, {"itemIdentifier": ""}]})
