@@ -36,6 +36,9 @@ pub fn main(args: &[String]) -> Result<(), String> {
     if !ignore.is_empty() {
         println!("ignore rules: {}", ignore.join(", "));
     }
+    println!(
+        "critical built-in rules are silenced only by DISABLE_RULES or an ignore rule's \"silences\""
+    );
     println!("minimum severity: {}", rules.min_severity);
     for arg in args {
         let path = PathBuf::from(arg);
@@ -82,7 +85,12 @@ fn replays(
                 .then(|| input::detail_document(&value, &r));
             out.push((
                 format!("{name} (EventBridge event)"),
-                vec![replay::record(filter, rules, &r, doc.as_ref())],
+                vec![replay::record(
+                    filter,
+                    &mut rules.reading(filter),
+                    &r,
+                    doc.as_ref(),
+                )],
             ));
         }
         Event::Sqs(items) | Event::Sns(items) => {
@@ -160,7 +168,7 @@ mod tests {
         assert_eq!(sqs[0].1.len(), 40);
         // An organization trail's, in its o-… folder.
         let org = replayed("sqs-org-trail-delivery.json");
-        assert_eq!(org[0].1.len(), 11);
+        assert_eq!(org[0].1.len(), 12);
         // A log file itself, and an EventBridge event.
         let file =
             replayed("s3-objects/111122223333_CloudTrail_us-east-1_20261125T0915Z_mixed.json");

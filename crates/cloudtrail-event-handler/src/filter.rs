@@ -3,15 +3,21 @@
 //! A record is read-only when CloudTrail's `readOnly` says so, or — only for records without
 //! the field — when its name starts with a read-only prefix; a name listed exactly in
 //! `INCLUDE_EVENT_NAMES` is never read-only. Read-only records are dropped unless a rule
-//! wants them ([`crate::rules`]). The lists ([`Filter::lists`]) drop, in order: AWS service
-//! events (`eventType: AwsServiceEvent`, not a call anyone made); events of accounts outside
-//! `INCLUDE_ACCOUNTS` or in `EXCLUDE_ACCOUNTS` (ids or `ACCOUNT_NAMES` names); events an
-//! include list is set for and does not match; events an exclude list matches; and, with
-//! `ALERT_ONLY`, events that are neither an error nor a console sign-in as asked.
+//! wants them ([`crate::rules`]). The lists ([`Filter::lists`]) drop, in order: events of
+//! accounts outside `INCLUDE_ACCOUNTS` or in `EXCLUDE_ACCOUNTS` (ids or `ACCOUNT_NAMES`
+//! names); events an include list is set for and does not match; events an exclude list
+//! matches; and, with `ALERT_ONLY`, events that are neither an error nor a console sign-in
+//! as asked. They apply only to events no critical built-in rule matched
+//! ([`crate::rules::judge`]).
+//!
+//! Principal lists match who the principal is ([`Principal::names`]: user or role name, its
+//! IAM ARN, its unique id, `root`), never a role session name, which the caller picks; an
+//! entry that names a session fails the cold start.
 //!
 //! Lists are comma-separated; an entry ending in `*` matches by prefix, others exactly, case
 //! ignored (`opswatch_support::Patterns`).
 
+use crate::principal::Principal;
 use crate::record::Record;
 
 /// Environment variables of the filter.
@@ -90,6 +96,13 @@ impl Filter {
     /// From variables looked up by name (the environment, in the function).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let list = |k: &str| Patterns::parse(&get(k).unwrap_or_default());
+        // A role session's name is the caller's to pick: a list that names one would let
+        // anyone through who picks it.
+        for k in [env::INCLUDE_PRINCIPALS, env::EXCLUDE_PRINCIPALS] {
+            for entry in opswatch_support::list_of(&get(k).unwrap_or_default()) {
+                crate::principal::refuse_session_entry(&entry).map_err(|e| format!("{k}: {e}"))?;
+            }
+        }
         let mut only_errors = false;
         let mut only_console_logins = false;
         for mode in opswatch_support::list_of(&get(env::ALERT_ONLY).unwrap_or_default()) {
@@ -123,10 +136,14 @@ impl Filter {
         })
     }
 
-    /// Read-only ([`Filter::read_only`]) records dropped, then [`Filter::lists`]: the
-    /// filter alone, without rules (the function judges with [`crate::rules::Rules::judge`]).
+    /// Service events and read-only ([`Filter::read_only`]) records dropped, then
+    /// [`Filter::lists`]: the filter alone, without rules (the function judges with
+    /// [`crate::rules::Rules::judge`]).
     #[cfg(test)]
     pub fn decide(&self, r: &Record) -> Result<(), Drop> {
+        if r.event_type.as_deref() == Some("AwsServiceEvent") {
+            return Err(Drop::ServiceEvent);
+        }
         if self.read_only(r) {
             return Err(Drop::ReadOnly);
         }
@@ -146,11 +163,9 @@ impl Filter {
         read_only && !self.include_names.lists_exactly(&r.event_name)
     }
 
-    /// The lists: service events, accounts, names, sources, principals, `ALERT_ONLY`.
+    /// The lists: accounts, names, sources, principals, `ALERT_ONLY`. (AWS service events
+    /// never get this far: [`crate::rules::judge`].)
     pub fn lists(&self, r: &Record) -> Result<(), Drop> {
-        if r.event_type.as_deref() == Some("AwsServiceEvent") {
-            return Err(Drop::ServiceEvent);
-        }
         if !self.include_accounts.is_empty() || !self.exclude_accounts.is_empty() {
             let id = crate::weigh::account(r).unwrap_or_default();
             let name = self.account_names.name(id);
@@ -163,12 +178,9 @@ impl Filter {
             }
         }
         // The principal's names only when a list asks for them: most records meet no list.
-        let principals = if self.include_principals.is_empty() && self.exclude_principals.is_empty()
-        {
-            Vec::new()
-        } else {
-            principals(r)
-        };
+        let who = (!self.include_principals.is_empty() || !self.exclude_principals.is_empty())
+            .then(|| Principal::of(r));
+        let principals = who.as_ref().map(Principal::names).unwrap_or_default();
         let any = |p: &Patterns| principals.iter().any(|v| p.matches(v));
         if (!self.include_names.is_empty() && !self.include_names.matches(&r.event_name))
             || (!self.include_sources.is_empty() && !self.include_sources.matches(&r.event_source))
@@ -191,27 +203,6 @@ impl Filter {
         }
         Ok(())
     }
-}
-
-/// The names a principal list can match: user name, ARN, role name, role session name,
-/// principal id, invoking service, and `root` for the root user.
-fn principals(r: &Record) -> Vec<&str> {
-    let u = &r.user_identity;
-    let mut out: Vec<&str> = [
-        u.user_name.as_deref(),
-        u.arn.as_deref(),
-        u.role_name(),
-        u.session_name(),
-        u.principal_id.as_deref(),
-        u.invoked_by.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    if u.kind.as_deref() == Some("Root") {
-        out.push("root");
-    }
-    out
 }
 
 #[cfg(test)]

@@ -120,10 +120,17 @@ impl Handler {
                     .then(|| input::detail_document(&raw, &r));
                 match self.rules.judge(&self.filter, &r, doc.as_ref()) {
                     Err(dropped) => {
-                        tracing::debug!(event_name = %r.event_name, reason = ?dropped.why, rule = dropped.rule, "no alert");
+                        tracing::debug!(
+                            event_name = %r.event_name,
+                            reason = ?dropped.why,
+                            rule = dropped.rule,
+                            silenced = %dropped.silenced.join(","),
+                            "no alert"
+                        );
                         counts.drop(dropped.why);
                     }
                     Ok(verdict) => {
+                        kept(&r, &verdict);
                         counts.alerted = 1;
                         let mut groups = Groups::default();
                         self.gather(&r, &verdict, &mut groups);
@@ -184,11 +191,14 @@ impl Handler {
             }
             let (bytes, version) = self.fetch(bucket, key).await?;
             let mut groups = Groups::default();
+            // One judge per file: secret reads are counted per principal across it.
+            let mut judge = self.rules.reading(&self.filter);
             let seen = match record::read_log(&bytes, |r, raw| {
                 counts.events += 1;
                 let doc = self.rules.document(raw);
-                match self.rules.judge(&self.filter, &r, doc.as_ref()) {
+                match judge.judge(&r, doc.as_ref()) {
                     Ok(verdict) => {
+                        kept(&r, &verdict);
                         counts.alerted += 1;
                         self.gather(&r, &verdict, &mut groups);
                     }
@@ -266,6 +276,20 @@ impl Handler {
             .map_err(|e| fail(format!("reading the object: {}", error_chain(&e))))?
             .to_vec();
         Ok((bytes, version))
+    }
+}
+
+/// A critical event that a list, `ALERT_ONLY` or an ignore rule would have dropped: said in
+/// the log, so whoever set them sees why it was posted anyway.
+fn kept(r: &Record, verdict: &Verdict) {
+    if let Some(d) = &verdict.kept {
+        tracing::info!(
+            event_name = %r.event_name,
+            rules = %verdict.rules.join(","),
+            would_drop = d.why.reason(),
+            ignore_rule = d.rule,
+            "kept: a critical rule is silenced only by DISABLE_RULES or an ignore rule's silences"
+        );
     }
 }
 

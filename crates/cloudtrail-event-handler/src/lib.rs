@@ -4,6 +4,7 @@
 //! - [`input`]: what invoked the function — SQS, SNS or EventBridge (pure);
 //! - [`record`]: CloudTrail records, and log files read one record at a time (pure);
 //! - [`filter`]: which records deserve an alert (pure);
+//! - [`principal`]: who made a call, named once for threads, lines, lists and rules (pure);
 //! - [`render`]: one line per event, many lines to an alert (pure);
 //! - [`replay`]: records judged without posting, for `cargo xtask rules` (pure);
 //! - [`rules`]: built-in and custom rules: each event's severity and the rules it matched
@@ -15,6 +16,7 @@
 pub mod filter;
 pub mod handler;
 pub mod input;
+pub mod principal;
 pub mod record;
 pub mod render;
 pub mod replay;

@@ -80,25 +80,6 @@ impl Record {
     }
 }
 
-impl UserIdentity {
-    /// For an assumed role, the role session name (the last part of the ARN).
-    pub fn session_name(&self) -> Option<&str> {
-        let arn = self.arn.as_deref()?;
-        arn.contains(":assumed-role/")
-            .then(|| arn.rsplit('/').next())
-            .flatten()
-    }
-
-    pub fn role_name(&self) -> Option<&str> {
-        self.session_context
-            .as_ref()?
-            .session_issuer
-            .as_ref()?
-            .user_name
-            .as_deref()
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
     #[error("the log file is not valid gzip JSON ({0})")]
@@ -313,8 +294,11 @@ mod tests {
                 "sessionContext":{"sessionIssuer":{"type":"Role","userName":"Admin"}}}"#,
         )
         .unwrap();
-        assert_eq!(u.session_name(), Some("alice@example.com"));
-        assert_eq!(u.role_name(), Some("Admin"));
+        let p = crate::principal::Principal::of_identity(&u);
+        assert_eq!(
+            (p.name.as_ref(), p.chosen),
+            ("Admin", Some("alice@example.com"))
+        );
     }
 
     #[test]

@@ -10,8 +10,9 @@ use opswatch_slack::{Alert, Mrkdwn};
 use opswatch_support::AccountNames;
 use serde_json::Value;
 
+use crate::principal::Principal;
 use crate::record::Record;
-use crate::rules::{ACCESS_DENIED, Verdict};
+use crate::rules::{Fold, Verdict};
 use crate::weigh;
 
 /// A line is cut to this many characters (a section holds 3,000).
@@ -35,7 +36,7 @@ pub fn line(r: &Record, verdict: &Verdict, names: &AccountNames) -> Mrkdwn {
         &r.event_time
     });
     m.push_trusted(" ");
-    who(r, &mut m);
+    Principal::of(r).push_to(&mut m);
     m.push_trusted(" → ");
     m.push_code(short_source(&r.event_source));
     m.push_trusted(" ");
@@ -95,47 +96,6 @@ pub fn from_console(r: &Record) -> bool {
     flagged || agent
 }
 
-/// Who made the call: user, role and session, root (highlighted), service.
-fn who(r: &Record, m: &mut Mrkdwn) {
-    let u = &r.user_identity;
-    match u.kind.as_deref() {
-        Some("Root") => {
-            m.push_trusted("*root*");
-        }
-        Some("IAMUser") => {
-            m.push_bold(u.user_name.as_deref().unwrap_or("?"));
-            m.push_trusted(" (IAM user)");
-        }
-        Some("AssumedRole") => {
-            m.push_bold(u.role_name().unwrap_or("?"));
-            if let Some(s) = u.session_name() {
-                m.push_trusted(" / ");
-                m.push(s);
-            }
-            m.push_trusted(" (role)");
-        }
-        Some("AWSService") => {
-            m.push_bold(u.invoked_by.as_deref().unwrap_or("an AWS service"));
-            m.push_trusted(" (service)");
-        }
-        Some(other) => {
-            let name = u
-                .user_name
-                .as_deref()
-                .or(u.arn.as_deref())
-                .or(u.principal_id.as_deref())
-                .unwrap_or("?");
-            m.push_bold(name);
-            m.push_trusted(" (");
-            m.push(other);
-            m.push_trusted(")");
-        }
-        None => {
-            m.push_bold(u.invoked_by.as_deref().unwrap_or("unknown"));
-        }
-    }
-}
-
 /// `ec2.amazonaws.com` → `ec2`.
 fn short_source(s: &str) -> &str {
     s.strip_suffix(".amazonaws.com").unwrap_or(s)
@@ -184,12 +144,20 @@ pub struct Digest {
     rules: BTreeMap<String, usize>,
     /// The header, were this the only event.
     single: Option<String>,
-    /// Access denials by principal: the line they fold into.
-    denied: BTreeMap<String, Fold>,
+    /// Lines that fold ([`Fold`]), by kind and principal: the line they fold into.
+    folds: BTreeMap<(Folding, String), Folded>,
+}
+
+/// What folds: [`Fold`] without its count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Folding {
+    Denied,
+    RootReads,
+    SecretReads,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
-struct Fold {
+struct Folded {
     line: usize,
     count: usize,
     names: BTreeSet<String>,
@@ -211,22 +179,32 @@ impl Digest {
             *self.rules.entry((*rule).to_owned()).or_default() += 1;
         }
         if self.events == 1 {
-            self.single = Some(format!("CloudTrail: {} by {}", r.event_name, who_plain(r)));
+            self.single = Some(format!(
+                "CloudTrail: {} by {}",
+                r.event_name,
+                Principal::of(r).label()
+            ));
         }
-        // Only denials and nothing more serious fold: a denied root call keeps its line.
-        if verdict.rules == [ACCESS_DENIED] {
-            let key = weigh::thread(r);
-            if let Some(f) = self.denied.get_mut(&key) {
-                f.count += 1;
+        // Only what the judge says folds (denials and nothing more serious, the root user's
+        // reads, secret reads past the threshold): a denied root write keeps its line.
+        if let Some(fold) = verdict.fold {
+            let (kind, count) = match fold {
+                Fold::Denied => (Folding::Denied, None),
+                Fold::RootReads => (Folding::RootReads, None),
+                Fold::SecretReads(n) => (Folding::SecretReads, Some(n)),
+            };
+            let key = (kind, weigh::thread(r));
+            if let Some(f) = self.folds.get_mut(&key) {
+                f.count = count.unwrap_or(f.count + 1);
                 f.names.insert(r.event_name.clone());
                 f.last.clone_from(&r.event_time);
                 return;
             }
-            self.denied.insert(
+            self.folds.insert(
                 key,
-                Fold {
+                Folded {
                     line: self.lines.len(),
-                    count: 1,
+                    count: count.unwrap_or(1),
                     names: BTreeSet::from([r.event_name.clone()]),
                     last: r.event_time.clone(),
                 },
@@ -241,7 +219,15 @@ impl Digest {
 
     /// The alert; `source` names the log file.
     pub fn into_alert(mut self, source: Option<&str>) -> Alert {
-        for f in self.denied.values().filter(|f| f.count > 1) {
+        for ((kind, _), f) in &self.folds {
+            let (what, whose) = match kind {
+                Folding::Denied => ("denied calls", "by this principal"),
+                Folding::RootReads => ("read-only calls", "by the root user"),
+                Folding::SecretReads => ("distinct secrets read", "by this principal in this file"),
+            };
+            if f.count < 2 {
+                continue;
+            }
             let mut calls: Vec<&str> = f
                 .names
                 .iter()
@@ -253,8 +239,10 @@ impl Digest {
             }
             let m = &mut self.lines[f.line];
             m.push_trusted(" — ");
-            m.push_bold(&format!("{} denied calls", f.count));
-            m.push_trusted(" by this principal, the last at ");
+            m.push_bold(&format!("{} {what}", f.count));
+            m.push_trusted(" ");
+            m.push(whose);
+            m.push_trusted(", the last at ");
             m.push_code(&f.last);
             m.push_trusted(": ");
             m.push(&calls.join(", "));
@@ -308,24 +296,6 @@ impl Digest {
     }
 }
 
-fn who_plain(r: &Record) -> String {
-    let u = &r.user_identity;
-    match u.kind.as_deref() {
-        Some("Root") => "root".into(),
-        Some("AssumedRole") => match (u.role_name(), u.session_name()) {
-            (Some(role), Some(s)) => format!("{role}/{s}"),
-            (Some(role), None) => role.into(),
-            _ => "a role".into(),
-        },
-        _ => u
-            .user_name
-            .clone()
-            .or_else(|| u.invoked_by.clone())
-            .or_else(|| u.arn.clone())
-            .unwrap_or_else(|| "unknown".into()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,11 +343,21 @@ mod tests {
             .collect()
     }
 
-    fn info() -> Verdict<'static> {
+    fn verdict(
+        severity: Severity,
+        rules: Vec<&'static str>,
+        fold: Option<Fold>,
+    ) -> Verdict<'static> {
         Verdict {
-            severity: Severity::Info,
-            rules: Vec::new(),
+            severity,
+            rules,
+            fold,
+            kept: None,
         }
+    }
+
+    fn info() -> Verdict<'static> {
+        verdict(Severity::Info, Vec::new(), None)
     }
 
     #[test]
@@ -430,10 +410,11 @@ mod tests {
 
     #[test]
     fn access_denials_of_one_principal_fold_into_one_line() {
-        let denied = Verdict {
-            severity: Severity::Warning,
-            rules: vec![ACCESS_DENIED],
-        };
+        let denied = verdict(
+            Severity::Warning,
+            vec![crate::rules::ACCESS_DENIED],
+            Some(Fold::Denied),
+        );
         let mut d = Digest::default();
         let mut r = Record {
             event_source: "ec2.amazonaws.com".into(),
@@ -539,10 +520,7 @@ mod tests {
                 "requestParameters":{"userName":"bob","tags":[{"key":"a"}],"path":"/","x":1,"y":true,"z":null}}"#,
         )
         .unwrap();
-        let root = Verdict {
-            severity: Severity::Critical,
-            rules: vec!["root-activity"],
-        };
+        let root = verdict(Severity::Critical, vec!["root-activity"], None);
         let mut d = Digest::default();
         d.add(&r, &root, &AccountNames::default());
         let alert = d.into_alert(None);

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::filter::Filter;
 use crate::record::{self, LogError, Record};
-use crate::rules::Rules;
+use crate::rules::{Dropped, Judge, Rules};
 use crate::weigh;
 
 /// One record's fate.
@@ -21,45 +21,64 @@ pub struct Replayed {
     pub fate: Fate,
 }
 
-/// Alerted with a severity and the rules matched, or dropped, why, and by which ignore rule.
+/// Alerted with a severity and the rules matched (and what a critical rule kept it from),
+/// or dropped, why, and by which ignore rule.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fate {
     Alerted {
         severity: opswatch_delivery::Severity,
         rules: Vec<String>,
+        kept: Option<String>,
     },
     Dropped {
-        why: &'static str,
-        rule: Option<String>,
+        why: String,
     },
 }
 
-/// One record, with its JSON where custom rules need it ([`Rules::document`]).
-pub fn record(filter: &Filter, rules: &Rules, r: &Record, doc: Option<&Value>) -> Replayed {
+/// One record, with its JSON where custom rules need it ([`Rules::document`]), judged by
+/// `judge` (one per log file).
+pub fn record(
+    filter: &Filter,
+    judge: &mut Judge<'_, '_>,
+    r: &Record,
+    doc: Option<&Value>,
+) -> Replayed {
     Replayed {
         time: r.event_time.clone(),
         name: r.event_name.clone(),
         principal: weigh::principal(r),
         account: filter.account_names.label(weigh::account(r).unwrap_or("?")),
-        fate: match rules.judge(filter, r, doc) {
+        fate: match judge.judge(r, doc) {
             Ok(v) => Fate::Alerted {
                 severity: v.severity,
                 rules: v.rules.iter().map(|s| (*s).to_owned()).collect(),
+                kept: v.kept.map(|d| reason(&d)),
             },
-            Err(d) => Fate::Dropped {
-                why: d.why.reason(),
-                rule: d.rule.map(str::to_owned),
-            },
+            Err(d) => Fate::Dropped { why: reason(&d) },
         },
+    }
+}
+
+/// Why, and by which ignore rule, silencing which critical rules.
+fn reason(d: &Dropped) -> String {
+    match (d.rule, d.silenced.as_slice()) {
+        (None, _) => d.why.reason().to_owned(),
+        (Some(rule), []) => format!("{} by rule {rule}", d.why.reason()),
+        (Some(rule), silenced) => format!(
+            "{} by rule {rule}, which silences {}",
+            d.why.reason(),
+            silenced.join(", ")
+        ),
     }
 }
 
 /// Every record of a log file (gzip or plain JSON), in order.
 pub fn log_file(filter: &Filter, rules: &Rules, bytes: &[u8]) -> Result<Vec<Replayed>, LogError> {
     let mut out = Vec::new();
+    let mut judge = rules.reading(filter);
     record::read_log(bytes, |r, raw| {
         let doc = rules.document(raw);
-        out.push(record(filter, rules, &r, doc.as_ref()));
+        out.push(record(filter, &mut judge, &r, doc.as_ref()));
     })?;
     Ok(out)
 }
@@ -71,21 +90,27 @@ pub fn report(replayed: &[Replayed]) -> String {
     let mut by_severity = std::collections::BTreeMap::new();
     for (i, r) in replayed.iter().enumerate() {
         let fate = match &r.fate {
-            Fate::Alerted { severity, rules } => {
+            Fate::Alerted {
+                severity,
+                rules,
+                kept,
+            } => {
                 alerted += 1;
                 *by_severity.entry(*severity).or_insert(0) += 1;
-                if rules.is_empty() {
-                    format!("{severity}")
-                } else {
-                    format!("{severity}  {}", rules.join(", "))
+                let mut fate = format!("{severity}");
+                if !rules.is_empty() {
+                    fate.push_str(&format!("  {}", rules.join(", ")));
                 }
+                if let Some(kept) = kept {
+                    fate.push_str(&format!(
+                        "  (kept though {kept}: a critical rule is silenced only by name)"
+                    ));
+                }
+                fate
             }
-            Fate::Dropped { why, rule } => {
+            Fate::Dropped { why } => {
                 dropped += 1;
-                match rule {
-                    Some(rule) => format!("dropped: {why} by rule {rule}"),
-                    None => format!("dropped: {why}"),
-                }
+                format!("dropped: {why}")
             }
         };
         let _ = writeln!(
@@ -152,7 +177,7 @@ mod tests {
         assert_eq!(
             fates,
             [
-                "info",
+                "warning  federation-token",
                 "dropped: read-only",
                 "critical  console-login-without-mfa",
                 "warning  world-open-ingress",
@@ -163,7 +188,8 @@ mod tests {
                 "critical  kms-key-deletion",
                 "critical  detective-controls-disabled",
                 "info",
-                "11 records: 9 alerted (3 critical, 4 warning, 2 info), 2 dropped; nothing posted",
+                "info",
+                "12 records: 10 alerted (3 critical, 5 warning, 2 info), 2 dropped; nothing posted",
             ],
             "{text}"
         );

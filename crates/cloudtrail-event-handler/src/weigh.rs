@@ -4,6 +4,7 @@
 //! Thread key: the account and the principal (a user, a role — not its session, so one
 //! pipeline's runs share a thread — the root user, a service).
 
+use crate::principal::Principal;
 use crate::record::Record;
 
 /// The account an event happened in: the trail's recipient, else the caller's.
@@ -13,25 +14,9 @@ pub fn account(r: &Record) -> Option<&str> {
         .or(r.user_identity.account_id.as_deref())
 }
 
-/// Who made the call, as a stable key: `root`, `user/<name>`, `role/<name>`,
-/// `service/<name>`, else the ARN or principal id.
+/// Who made the call, as a stable key ([`Principal::key`]).
 pub fn principal(r: &Record) -> String {
-    let u = &r.user_identity;
-    match u.kind.as_deref() {
-        Some("Root") => "root".into(),
-        Some("IAMUser") => format!("user/{}", u.user_name.as_deref().unwrap_or("?")),
-        Some("AssumedRole") => match u.role_name() {
-            Some(role) => format!("role/{role}"),
-            None => u.arn.clone().unwrap_or_else(|| "role/?".into()),
-        },
-        Some("AWSService") => format!("service/{}", u.invoked_by.as_deref().unwrap_or("?")),
-        _ => u
-            .arn
-            .clone()
-            .or_else(|| u.principal_id.clone())
-            .or_else(|| u.invoked_by.clone())
-            .unwrap_or_else(|| "unknown".into()),
-    }
+    Principal::of(r).key()
 }
 
 /// The thread key of an event: `<account>/<principal>`.

@@ -146,11 +146,17 @@ impl Settings {
             Some(other) => return Err(format!("THREADS: {other:?} is neither on nor off")),
         };
         let thread_window = duration(env::THREAD_WINDOW, get(env::THREAD_WINDOW), "1h")?;
+        let api_url = get(env::SLACK_API_URL)
+            .map(|u| u.trim().to_owned())
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| opswatch_slack::DEFAULT_API_URL.to_owned());
+        // The bot token goes to this URL: never in clear text across a network.
+        opswatch_slack::credential_url(&api_url)
+            .map_err(|why| format!("{}: the URL {why}", env::SLACK_API_URL))?;
         Ok(Self {
             token,
             channel,
-            api_url: get(env::SLACK_API_URL)
-                .unwrap_or_else(|| opswatch_slack::DEFAULT_API_URL.to_owned()),
+            api_url,
             webhook,
             routes,
             budget,
@@ -331,10 +337,30 @@ mod tests {
                 &[("SLACK_ROUTES", "[{\"sevrity\":\"info\",\"drop\":true}]")],
                 "SLACK_ROUTES[0]: unknown key",
             ),
+            // The bot token would cross a network in clear text.
+            (
+                &[("SLACK_API_URL", "http://slack.example/api")],
+                "SLACK_API_URL: the URL must start with https://",
+            ),
+            (
+                &[("SLACK_API_URL", "http://127.0.0.1:1@slack.example/api")],
+                "SLACK_API_URL: the URL must not carry a user name",
+            ),
+            (&[("SLACK_API_URL", "slack.com/api")], "SLACK_API_URL"),
         ];
         for (vars, expected) in cases {
             let e = settings(vars).unwrap_err();
             assert!(e.contains(expected), "{vars:?}: {e}");
+        }
+        for ok in [
+            "https://slack.com/api",
+            "http://127.0.0.1:9/api",
+            "http://localhost:9",
+        ] {
+            assert_eq!(
+                settings(&[("SLACK_API_URL", ok)]).map(|s| s.api_url),
+                Ok(ok.to_owned())
+            );
         }
         // A token and a webhook, no channel: the webhook is the default.
         assert!(

@@ -53,7 +53,10 @@ impl Severity {
 
 /// Whether a CIDR block is the whole internet (`0.0.0.0/0`, `::/0`).
 pub fn is_world(cidr: &str) -> bool {
-    matches!(cidr, "0.0.0.0/0" | "::/0")
+    // A prefix length of 0 is every address, whatever the address bits say (`10.0.0.0/0`).
+    cidr.trim().rsplit_once('/').is_some_and(|(addr, len)| {
+        len.trim().parse::<u8>() == Ok(0) && addr.trim().parse::<std::net::IpAddr>().is_ok()
+    })
 }
 
 /// The weight of an ingress rule open to the whole internet, one rule for every function
@@ -86,7 +89,27 @@ mod tests {
 
     #[test]
     fn world_open_ingress_weights() {
-        assert!(is_world("0.0.0.0/0") && is_world("::/0") && !is_world("10.0.0.0/8"));
+        for world in [
+            "0.0.0.0/0",
+            "::/0",
+            "10.0.0.0/0",
+            "192.168.1.1/0",
+            "2001:db8::/0",
+            " 0.0.0.0/00 ",
+        ] {
+            assert!(is_world(world), "{world}");
+        }
+        for not in [
+            "10.0.0.0/8",
+            "0.0.0.0/1",
+            "0.0.0.0",
+            "sg-123",
+            "pl-123/0",
+            "/0",
+            "",
+        ] {
+            assert!(!is_world(not), "{not}");
+        }
         let w = world_open_ingress;
         assert_eq!(w("tcp", Some(22), Some(22)), Severity::Critical);
         assert_eq!(w("6", Some(443), Some(443)), Severity::Warning);

@@ -145,6 +145,9 @@ pub struct SendGrid {
 
 impl SendGrid {
     pub fn new(base: &str, key: ApiKey) -> Result<Self, String> {
+        // The API key goes to this URL: never in clear text across a network.
+        opswatch_support::credential_url(base)
+            .map_err(|why| format!("SENDGRID_API_URL: the URL {why}"))?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(15))
             .connect_timeout(Duration::from_secs(5))
@@ -153,7 +156,7 @@ impl SendGrid {
             .map_err(|e| format!("building the HTTP client: {e}"))?;
         Ok(Self {
             http,
-            base: base.trim_end_matches('/').to_owned(),
+            base: base.trim().trim_end_matches('/').to_owned(),
             key,
             page_size: 500,
             max_wait: Duration::from_secs(20),

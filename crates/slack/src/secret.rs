@@ -41,21 +41,13 @@ impl fmt::Display for Secret {
 pub struct WebhookUrl(Secret);
 
 impl WebhookUrl {
-    /// Accept an `https://` URL, or a plain `http://` one to a loopback address (the local
-    /// stand-ins: `127.0.0.1`, `localhost`, `[::1]`). A webhook URL is a credential: it is
-    /// never sent in clear text across a network.
+    /// Accept a URL that may carry a credential ([`credential_url`]). The error never
+    /// repeats the URL.
     pub fn parse(url: &str) -> Result<Self, SlackError> {
         let url = url.trim();
-        let loopback = url
-            .strip_prefix("http://")
-            .is_some_and(|rest| is_loopback(rest.split(['/', '?', '#']).next().unwrap_or("")));
-        if url.starts_with("https://") || loopback {
-            Ok(Self(Secret::new(url)))
-        } else {
-            Err(SlackError::Config(
-                "the Slack webhook URL must start with https:// (plain http:// only to 127.0.0.1, localhost or [::1])".into(),
-            ))
-        }
+        credential_url(url)
+            .map(|()| Self(Secret::new(url)))
+            .map_err(|why| SlackError::Config(format!("the Slack webhook URL {why}")))
     }
 
     /// The URL itself: for the request, or a one-way hash that identifies the webhook.
@@ -70,16 +62,32 @@ impl fmt::Debug for WebhookUrl {
     }
 }
 
-/// Whether a URL's authority (`host[:port]`, no user info) names this machine.
-fn is_loopback(authority: &str) -> bool {
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => authority.split(':').next().unwrap_or(""),
-    };
-    host.eq_ignore_ascii_case("localhost")
+/// What [`credential_url`] asks of a URL, for error messages.
+pub const CREDENTIAL_URL_RULE: &str =
+    "must start with https:// (plain http:// only to 127.0.0.1, localhost or [::1])";
+
+/// Whether a URL may carry a credential (a webhook URL, a bot token, an API key): `https://`
+/// to a host, or plain `http://` only to this machine (127.0.0.0/8, `localhost`, `[::1]`:
+/// the local stand-ins), and no user info (`http://localhost@evil.example`). A credential is
+/// never sent in clear text across a network. The error says what is wrong without
+/// repeating the URL.
+pub fn credential_url(url: &str) -> Result<(), &'static str> {
+    let parsed = reqwest::Url::parse(url.trim()).map_err(|_| CREDENTIAL_URL_RULE)?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("must not carry a user name or password before its host");
+    }
+    let host = parsed.host_str().unwrap_or("");
+    let loopback = host.eq_ignore_ascii_case("localhost")
         || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
             .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+            .is_ok_and(|ip| ip.is_loopback());
+    match parsed.scheme() {
+        "https" if !host.is_empty() => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(CREDENTIAL_URL_RULE),
+    }
 }
 
 /// A Slack bot token (`xoxb-…`), sent as `Authorization: Bearer` and nowhere else.
@@ -146,13 +154,19 @@ mod tests {
             "http://hooks.slack.com/services/T/B/x",
             "http://127.0.0.1.nip.io/hook",
             "http://localhost@evil.example/hook",
+            "http://127.0.0.1:80@evil.example/hook",
+            "https://user:pass@hooks.slack.com/services/T/B/x",
             "http://10.0.0.1/hook",
+            "http://[::ffff:10.0.0.1]/hook",
             "ftp://127.0.0.1/",
             "hooks.slack.com/services/T/B/x",
             "",
         ] {
             let err = WebhookUrl::parse(bad).unwrap_err().to_string();
-            assert!(err.contains("must start with https://"), "{bad:?}: {err}");
+            assert!(
+                err.contains("must start with https://") || err.contains("must not carry a user"),
+                "{bad:?}: {err}"
+            );
             assert!(
                 bad.is_empty() || !err.contains(bad),
                 "{bad:?} printed: {err}"

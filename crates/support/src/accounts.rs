@@ -44,6 +44,11 @@ impl AccountNames {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The account ids that have a name.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use std::io::Read;
 use aws_config::{BehaviorVersion, SdkConfig};
 
 pub use accounts::AccountNames;
-pub use opswatch_slack::Secret;
+pub use opswatch_slack::{Secret, credential_url};
 pub use patterns::Patterns;
 
 /// Environment variable names shared by every function (also in `template.yaml`).

@@ -9,6 +9,7 @@ mod config_change_notifier;
 mod delivery;
 mod rds_maintenance_checker;
 mod rds_reports;
+mod security;
 mod sendgrid_bounce_poller;
 mod severity;
 mod slack_outages;

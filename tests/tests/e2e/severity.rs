@@ -119,9 +119,16 @@ async fn an_organization_trail_log_goes_to_the_route_of_each_severity() {
         db.starts_with(":warning: ") && db.contains("`staging-db`"),
         "{db}"
     );
-    // Info: STS GetFederationToken, which CloudTrail marks `readOnly: false` — a change.
-    let federation = line_of(&info, "GetFederationToken");
-    assert!(federation.starts_with("• "), "{federation}");
+    // STS GetFederationToken (CloudTrail marks it `readOnly: false`): credentials that
+    // outlive their key, a warning.
+    let federation = line_of(&warnings, "GetFederationToken");
+    assert!(
+        federation.starts_with(":warning: ") && federation.contains("`federation-token`"),
+        "{federation}"
+    );
+    // Info: a backup role's snapshot.
+    let snapshot = line_of(&info, "CreateSnapshot");
+    assert!(snapshot.starts_with("• "), "{snapshot}");
     // Dropped: DescribeInstances (`readOnly: true`), the deploy role's tags (ignore rule).
     for text in [&security, &warnings, &info] {
         absent(text, "DescribeInstances");
@@ -131,7 +138,7 @@ async fn an_organization_trail_log_goes_to_the_route_of_each_severity() {
     }
     assert_eq!(summary_count(&invoked, "ignoredByRules"), 1);
     assert_eq!(summary_count(&invoked, "readOnly"), 1);
-    assert_eq!(summary_count(&invoked, "alerted"), 9);
+    assert_eq!(summary_count(&invoked, "alerted"), 10);
     // One message per route (the denials fold; no threads without the table).
     assert_eq!(summary_count(&invoked, "messages_posted"), 3);
 }
@@ -159,7 +166,7 @@ async fn rules_come_from_an_ssm_parameter_and_min_severity_drops_the_rest() {
     let warnings = channel(&api, "warnings");
     assert!(line_of(&warnings, "ModifyDBCluster").contains("`staging-db`"));
     assert!(api.channel_messages("audit-trail").is_empty());
-    // GetFederationToken is info: below the minimum.
+    // The backup role's CreateSnapshot is info: below the minimum.
     assert_eq!(summary_count(&invoked, "belowMinSeverity"), 1);
     assert_eq!(summary_count(&invoked, "ignoredByRules"), 1);
 }

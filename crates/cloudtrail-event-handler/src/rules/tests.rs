@@ -5,6 +5,8 @@
 use serde_json::{Value, json};
 
 use super::*;
+use crate::filter::{Drop, Filter};
+use crate::record::Record;
 
 const ACCOUNT: &str = "111122223333";
 
@@ -100,13 +102,21 @@ fn root_activity() {
         Severity::Critical,
         &["root-activity", "iam-credentials"],
     );
-    // A read-only call by the root user is not activity the rule flags.
+    // Reads too: the root user's access key reading anything is worth a look.
     let read = with(
-        event("ec2", "DescribeInstances", root, Value::Null),
+        event("ec2", "DescribeInstances", root.clone(), Value::Null),
         "readOnly",
         json!(true),
     );
-    assert_eq!(judged(&Rules::default(), &read), Err(Drop::ReadOnly));
+    rule(&read, Severity::Critical, &["root-activity"]);
+    // Not a call an AWS service made with root's identity.
+    let internal = event(
+        "s3",
+        "GetBucketAcl",
+        with(root, "invokedBy", json!("AWS Internal")),
+        json!({"bucketName": "billing"}),
+    );
+    plain(&internal);
 }
 
 #[test]
@@ -418,7 +428,7 @@ fn s3_public_access() {
         "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-1a2b3c4d"}}}),
     ));
     plain(&policy(
-        json!({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:root"}, "Action": "s3:GetObject", "Resource": "*"}),
+        json!({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "s3:GetObject", "Resource": "*"}),
     ));
     rule(
         &bucket(
@@ -534,10 +544,17 @@ fn iam_credentials() {
         "UpdateLoginProfile",
     ] {
         rule(
-            &event("iam", name, alice(), json!({"userName": "bob"})),
+            &event("iam", name, alice(), json!({"userName": "Alice"})),
             Severity::Warning,
             &["iam-credentials"],
         );
+        if name != "UpdateAccessKey" {
+            rule(
+                &event("iam", name, alice(), json!({"userName": "bob"})),
+                Severity::Warning,
+                &["iam-credentials", "credentials-for-another-user"],
+            );
+        }
     }
     plain(&event(
         "iam",
@@ -548,12 +565,28 @@ fn iam_credentials() {
 }
 
 #[test]
-fn every_builtin_has_a_test_above() {
+fn every_builtin_has_a_test_above_or_a_technique_with_a_twin() {
     let here = include_str!("tests.rs");
+    let cases = techniques();
     for b in BUILTINS {
         let shown = here.contains(&format!("&[\"{}\"]", b.name))
             || here.contains(&format!("vec![\"{}\".to_owned()]", b.name));
-        assert!(shown, "no test shows {} firing", b.name);
+        let fires = cases.iter().any(|c| c.rule == b.name && c.expect.is_some());
+        let twin = cases.iter().any(|c| c.rule == b.name && c.expect.is_none());
+        assert!(shown || fires, "no test shows {} firing", b.name);
+        assert!(
+            !fires || twin,
+            "{} fires on a technique but has no benign twin",
+            b.name
+        );
+    }
+    for c in &cases {
+        assert!(
+            builtin::find(&c.rule).is_some(),
+            "{}: no rule {}",
+            c.case,
+            c.rule
+        );
     }
 }
 
@@ -619,7 +652,8 @@ fn custom_rules_match_paths_arrays_and_prefixes() {
         dropped,
         Err(Dropped {
             why: Drop::Ignored,
-            rule: Some("ci-tags")
+            rule: Some("ci-tags"),
+            silenced: vec![],
         })
     );
     // Not the ignored principal: alerted.
@@ -727,4 +761,430 @@ fn custom_rule_errors_are_one_line() {
         assert!(!e.contains('\n'), "{e}");
     }
     assert!(rules(&[("RULES", " ")]).is_ok());
+}
+
+// ── The techniques of the public catalogues, each with its benign twin ───────────────────
+
+/// One case of `techniques.json`.
+struct Technique {
+    rule: String,
+    case: String,
+    /// The event's severity when the rule must fire; `None`: it must not.
+    expect: Option<Severity>,
+    /// One log file; the last record's fate is the case's.
+    records: Vec<Value>,
+}
+
+fn techniques_file() -> Value {
+    serde_json::from_str(include_str!("techniques.json")).expect("techniques.json is JSON")
+}
+
+fn techniques() -> Vec<Technique> {
+    let file = techniques_file();
+    file["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .map(|c| Technique {
+            rule: c["rule"].as_str().expect("rule").to_owned(),
+            case: c["case"].as_str().expect("case").to_owned(),
+            expect: c["expect"]
+                .as_str()
+                .map(|s| Severity::parse(s).expect("a severity")),
+            records: match (&c["record"], &c["records"]) {
+                (Value::Null, Value::Array(r)) => r.clone(),
+                (one, _) => vec![one.clone()],
+            },
+        })
+        .collect()
+}
+
+/// The rules as the techniques' `env` configures them, plus `extra`.
+fn technique_rules(extra: &[(&str, &str)]) -> (Filter, Rules) {
+    let file = techniques_file();
+    let get = |k: &str| {
+        extra
+            .iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| (*v).to_owned())
+            .or_else(|| file["env"][k].as_str().map(str::to_owned))
+    };
+    (
+        Filter::from_lookup(get).expect("filter"),
+        Rules::from_lookup(get).expect("rules"),
+    )
+}
+
+/// Each record of a case judged in turn, as one log file: the fates.
+fn fates<'r>(
+    filter: &Filter,
+    rules: &'r Rules,
+    records: &[Value],
+) -> Vec<Result<Verdict<'r>, Dropped<'r>>> {
+    let mut judge = rules.reading(filter);
+    records
+        .iter()
+        .map(|doc| {
+            let r: Record = serde_json::from_value(doc.clone()).expect("a record");
+            judge.judge(&r, rules.needs_document().then_some(doc))
+        })
+        .collect()
+}
+
+#[test]
+fn every_technique_fires_its_rule_and_no_twin_does() {
+    let (filter, rules) = technique_rules(&[]);
+    let cases = techniques();
+    assert!(cases.len() > 100, "{} cases", cases.len());
+    for c in &cases {
+        let fates = fates(&filter, &rules, &c.records);
+        let (last, before) = fates.split_last().expect("a record");
+        for (i, f) in before.iter().enumerate() {
+            assert!(
+                !f.as_ref().is_ok_and(|v| v.rules.contains(&c.rule.as_str())),
+                "{}: record {i} of the file already fires {}: {f:?}",
+                c.case,
+                c.rule
+            );
+        }
+        match c.expect {
+            Some(severity) => {
+                let v = last
+                    .as_ref()
+                    .unwrap_or_else(|d| panic!("{}: dropped ({d:?})", c.case));
+                assert!(
+                    v.rules.contains(&c.rule.as_str()) && v.severity == severity,
+                    "{}: expected {} at {severity}, got {v:?}",
+                    c.case,
+                    c.rule
+                );
+            }
+            None => assert!(
+                !last
+                    .as_ref()
+                    .is_ok_and(|v| v.rules.contains(&c.rule.as_str())),
+                "{}: {} fired on the benign twin: {last:?}",
+                c.case,
+                c.rule
+            ),
+        }
+    }
+}
+
+/// Whether a case holds under `rules`.
+fn holds(filter: &Filter, rules: &Rules, c: &Technique) -> bool {
+    let fates = fates(filter, rules, &c.records);
+    let fired =
+        |f: &Result<Verdict, Dropped>| f.as_ref().is_ok_and(|v| v.rules.contains(&c.rule.as_str()));
+    let (last, before) = fates.split_last().expect("a record");
+    !before.iter().any(fired)
+        && match c.expect {
+            Some(s) => fired(last) && last.as_ref().is_ok_and(|v| v.severity == s),
+            None => !fired(last),
+        }
+}
+
+#[test]
+fn every_technique_case_fails_when_its_rule_is_broken() {
+    // Mutants: each rule made to never fire, then to always fire. Every case that says the
+    // rule fires must then fail, and so must every twin that reaches the rules (an AWS
+    // service event never does).
+    let (filter, rules) = technique_rules(&[]);
+    let cases = techniques();
+    for b in BUILTINS {
+        let mine: Vec<&Technique> = cases.iter().filter(|c| c.rule == b.name).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let never = match b.test {
+            builtin::Test::Event(_) => rules.with_test(b.name, builtin::Test::Event(|_, _| None)),
+            builtin::Test::Burst => technique_rules(&[("DISABLE_RULES", b.name)]).1,
+        };
+        for c in mine.iter().filter(|c| c.expect.is_some()) {
+            assert!(holds(&filter, &rules, c), "{}", c.case);
+            assert!(
+                !holds(&filter, &never, c),
+                "{}: holds with {} never firing",
+                c.case,
+                b.name
+            );
+        }
+        let always = match (b.test, b.severity) {
+            (builtin::Test::Burst, _) => technique_rules(&[("SECRET_READ_THRESHOLD", "2")]).1,
+            (_, Severity::Critical) => rules.with_test(
+                b.name,
+                builtin::Test::Event(|_, _| Some(Severity::Critical)),
+            ),
+            _ => rules.with_test(b.name, builtin::Test::Event(|_, _| Some(Severity::Warning))),
+        };
+        let mut flipped = 0;
+        for c in mine.iter().filter(|c| c.expect.is_none()) {
+            let first: Record = serde_json::from_value(c.records[0].clone()).expect("a record");
+            if first.event_type.as_deref() == Some("AwsServiceEvent") {
+                continue;
+            }
+            let flips = !holds(&filter, &always, c);
+            // A burst's twins are about what counts (distinct secrets, decrypted reads):
+            // `root_reads_and_secret_reads_fold` covers distinctness; here one must flip.
+            assert!(
+                flips || !b.test.is_event(),
+                "{}: holds with {} firing on everything",
+                c.case,
+                b.name
+            );
+            flipped += usize::from(flips);
+        }
+        assert!(flipped > 0, "no twin of {} depends on it", b.name);
+    }
+}
+
+// ── Order: a critical rule is silenced only by name ──────────────────────────────────────
+
+fn stop_logging(who: Value) -> Value {
+    event(
+        "cloudtrail",
+        "StopLogging",
+        who,
+        json!({"name": "arn:aws:cloudtrail:us-east-1:111122223333:trail/management"}),
+    )
+}
+
+fn deploy_role(session: &str) -> Value {
+    json!({"type": "AssumedRole", "principalId": format!("AROADEPLOYEXAMPLE:{session}"),
+           "arn": format!("arn:aws:sts::111122223333:assumed-role/deploy/{session}"), "accountId": ACCOUNT,
+           "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": "AROADEPLOYEXAMPLE",
+             "arn": "arn:aws:iam::111122223333:role/deploy", "userName": "deploy"}}})
+}
+
+#[test]
+fn lists_alert_only_and_min_severity_do_not_drop_a_critical_event() {
+    let critical = stop_logging(deploy_role("ci-deploy"));
+    let benign = event(
+        "ec2",
+        "CreateTags",
+        deploy_role("ci-deploy"),
+        json!({"resourcesSet": {"items": [{"resourceId": "i-1"}]}}),
+    );
+    for vars in [
+        vec![("EXCLUDE_PRINCIPALS", "deploy")],
+        vec![("EXCLUDE_EVENT_NAMES", "StopLogging,CreateTags")],
+        vec![(
+            "EXCLUDE_EVENT_SOURCES",
+            "cloudtrail.amazonaws.com,ec2.amazonaws.com",
+        )],
+        vec![("INCLUDE_EVENT_NAMES", "RunInstances")],
+        vec![("INCLUDE_PRINCIPALS", "alice")],
+        vec![("EXCLUDE_ACCOUNTS", ACCOUNT)],
+        vec![("ALERT_ONLY", "errors")],
+        vec![("MIN_SEVERITY", "critical")],
+    ] {
+        let get = |k: &str| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        let (filter, rules) = (
+            Filter::from_lookup(get).unwrap(),
+            Rules::from_lookup(get).unwrap(),
+        );
+        let r: Record = serde_json::from_value(critical.clone()).unwrap();
+        let v = rules
+            .judge(&filter, &r, None)
+            .unwrap_or_else(|d| panic!("{vars:?} dropped StopLogging: {d:?}"));
+        assert_eq!(v.rules, ["cloudtrail-tampering"], "{vars:?}");
+        // …and says what it overrode (except MIN_SEVERITY, which a critical event meets).
+        assert_eq!(v.kept.is_some(), vars[0].0 != "MIN_SEVERITY", "{vars:?}");
+        let r: Record = serde_json::from_value(benign.clone()).unwrap();
+        assert!(rules.judge(&filter, &r, None).is_err(), "{vars:?}");
+    }
+}
+
+#[test]
+fn a_session_name_is_never_a_principal() {
+    let r = |vars: &[(&str, &str)]| rules(vars);
+    // The list names the session the caller picked: refused at cold start.
+    let e = Filter::from_lookup(|k| {
+        (k == "EXCLUDE_PRINCIPALS")
+            .then(|| "arn:aws:sts::111122223333:assumed-role/deploy/ci-deploy".into())
+    })
+    .unwrap_err();
+    assert!(e.starts_with("EXCLUDE_PRINCIPALS: \"arn:aws:sts::111122223333:assumed-role/deploy/ci-deploy\" names a session"), "{e}");
+    // A name that happens to equal the session name matches nothing but a principal so named.
+    let get = |k: &str| (k == "EXCLUDE_PRINCIPALS").then(|| "ci-deploy".to_owned());
+    let filter = Filter::from_lookup(get).unwrap();
+    let rules = r(&[]).unwrap();
+    let tags = |who: Value| {
+        serde_json::from_value::<Record>(event("ec2", "CreateTags", who, json!({}))).unwrap()
+    };
+    assert!(
+        rules
+            .judge(&filter, &tags(deploy_role("ci-deploy")), None)
+            .is_ok()
+    );
+    let ci_user = json!({"type": "IAMUser", "principalId": "AIDACIEXAMPLE", "userName": "ci-deploy",
+                         "arn": "arn:aws:iam::111122223333:user/ci-deploy", "accountId": ACCOUNT});
+    assert_eq!(
+        rules
+            .judge(&filter, &tags(ci_user), None)
+            .map_err(|d| d.why),
+        Err(Drop::Excluded)
+    );
+    // The role, by name, by ARN, by id: excluded whatever the session.
+    for entry in [
+        "deploy",
+        "arn:aws:iam::111122223333:role/deploy",
+        "AROADEPLOYEXAMPLE",
+    ] {
+        let get = |k: &str| (k == "EXCLUDE_PRINCIPALS").then(|| entry.to_owned());
+        let filter = Filter::from_lookup(get).unwrap();
+        assert_eq!(
+            rules
+                .judge(&filter, &tags(deploy_role("anything")), None)
+                .map_err(|d| d.why),
+            Err(Drop::Excluded),
+            "{entry}"
+        );
+    }
+}
+
+const BREAK_GLASS: &str = r#"[
+  {"name": "quiet-trail", "ignore": true, "match": {"eventName": "DeleteTrail"}},
+  {"name": "break-glass", "ignore": true, "silences": ["root-activity"],
+   "match": {"userIdentity.type": "Root", "eventName": ["ListBuckets", "GetAccountSummary"]}}
+]"#;
+
+#[test]
+fn an_ignore_rule_silences_a_critical_rule_only_by_name() {
+    let rules = rules(&[("RULES", BREAK_GLASS)]).unwrap();
+    let root = json!({"type": "Root", "principalId": ACCOUNT, "arn": "arn:aws:iam::111122223333:root", "accountId": ACCOUNT});
+    // Without `silences`, an ignore rule does not hide a critical event…
+    let delete = event(
+        "cloudtrail",
+        "DeleteTrail",
+        alice(),
+        json!({"name": "management"}),
+    );
+    let v = judged(&rules, &delete).expect("alerted");
+    assert_eq!(
+        v,
+        (Severity::Critical, vec!["cloudtrail-tampering".to_owned()])
+    );
+    // …and says which rule it overrode.
+    let r: Record = serde_json::from_value(delete.clone()).unwrap();
+    let filter = Filter::default();
+    assert_eq!(
+        rules.judge(&filter, &r, Some(&delete)).unwrap().kept,
+        Some(Dropped {
+            why: Drop::Ignored,
+            rule: Some("quiet-trail"),
+            silenced: vec![]
+        })
+    );
+    // With it, the named rule is silenced, and the drop says so.
+    let list = with(
+        event("s3", "ListBuckets", root.clone(), Value::Null),
+        "readOnly",
+        json!(true),
+    );
+    let r: Record = serde_json::from_value(list.clone()).unwrap();
+    assert_eq!(
+        rules.judge(&filter, &r, Some(&list)),
+        Err(Dropped {
+            why: Drop::Ignored,
+            rule: Some("break-glass"),
+            silenced: vec!["root-activity"]
+        })
+    );
+    // A critical rule it does not name still alerts: root turning off the trail.
+    let stop = stop_logging(root.clone());
+    let mut stop_listed = stop.clone();
+    stop_listed["eventName"] = json!("ListBuckets");
+    stop_listed["eventSource"] = json!("cloudtrail.amazonaws.com");
+    let r: Record = serde_json::from_value(stop.clone()).unwrap();
+    assert!(rules.judge(&filter, &r, Some(&stop)).is_ok());
+}
+
+#[test]
+fn silences_errors_are_one_line() {
+    for (json, expected) in [
+        (
+            r#"[{"name": "x", "ignore": true, "silences": ["root"], "match": {"eventName": "A"}}]"#,
+            "RULES: rule 1 (\"x\"): \"silences\" names \"root\", which is not a built-in rule (they are root-activity, ",
+        ),
+        (
+            r#"[{"name": "x", "ignore": true, "silences": ["access-denied"], "match": {"eventName": "A"}}]"#,
+            "RULES: rule 1 (\"x\"): \"silences\" names \"access-denied\", which is not a critical rule",
+        ),
+        (
+            r#"[{"name": "x", "severity": "info", "silences": ["root-activity"], "match": {"eventName": "A"}}]"#,
+            "RULES: rule 1 (\"x\"): \"silences\" belongs to an ignore rule",
+        ),
+        (
+            r#"[{"name": "x", "ignore": true, "silences": ["cloudtrail-tampering"], "match": {"userIdentity.arn": "arn:aws:sts::1:assumed-role/deploy/ci"}}]"#,
+            "RULES: rule 1 (\"x\"): a rule that silences a critical rule may not match \"userIdentity.arn\": the caller picks it",
+        ),
+        (
+            r#"[{"name": "x", "ignore": true, "silences": ["cloudtrail-tampering"], "match": {"userAgent": "terraform/*"}}]"#,
+            "RULES: rule 1 (\"x\"): a rule that silences a critical rule may not match \"userAgent\"",
+        ),
+    ] {
+        let e = rules(&[("RULES", json)]).unwrap_err();
+        assert!(e.starts_with(expected), "{json}\n{e}");
+        assert!(!e.contains('\n'), "{e}");
+    }
+    assert!(
+        rules(&[("TRUSTED_ACCOUNTS", "12345")])
+            .unwrap_err()
+            .starts_with("TRUSTED_ACCOUNTS: \"12345\" is not a 12-digit account id")
+    );
+    assert!(
+        rules(&[("SECRET_READ_THRESHOLD", "1")])
+            .unwrap_err()
+            .starts_with("SECRET_READ_THRESHOLD: \"1\" is not a number of secrets of 2 or more")
+    );
+}
+
+#[test]
+fn root_reads_and_secret_reads_fold() {
+    let root = json!({"type": "Root", "principalId": ACCOUNT, "arn": "arn:aws:iam::111122223333:root", "accountId": ACCOUNT});
+    let read = with(
+        event("s3", "ListBuckets", root, Value::Null),
+        "readOnly",
+        json!(true),
+    );
+    let r: Record = serde_json::from_value(read).unwrap();
+    let filter = Filter::default();
+    let rules = Rules::default();
+    assert_eq!(
+        rules.judge(&filter, &r, None).unwrap().fold,
+        Some(Fold::RootReads)
+    );
+    // Secret reads: the threshold's read and the ones after carry the count so far.
+    let rules = self::rules(&[("SECRET_READ_THRESHOLD", "3")]).unwrap();
+    let mut judge = rules.reading(&filter);
+    let mut folds = Vec::new();
+    for id in ["a", "b", "a", "c", "d"] {
+        let doc = with(
+            event(
+                "secretsmanager",
+                "GetSecretValue",
+                alice(),
+                json!({"secretId": id}),
+            ),
+            "readOnly",
+            json!(true),
+        );
+        let r: Record = serde_json::from_value(doc).unwrap();
+        folds.push(judge.judge(&r, None).ok().and_then(|v| v.fold));
+    }
+    assert_eq!(
+        folds,
+        [
+            None,
+            None,
+            None,
+            Some(Fold::SecretReads(3)),
+            Some(Fold::SecretReads(4))
+        ]
+    );
 }
