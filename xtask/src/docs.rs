@@ -118,3 +118,82 @@ fn targets_are_read_from_links_and_images() {
         ["docs/a.md", "img/p.png"]
     );
 }
+
+/// The template's parameters, in order (the keys of its `Parameters:` block).
+fn template_parameters() -> Vec<String> {
+    let template = read(&crate::root().join("template.yaml"));
+    let block = template
+        .split("\nParameters:\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .expect("a Parameters block");
+    block
+        .lines()
+        .filter_map(|l| l.strip_prefix("  "))
+        .filter(|l| !l.starts_with(' '))
+        .filter_map(|l| l.strip_suffix(':'))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_template_parameter_is_in_the_deploy_table() {
+    let deploy = read(&crate::root().join("docs/deploy.md"));
+    // The table's rows: `| `Name` / `Other` | meaning |`.
+    let rows: Vec<&str> = deploy.lines().filter(|l| l.starts_with("| `")).collect();
+    let params = template_parameters();
+    assert!(params.len() > 50, "{params:?}");
+    let missing: Vec<&String> = params
+        .iter()
+        .filter(|p| {
+            !rows.iter().any(|row| {
+                let name_column = row.split(" | ").next().unwrap_or_default();
+                name_column.contains(&format!("`{p}`"))
+            })
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/deploy.md's parameter table lacks {missing:?}"
+    );
+}
+
+#[test]
+fn every_built_in_rule_is_documented_with_its_severity() {
+    use opswatch_cloudtrail_event_handler::rules::BUILTINS;
+    let page = read(&crate::root().join("docs/cloudtrail-event-handler.md"));
+    let rows: Vec<Vec<&str>> = page
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| l.split(" | ").collect())
+        .collect();
+    for b in BUILTINS {
+        let row = rows
+            .iter()
+            .find(|r| r[0] == format!("| `{}`", b.name))
+            .unwrap_or_else(|| {
+                panic!("docs/cloudtrail-event-handler.md has no row for {}", b.name)
+            });
+        assert!(
+            row[1].starts_with(b.severity.as_str()),
+            "{}: documented as {:?}, its most serious is {}",
+            b.name,
+            row[1],
+            b.severity
+        );
+    }
+    // And no row for a rule that is not there.
+    let rule_rows = rows.iter().filter(|r| {
+        matches!(
+            r.get(1).map(|s| s.split(' ').next()),
+            Some(Some("critical" | "warning" | "info"))
+        )
+    });
+    for r in rule_rows {
+        let name = r[0].trim_start_matches("| `").trim_end_matches('`');
+        assert!(
+            BUILTINS.iter().any(|b| b.name == name),
+            "docs/cloudtrail-event-handler.md documents {name}, which is not a built-in rule"
+        );
+    }
+}

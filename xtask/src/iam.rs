@@ -5,7 +5,7 @@
 //!   crate depends on (`aws-sdk-s3` → `s3`; opswatch-support's `s3`/`ssm` features;
 //!   opswatch-delivery → `dynamodb`), Secrets Manager (the Slack secrets), CloudWatch Logs
 //!   (its own logs), SQS when it has a dead-letter queue or an SQS event source, and KMS only
-//!   through S3 (`kms:ViaService`);
+//!   through a service it uses (`kms:ViaService`: S3, SQS, Lambda for its environment);
 //! - DynamoDB only as the delivery pipeline uses it: `GetItem`, `PutItem`, `UpdateItem`,
 //!   `DeleteItem` on the dedupe table, and only on the function's own keys
 //!   (`dynamodb:LeadingKeys` = `<binary>#*`);
@@ -233,13 +233,21 @@ pub fn check(template: &Value, crates: &Path) -> Vec<String> {
                     let service = action.split(':').next().unwrap_or_default();
                     if service == "kms"
                         && role_of_function.contains_key(id)
-                        && allowed.contains("s3")
                         && !allowed.contains("kms")
                     {
-                        let via = s["Condition"]["StringEquals"]["kms:ViaService"].to_string();
-                        if !via.contains("s3.") {
+                        // A function that does not call KMS uses a key only through a
+                        // service it uses: S3 (objects), SQS (its queues), Lambda (its
+                        // environment).
+                        let via = strings(&s["Condition"]["StringEquals"]["kms:ViaService"]);
+                        let through = |v: &String| {
+                            ["s3", "sqs", "lambda"].iter().any(|svc| {
+                                v.contains(&format!("{svc}.${{AWS::Region}}.amazonaws.com"))
+                                    && (*svc == "lambda" || allowed.contains(*svc))
+                            })
+                        };
+                        if via.is_empty() || !via.iter().all(through) {
                             problems.push(format!(
-                                "{who}: {action} without kms:ViaService s3 (the function does not call KMS)"
+                                "{who}: {action} not only through kms:ViaService of S3, SQS or Lambda it uses (the function does not call KMS)"
                             ));
                         }
                         continue;
@@ -329,6 +337,17 @@ mod tests {
     }
 
     #[test]
+    fn a_key_used_through_lambda_passes() {
+        let dir = crates();
+        let t = template(
+            json!({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "arn:aws:kms:::key/k",
+                   "Condition": {"StringEquals": {"kms:ViaService": {"Fn::Sub": "lambda.${AWS::Region}.amazonaws.com"}}}}),
+            basic(),
+        );
+        assert_eq!(check(&t, dir.path()), Vec::<String>::new());
+    }
+
+    #[test]
     fn wildcards_uncalled_services_star_resources_and_managed_policies_fail() {
         let dir = crates();
         for (statement, managed, says) in [
@@ -355,7 +374,16 @@ mod tests {
             (
                 json!({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "arn:aws:kms:::key/k"}),
                 basic(),
-                "without kms:ViaService",
+                "not only through kms:ViaService",
+            ),
+            // Through SQS, but the function has no queue.
+            (
+                json!({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "arn:aws:kms:::key/k",
+                       "Condition": {"StringEquals": {"kms:ViaService": [
+                           {"Fn::Sub": "lambda.${AWS::Region}.amazonaws.com"},
+                           {"Fn::Sub": "sqs.${AWS::Region}.amazonaws.com"}]}}}),
+                basic(),
+                "not only through kms:ViaService",
             ),
             (
                 json!({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}),

@@ -4,10 +4,12 @@
 //!   event behind a local Lambda Runtime API; the response on stdout, logs on stderr.
 //! - `demo`: every function on its `events/` samples against moto and a local Slack.
 //! - `preview`: the demo's Slack messages drawn as HTML and PNG under `docs/img/`.
-//! - `test`: formatting, clippy, every test, template lint: what CI runs.
+//! - `test`: formatting, clippy, every test, template lint and checkov: what CI runs.
+//! - `checkov`: the outside scanner over every CloudFormation template.
 //! - `rules <log file|event>…`: CloudTrail records through the configured rules; nothing
 //!   posted.
 
+mod checkov;
 mod ct;
 mod das;
 mod demo;
@@ -128,7 +130,8 @@ const USAGE: &str = "usage: cargo xtask <command>
   demo                                           every function on its samples, locally
   preview                                        the demo's Slack messages as HTML and PNG
                                                  pictures in docs/img/ (needs Debian's chromium)
-  test                                           fmt, clippy, all tests, template lint (CI)
+  test                                           fmt, clippy, all tests, template lint, checkov (CI)
+  checkov                                        checkov over every CloudFormation template
   rules <log file|event>…                        CloudTrail records through the configured
                                                  rules (RULES, DISABLE_RULES, …); nothing posted
   package                                        arm64 Lambda zips of every function (cargo-lambda)
@@ -157,6 +160,7 @@ fn main() -> ExitCode {
         Some("preview") => runtime.block_on(preview::main()),
         Some("rules") => rules::main(&args[1..]),
         Some("test") => test::main(),
+        Some("checkov") => checkov::main(),
         Some("package") => package::main(),
         Some("gen-das") => das::gen_main(&args[1..]),
         Some("fake") => runtime.block_on(fake(&args[1..])),

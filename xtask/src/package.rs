@@ -12,36 +12,8 @@ use std::process::Command;
 /// exempt).
 const BUDGET: u64 = 5 * 1024 * 1024;
 
-fn venv() -> PathBuf {
-    crate::target_dir().join("py-package")
-}
-
 fn out() -> PathBuf {
     crate::target_dir().join("package")
-}
-
-fn ensure_tools() -> Result<(), String> {
-    let requirements = crate::root().join("xtask/requirements-package.txt");
-    let wanted = std::fs::read_to_string(&requirements)
-        .map_err(|e| format!("reading {}: {e}", requirements.display()))?;
-    let marker = venv().join(".installed-requirements");
-    if std::fs::read_to_string(&marker).is_ok_and(|have| have == wanted)
-        && venv().join("bin/cargo-lambda").exists()
-    {
-        return Ok(());
-    }
-    eprintln!(
-        "xtask package: installing cargo-lambda and zig into {}",
-        venv().display()
-    );
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    crate::run(Command::new(&python).args(["-m", "venv"]).arg(venv()))?;
-    crate::run(
-        Command::new(venv().join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-            .arg(&requirements),
-    )?;
-    std::fs::write(&marker, wanted).map_err(|e| format!("writing {}: {e}", marker.display()))
 }
 
 fn ensure_target() -> Result<(), String> {
@@ -59,9 +31,9 @@ fn ensure_target() -> Result<(), String> {
 }
 
 pub fn main() -> Result<(), String> {
-    ensure_tools()?;
+    crate::python::PACKAGE.ensure()?;
     ensure_target()?;
-    let bin = venv().join("bin");
+    let bin = crate::python::PACKAGE.path().join("bin");
     let path = match std::env::var_os("PATH") {
         Some(p) => {
             let mut paths = vec![bin.clone()];

@@ -35,6 +35,9 @@ pub fn main() -> Result<(), String> {
     step("template IAM (after the SAM transform)");
     crate::iam::check_template()?;
 
+    step("checkov (every CloudFormation template; findings fixed or suppressed with a reason)");
+    crate::checkov::main()?;
+
     step("tests");
     let nextest = crate::cargo()
         .args(["nextest", "--version"])
