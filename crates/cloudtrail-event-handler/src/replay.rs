@@ -159,15 +159,7 @@ mod tests {
                 r#"[{"name": "ci-tags", "ignore": true, "match": {"eventName": "CreateTags", "userIdentity.sessionContext.sessionIssuer.userName": "deploy"}}]"#,
             ),
         ];
-        let get = |k: &str| {
-            vars.iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| (*v).to_owned())
-        };
-        let (filter, rules) = (
-            Filter::from_lookup(get).unwrap(),
-            Rules::from_lookup(get).unwrap(),
-        );
+        let (filter, rules) = crate::rules::configured(&vars).unwrap();
         let replayed = log_file(&filter, &rules, &bytes).unwrap();
         let text = report(&replayed);
         let fates: Vec<&str> = text
@@ -195,6 +187,48 @@ mod tests {
         );
         assert!(
             text.contains("GetFederationToken") && text.contains("444455556666 (staging)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_report_says_which_rule_silenced_what_and_what_a_critical_rule_overrode() {
+        let record = |who: &str, name: &str, read_only: bool| {
+            format!(
+                r#"{{"eventTime":"2026-12-04T10:00:00Z","eventSource":"cloudtrail.amazonaws.com","eventName":"{name}",
+                   "readOnly":{read_only},"eventType":"AwsApiCall","recipientAccountId":"111122223333","userIdentity":{who}}}"#
+            )
+        };
+        let root = r#"{"type":"Root","principalId":"111122223333","arn":"arn:aws:iam::111122223333:root","accountId":"111122223333"}"#;
+        let alice =
+            r#"{"type":"IAMUser","userName":"alice","arn":"arn:aws:iam::111122223333:user/alice"}"#;
+        let file = format!(
+            r#"{{"Records":[{},{},{}]}}"#,
+            record(root, "DescribeTrails", true),
+            record(alice, "StopLogging", false),
+            record(alice, "StartLogging", false)
+        );
+        let vars = [
+            (
+                "RULES",
+                r#"[{"name": "break-glass", "ignore": true, "silences": ["root-activity"], "match": {"userIdentity.type": "Root", "eventName": "Describe*"}}]"#,
+            ),
+            ("ALERT_ONLY", "errors"),
+        ];
+        let (filter, rules) = crate::rules::configured(&vars).unwrap();
+        let text = report(&log_file(&filter, &rules, file.as_bytes()).unwrap());
+        let fates: Vec<&str> = text
+            .lines()
+            .map(|l| l.split("→ ").nth(1).unwrap_or(l))
+            .collect();
+        assert_eq!(
+            fates,
+            [
+                "dropped: ignored by rule break-glass, which silences root-activity",
+                "critical  cloudtrail-tampering  (kept though not asked for by ALERT_ONLY: a critical rule is silenced only by name)",
+                "dropped: not asked for by ALERT_ONLY",
+                "3 records: 1 alerted (1 critical), 2 dropped; nothing posted",
+            ],
             "{text}"
         );
     }

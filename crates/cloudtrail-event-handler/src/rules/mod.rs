@@ -220,6 +220,20 @@ impl Rules {
     }
 }
 
+/// The filter and the rules as `vars` (name, value) configure them: for tests.
+#[cfg(test)]
+pub(crate) fn configured(vars: &[(&str, &str)]) -> Result<(crate::filter::Filter, Rules), String> {
+    let get = |k: &str| {
+        vars.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| (*v).to_owned())
+    };
+    Ok((
+        crate::filter::Filter::from_lookup(get)?,
+        Rules::from_lookup(get)?,
+    ))
+}
+
 #[cfg(test)]
 impl Rules {
     /// The same rules with one built-in rule's test replaced: the mutants that show each

@@ -978,15 +978,7 @@ fn lists_alert_only_and_min_severity_do_not_drop_a_critical_event() {
         vec![("ALERT_ONLY", "errors")],
         vec![("MIN_SEVERITY", "critical")],
     ] {
-        let get = |k: &str| {
-            vars.iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| (*v).to_owned())
-        };
-        let (filter, rules) = (
-            Filter::from_lookup(get).unwrap(),
-            Rules::from_lookup(get).unwrap(),
-        );
+        let (filter, rules) = configured(&vars).unwrap();
         let r: Record = serde_json::from_value(critical.clone()).unwrap();
         let v = rules
             .judge(&filter, &r, None)
