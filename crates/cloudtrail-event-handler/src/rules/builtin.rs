@@ -518,6 +518,11 @@ fn contains_ignoring_case(haystack: &str, needle: &str) -> bool {
     haystack.to_ascii_lowercase().contains(needle)
 }
 
+fn starts_ignoring_case(s: &str, prefix: &str) -> bool {
+    s.get(..prefix.len())
+        .is_some_and(|h| h.eq_ignore_ascii_case(prefix))
+}
+
 // ── The rules' tests ─────────────────────────────────────────────────────────────────────
 
 fn access_denied(r: &Record) -> bool {
@@ -534,7 +539,7 @@ fn trail_logs_deleted(r: &Record, c: &Context) -> bool {
         param_str(r, "bucketName").is_some_and(|b| {
             c.trail_buckets.matches(b)
                 || contains_ignoring_case(b, "cloudtrail")
-                || b.to_ascii_lowercase().starts_with("aws-controltower-logs-")
+                || starts_ignoring_case(b, "aws-controltower-logs-")
         })
     };
     let group = || {
@@ -868,11 +873,13 @@ fn resource_policy_opened(r: &Record, c: &Context) -> Option<Severity> {
     };
     let source = r.event_source.strip_suffix(".amazonaws.com").unwrap_or("");
     match (source, r.event_name.as_str()) {
-        // The stack's own function URL, deployed by CloudFormation, is not a backdoor.
-        _ if lambda(r, "AddPermission") && !own_stack_deploy(r, c) => {
+        _ if lambda(r, "AddPermission") => {
+            // The stack's own function URL, deployed by CloudFormation, is not a backdoor.
+            if own_stack_deploy(r, c) {
+                return None;
+            }
             principal(&["sourceArn", "sourceAccount", "principalOrgID"])
         }
-        _ if lambda(r, "AddPermission") => None,
         _ if lambda(r, "AddLayerVersionPermission") => principal(&["organizationId"]),
         ("events", "PutPermission") if r.error_code.is_none() => {
             principal(&["condition"]).or_else(|| by_exposure(documents(r, &[&["policy"]]), true))
@@ -929,10 +936,7 @@ fn self_protection(r: &Record, c: &Context) -> bool {
     let Some(prefix) = c.self_prefix.as_deref() else {
         return false;
     };
-    let starts = |s: &str| {
-        s.get(..prefix.len())
-            .is_some_and(|h| h.eq_ignore_ascii_case(prefix))
-    };
+    let starts = |s: &str| starts_ignoring_case(s, prefix);
     let who = Principal::of(r);
     // The stack's own functions at work, and CloudFormation deploying it.
     if (who.kind == Kind::Role && starts(&who.name))
@@ -1024,11 +1028,8 @@ fn backups_deleted(r: &Record) -> bool {
 fn own_stack_deploy(r: &Record, c: &Context) -> bool {
     c.self_prefix.as_deref().is_some_and(|p| {
         r.user_identity.invoked_by.as_deref() == Some("cloudformation.amazonaws.com")
-            && param_str(r, "functionName").is_some_and(|f| {
-                let name = f.rsplit(':').next().unwrap_or(f);
-                name.get(..p.len())
-                    .is_some_and(|h| h.eq_ignore_ascii_case(p))
-            })
+            && param_str(r, "functionName")
+                .is_some_and(|f| starts_ignoring_case(f.rsplit(':').next().unwrap_or(f), p))
     })
 }
 
