@@ -145,6 +145,13 @@ pub fn report(replayed: &[Replayed]) -> String {
 mod tests {
     use super::*;
 
+    /// Each line's fate (what follows `→ `), and the totals line.
+    fn fates(text: &str) -> Vec<&str> {
+        text.lines()
+            .map(|l| l.split("→ ").nth(1).unwrap_or(l))
+            .collect()
+    }
+
     #[test]
     fn the_sample_replays_with_rule_hits_and_drops() {
         let bytes = std::fs::read(format!(
@@ -162,10 +169,7 @@ mod tests {
         let (filter, rules) = crate::rules::configured(&vars).unwrap();
         let replayed = log_file(&filter, &rules, &bytes).unwrap();
         let text = report(&replayed);
-        let fates: Vec<&str> = text
-            .lines()
-            .map(|l| l.split("→ ").nth(1).unwrap_or(l))
-            .collect();
+        let fates = fates(&text);
         assert_eq!(
             fates,
             [
@@ -217,10 +221,7 @@ mod tests {
         ];
         let (filter, rules) = crate::rules::configured(&vars).unwrap();
         let text = report(&log_file(&filter, &rules, file.as_bytes()).unwrap());
-        let fates: Vec<&str> = text
-            .lines()
-            .map(|l| l.split("→ ").nth(1).unwrap_or(l))
-            .collect();
+        let fates = fates(&text);
         assert_eq!(
             fates,
             [
