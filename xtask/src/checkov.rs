@@ -156,11 +156,22 @@ fn with_defaults(text: &str, defaults: &[(&str, &str)]) -> Result<String, String
     Ok(out)
 }
 
+/// checkov run from the template's own folder on its bare file name. checkov copies the
+/// path it was given into each SAM function's environment (`__file__`, when it merges
+/// `Globals`), and CKV_AWS_45 then reads that path as a variable's value: a checkout whose
+/// path holds 40 characters of `[A-Za-z0-9/]` in a row (`/check/work/main/target/checkov/
+/// template`) is an "AWS secret access key". A bare name (`template.features-on-1.yaml`)
+/// never is, wherever the repository lives.
 fn scan(path: &Path) -> Result<Value, String> {
+    let (dir, name) = match (path.parent(), path.file_name()) {
+        (Some(dir), Some(name)) => (dir, name),
+        _ => return Err(format!("checkov: {} is not a file path", path.display())),
+    };
     let out = Command::new(crate::python::CHECKOV.bin("checkov"))
+        .current_dir(dir)
         .args(["--framework", "cloudformation", "--skip-download"])
         .args(["--output", "json", "--file"])
-        .arg(path)
+        .arg(name)
         // No telemetry, no guideline download: CI has no business reaching out.
         .env("BC_SKIP_MAPPING", "TRUE")
         .env("CHECKOV_RUN_SCA_PACKAGE_SCAN_V2", "false")
