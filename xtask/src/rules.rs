@@ -30,7 +30,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
         ));
     }
     let filter = Filter::from_lookup(var)?;
-    let rules = Rules::from_lookup(var)?;
+    let rules = Rules::from_lookup(var, &filter.account_names)?;
     let (on, ignore) = rules.names();
     println!("rules: {}", on.join(", "));
     if !ignore.is_empty() {

@@ -44,10 +44,13 @@ impl Handler {
             (None, Some(name)) => Some(rules_parameter(&config, &name).await?),
             (None, None) => None,
         };
-        let rules = rules::Rules::from_lookup(|k| match k {
-            rules::env::RULES => rules_json.clone(),
-            _ => std::env::var(k).ok(),
-        })?;
+        let rules = rules::Rules::from_lookup(
+            |k| match k {
+                rules::env::RULES => rules_json.clone(),
+                _ => std::env::var(k).ok(),
+            },
+            &filter.account_names,
+        )?;
         Ok(Self {
             delivery: opswatch_delivery::Delivery::from_env(FUNCTION, &config).await?,
             s3: opswatch_support::s3_client(&config),

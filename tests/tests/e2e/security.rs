@@ -443,32 +443,26 @@ async fn urls_that_would_carry_a_credential_in_clear_text_stop_the_cold_start() 
     }
     assert!(api.messages().is_empty());
     // SendGrid's key goes only to https, or to this machine.
-    let invoked = lambda(
-        env!("CARGO_BIN_EXE_e2e-sendgrid-bounce-poller"),
-        "sendgrid-bounce-poller",
-        no_aws_env(),
-    )
-    .env("SENDGRID_API_URL", "http://api.sendgrid.com")
-    .env("SENDGRID_API_KEY", "SG.example-key-0123456789")
-    .invoke(&event("sendgrid/schedule.json"))
-    .await
-    .expect("runs");
+    let poll = |url: String| async move {
+        lambda(
+            env!("CARGO_BIN_EXE_e2e-sendgrid-bounce-poller"),
+            "sendgrid-bounce-poller",
+            no_aws_env(),
+        )
+        .env("SENDGRID_API_URL", url)
+        .env("SENDGRID_API_KEY", "SG.example-key-0123456789")
+        .invoke(&event("sendgrid/schedule.json"))
+        .await
+        .expect("runs")
+    };
+    let invoked = poll("http://api.sendgrid.com".into()).await;
     let why = cold_start_error(&invoked);
     assert!(
         why.starts_with("SENDGRID_API_URL: the URL must start with https://"),
         "{why}"
     );
     // The same poller with the loopback fake starts and polls.
-    let invoked = lambda(
-        env!("CARGO_BIN_EXE_e2e-sendgrid-bounce-poller"),
-        "sendgrid-bounce-poller",
-        no_aws_env(),
-    )
-    .env("SENDGRID_API_URL", sendgrid.url())
-    .env("SENDGRID_API_KEY", "SG.example-key-0123456789")
-    .invoke(&event("sendgrid/schedule.json"))
-    .await
-    .expect("runs");
+    let invoked = poll(sendgrid.url()).await;
     assert_eq!(
         response(&invoked)["messagesPosted"],
         0,

@@ -94,14 +94,20 @@ pub struct Rules {
 
 impl Default for Rules {
     fn default() -> Self {
-        Self::from_lookup(|_| None).unwrap_or_else(|_| unreachable!("defaults are valid"))
+        Self::from_lookup(|_| None, &opswatch_support::AccountNames::default())
+            .unwrap_or_else(|_| unreachable!("defaults are valid"))
     }
 }
 
 impl Rules {
-    /// From variables looked up by name. `RULES` holds the custom rules' JSON (the handler
-    /// puts `RULES_PARAMETER`'s value there). Errors are one line naming the variable.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+    /// From variables looked up by name, and the accounts `ACCOUNT_NAMES` names (as the
+    /// [`crate::filter::Filter`] parsed them: one list, read once, trusted by the rules).
+    /// `RULES` holds the custom rules' JSON (the handler puts `RULES_PARAMETER`'s value
+    /// there). Errors are one line naming the variable.
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+        names: &opswatch_support::AccountNames,
+    ) -> Result<Self, String> {
         let disabled = opswatch_support::list_of(&get(env::DISABLE_RULES).unwrap_or_default());
         for name in &disabled {
             if builtin::find(name).is_none() {
@@ -140,10 +146,6 @@ impl Rules {
                 ));
             }
         }
-        let names = opswatch_support::AccountNames::parse(
-            &get(crate::filter::env::ACCOUNT_NAMES).unwrap_or_default(),
-        )
-        .map_err(|e| format!("{}: {e}", crate::filter::env::ACCOUNT_NAMES))?;
         trusted.extend(names.ids().map(str::to_owned));
         let threshold = match get(env::SECRET_READ_THRESHOLD).filter(|s| !s.trim().is_empty()) {
             None => DEFAULT_SECRET_READ_THRESHOLD,
@@ -228,10 +230,9 @@ pub(crate) fn configured(vars: &[(&str, &str)]) -> Result<(crate::filter::Filter
             .find(|(n, _)| *n == k)
             .map(|(_, v)| (*v).to_owned())
     };
-    Ok((
-        crate::filter::Filter::from_lookup(get)?,
-        Rules::from_lookup(get)?,
-    ))
+    let filter = crate::filter::Filter::from_lookup(get)?;
+    let rules = Rules::from_lookup(get, &filter.account_names)?;
+    Ok((filter, rules))
 }
 
 #[cfg(test)]

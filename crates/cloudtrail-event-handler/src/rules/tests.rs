@@ -66,11 +66,7 @@ fn plain(doc: &Value) {
 }
 
 fn rules(vars: &[(&str, &str)]) -> Result<Rules, String> {
-    let vars: Vec<(String, String)> = vars
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    Rules::from_lookup(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+    super::configured(vars).map(|(_, rules)| rules)
 }
 
 fn console_login(who: Value, result: &str, mfa: &str) -> Value {
@@ -809,10 +805,9 @@ fn technique_rules(extra: &[(&str, &str)]) -> (Filter, Rules) {
             .map(|(_, v)| (*v).to_owned())
             .or_else(|| file["env"][k].as_str().map(str::to_owned))
     };
-    (
-        Filter::from_lookup(get).expect("filter"),
-        Rules::from_lookup(get).expect("rules"),
-    )
+    let filter = Filter::from_lookup(get).expect("filter");
+    let rules = Rules::from_lookup(get, &filter.account_names).expect("rules");
+    (filter, rules)
 }
 
 /// Each record of a case judged in turn, as one log file: the fates.
