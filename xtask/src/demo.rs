@@ -161,7 +161,7 @@ pub async fn run() -> Result<Transcript, String> {
     let slack = SlackApiFake::start(DEMO_TOKEN)
         .await
         .map_err(|e| format!("starting the local Slack Web API: {e}"))?;
-    opswatch_delivery::store::create_table(&standins.sdk_config().await, DEDUPE_TABLE).await?;
+    opswatch_devkit::dynamodb::create_table(&standins.sdk_config().await, DEDUPE_TABLE).await?;
     let env: Vec<(String, String)> = standins
         .env()
         .into_iter()

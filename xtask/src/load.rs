@@ -95,7 +95,7 @@ pub async fn bench() -> Result<(), String> {
     let config = tables.sdk_config().await;
     let mut rows = Vec::new();
     for function in names {
-        opswatch_delivery::store::create_table(&config, function).await?;
+        opswatch_devkit::dynamodb::create_table(&config, function).await?;
         let d = Dedupe {
             endpoint: tables.endpoint(),
             table: function.to_owned(),

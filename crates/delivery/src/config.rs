@@ -11,7 +11,8 @@
 //! | `SLACK_ROUTES` | routes (see [`crate::routes`]) |
 //! | `SLACK_MAX_RETRY_SECONDS` | what one message may take, retries included (default 20) |
 //! | `DEDUPE_TABLE` | exactly once and threads: the DynamoDB table |
-//! | `DEDUPE_TTL` | how long message keys are kept (default `7d`) |
+//! | `DEDUPE_TTL` | how long message keys are kept (default `7d`; at least `1h`, [`DEDUPE_TTL_FLOOR`]) |
+//! | `DEDUPE_UNAVAILABLE` | `fail` (default): a unit whose claim cannot be made fails and is retried; `post`: post without exactly-once |
 //! | `THREAD_WINDOW` | how long after its first alert a thread takes replies (default `1h`) |
 //! | `THREADS` | `off` disables threads |
 
@@ -37,7 +38,16 @@ pub mod env {
     pub const DEDUPE_TTL: &str = "DEDUPE_TTL";
     pub const THREAD_WINDOW: &str = "THREAD_WINDOW";
     pub const THREADS: &str = "THREADS";
+    pub const DEDUPE_UNAVAILABLE: &str = "DEDUPE_UNAVAILABLE";
 }
+
+/// The shortest `DEDUPE_TTL`: a key must outlive every redelivery of its event — SQS's
+/// visibility timeout × `maxReceiveCount`, EventBridge's and asynchronous invocations'
+/// retries — and every claim (Lambda's 15-minute limit plus the claim's margin).
+pub const DEDUPE_TTL_FLOOR: Duration = Duration::from_secs(3600);
+
+/// The longest a claim can live: Lambda's 15-minute limit plus the margin.
+pub const LONGEST_CLAIM: Duration = Duration::from_secs(900 + crate::CLAIM_MARGIN.as_secs());
 
 /// The keys a secret holding a bot token may use.
 const TOKEN_KEYS: &[&str] = &["token", "bot_token", "SLACK_BOT_TOKEN"];
@@ -77,6 +87,7 @@ pub struct Settings {
     pub dedupe_ttl: Duration,
     /// `None`: threads off.
     pub thread_window: Option<Duration>,
+    pub when_store_down: crate::WhenStoreDown,
 }
 
 fn duration(name: &str, value: Option<String>, default: &str) -> Result<Duration, String> {
@@ -153,6 +164,27 @@ impl Settings {
         // The bot token goes to this URL: never in clear text across a network.
         opswatch_slack::credential_url(&api_url)
             .map_err(|why| format!("{}: the URL {why}", env::SLACK_API_URL))?;
+        let dedupe_ttl = duration(env::DEDUPE_TTL, get(env::DEDUPE_TTL), "7d")?;
+        if dedupe_ttl < DEDUPE_TTL_FLOOR.max(LONGEST_CLAIM) {
+            return Err(format!(
+                "{}: {}s is too short — a key must outlive its event's redeliveries (SQS visibility timeout × maxReceiveCount, EventBridge and async retries) and every claim: at least 1h",
+                env::DEDUPE_TTL,
+                dedupe_ttl.as_secs()
+            ));
+        }
+        let when_store_down = match get(env::DEDUPE_UNAVAILABLE)
+            .map(|v| v.to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("fail") => crate::WhenStoreDown::Fail,
+            Some("post") => crate::WhenStoreDown::Post,
+            Some(other) => {
+                return Err(format!(
+                    "{}: {other:?} is neither fail (the default: retry later, exactly once) nor post (post without exactly-once)",
+                    env::DEDUPE_UNAVAILABLE
+                ));
+            }
+        };
         Ok(Self {
             token,
             channel,
@@ -161,8 +193,9 @@ impl Settings {
             routes,
             budget,
             dedupe_table: get(env::DEDUPE_TABLE),
-            dedupe_ttl: duration(env::DEDUPE_TTL, get(env::DEDUPE_TTL), "7d")?,
+            dedupe_ttl,
             thread_window: threads.then_some(thread_window),
+            when_store_down,
         })
     }
 }
@@ -267,13 +300,10 @@ impl Delivery {
         if store.is_none() && settings.thread_window.is_some() && slack.has_token() {
             tracing::debug!("threads need DEDUPE_TABLE: alerts are posted without threads");
         }
-        Ok(Delivery::new(
-            function,
-            slack,
-            routes,
-            store,
-            settings.thread_window,
-        ))
+        Ok(
+            Delivery::new(function, slack, routes, store, settings.thread_window)
+                .when_store_down(settings.when_store_down),
+        )
     }
 }
 
@@ -308,6 +338,9 @@ mod tests {
         assert_eq!(s.thread_window, None);
         assert_eq!(s.dedupe_table.as_deref(), Some("opswatch-dedupe"));
         assert_eq!(s.channel.as_deref(), Some("#ops"));
+        assert_eq!(s.when_store_down, crate::WhenStoreDown::Fail);
+        let s = settings(&[("DEDUPE_UNAVAILABLE", "Post"), ("DEDUPE_TTL", "1h")]).unwrap();
+        assert_eq!(s.when_store_down, crate::WhenStoreDown::Post);
     }
 
     #[test]
@@ -329,6 +362,10 @@ mod tests {
             (&[("THREADS", "maybe")], "THREADS"),
             (&[("THREAD_WINDOW", "soon")], "THREAD_WINDOW"),
             (&[("DEDUPE_TTL", "-1d")], "DEDUPE_TTL"),
+            // Shorter than an SQS redelivery cycle or a claim.
+            (&[("DEDUPE_TTL", "10m")], "DEDUPE_TTL: 600s is too short"),
+            (&[("DEDUPE_TTL", "59m")], "at least 1h"),
+            (&[("DEDUPE_UNAVAILABLE", "maybe")], "DEDUPE_UNAVAILABLE"),
             (
                 &[("SLACK_MAX_RETRY_SECONDS", "a lot")],
                 "SLACK_MAX_RETRY_SECONDS",

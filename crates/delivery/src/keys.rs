@@ -16,17 +16,32 @@ pub fn digest(s: &str) -> String {
     out
 }
 
-/// The table key of one Slack message: `function#msg#<hash>`. The parts are joined with a
-/// separator that no part contains (US, 0x1f), so two different sources never join equal.
+/// The parts of a key, each prefixed with its length in bytes (`5:sns/1` …): no two lists
+/// of parts encode alike, whatever characters a part holds — a source cannot end with what
+/// looks like a separator and the next part, and so join to another alert's key.
+fn encode(parts: &[&str]) -> String {
+    let mut out = String::new();
+    for p in parts {
+        out.push_str(&p.len().to_string());
+        out.push(':');
+        out.push_str(p);
+    }
+    out
+}
+
+/// The table key of one Slack message: `function#msg#<hash>` of the source, the destination
+/// and the message's place among the alert's parts, length-prefixed.
 pub fn message(function: &str, source: &str, destination: &str, part: usize) -> String {
-    let joined = [source, destination, &part.to_string()].join("\u{1f}");
+    let joined = encode(&[source, destination, &part.to_string()]);
     format!("{function}#msg#{}", digest(&joined))
 }
 
 /// The table key of a thread: one per function, destination and thread key.
 pub fn thread(function: &str, destination: &str, thread: &str) -> String {
-    let joined = [destination, thread].join("\u{1f}");
-    format!("{function}#thread#{}", digest(&joined))
+    format!(
+        "{function}#thread#{}",
+        digest(&encode(&[destination, thread]))
+    )
 }
 
 /// The table key of a function's state (`name` tells one scope from another).
@@ -56,17 +71,38 @@ mod tests {
             message("config-change-notifier", "sns/m-2", "channel:alerts", 0),
             message("config-change-notifier", "sns/m-1", "channel:security", 0),
             message("audit-log-watcher", "sns/m-1", "channel:alerts", 0),
-            // Joining cannot make two sources equal.
-            message(
-                "config-change-notifier",
-                "sns/m-1\u{1f}channel:alerts",
-                "",
-                0,
-            ),
         ];
         for o in others {
             assert_ne!(k, o);
         }
+        assert_ne!(
+            thread("f", "channel:alerts", "111122223333/sg-1"),
+            thread("f", "channel:alerts", "111122223333/sg-2")
+        );
+    }
+
+    #[test]
+    fn parts_that_join_alike_give_different_keys() {
+        // Under a plain join with any separator, these pairs are the same string.
+        let plain = |parts: &[&str], sep: &str| parts.join(sep);
+        for sep in ["", "\u{1f}", "|", "#"] {
+            let a = [format!("sns/m-1{sep}channel"), "a".to_owned()];
+            let b = ["sns/m-1".to_owned(), format!("channel{sep}a")];
+            assert_eq!(
+                plain(&[&a[0], &a[1]], sep),
+                plain(&[&b[0], &b[1]], sep),
+                "the pair collides when joined with {sep:?}"
+            );
+            assert_ne!(message("f", &a[0], &a[1], 0), message("f", &b[0], &b[1], 0));
+            assert_ne!(thread("f", &a[0], &a[1]), thread("f", &b[0], &b[1]));
+        }
+        // A part that holds a length prefix itself.
+        assert_ne!(encode(&["1:a", ""]), encode(&["1", "a:"]));
+        assert_eq!(encode(&["ab", "", "c"]), "2:ab0:1:c");
+    }
+
+    #[test]
+    fn thread_keys_differ() {
         assert_ne!(
             thread("f", "channel:alerts", "111122223333/sg-1"),
             thread("f", "channel:alerts", "111122223333/sg-2")

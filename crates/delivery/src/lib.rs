@@ -12,6 +12,9 @@
 //! - [`Groups`]: many events of one source split by route and thread key into alerts;
 //! - [`keys`]: exactly-once keys from the source, never the clock (pure);
 //! - [`store`]: the DynamoDB table of claims and threads (conditional writes only);
+//! - `thread`: an alert's first message as a thread's parent or reply, the parent's count;
+//! - `reconcile`: after an unknown outcome, look for the message in Slack before posting
+//!   it again;
 //! - [`outcome`]: counts, failures, the response, the summary line and metrics;
 //! - [`config`]: the settings, from the environment and Secrets Manager, once per cold start.
 
@@ -19,21 +22,24 @@ pub mod config;
 mod groups;
 pub mod keys;
 pub mod outcome;
+mod reconcile;
 pub mod routes;
 mod severity;
 pub mod store;
+mod thread;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use opswatch_slack::{Alert, Message, Mrkdwn, Posted, Slack, SlackError, Target};
+use opswatch_slack::{Alert, Mrkdwn, Posted, Slack, SlackError, Target};
 
 pub use config::ConfigError;
 pub use groups::Groups;
 pub use outcome::{BAD_INPUT, CONFIGURATION_ERROR, Outcome, SLACK_DELIVERY_FAILED};
+use reconcile::Looked;
 pub use routes::{Attributes, RouteId, Routes};
 pub use severity::{Severity, is_world, world_open_ingress};
-use store::{Claim, Store, ThreadClaim};
+use store::{Claim, Store};
 pub use store::{Saved, StoreError};
 
 /// What a handler hands to the pipeline: one alert and what the pipeline needs to know
@@ -99,8 +105,9 @@ pub enum DeliveryError {
     /// retried.
     #[error("{0}")]
     Configuration(SlackError),
-    /// Slack could not be reached in time, or the message is being posted by another
-    /// invocation: the event source's retry will post what is missing.
+    /// Slack could not be reached in time, the message is being posted by another
+    /// invocation, or the dedupe table cannot be reached: the event source's retry will
+    /// post what is missing.
     #[error("{0}")]
     Failed(String),
 }
@@ -127,6 +134,15 @@ impl Outcome {
     }
 }
 
+/// What to do when the dedupe table cannot be reached (`DEDUPE_UNAVAILABLE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WhenStoreDown {
+    /// Fail the unit: the event source retries it later (the default; exactly once holds).
+    Fail,
+    /// Post without claims or threads (better twice than never).
+    Post,
+}
+
 /// The pipeline: built once per execution environment ([`Delivery::from_env`]).
 #[derive(Clone, Debug)]
 pub struct Delivery {
@@ -136,15 +152,25 @@ pub struct Delivery {
     store: Option<Store>,
     /// `THREAD_WINDOW`, when threads are on.
     thread_window: Option<Duration>,
-    /// How long an alert waits for another invocation: its parent's `ts`, or its own
-    /// message's claim.
+    /// How long an alert waits for another invocation's claim on its own message.
     wait: Duration,
+    /// How long a parent's poster may take (the Slack budget and a margin): waiters wait
+    /// that long after it began, then take the thread over.
+    parent_takes: Duration,
+    when_store_down: WhenStoreDown,
 }
+
+/// A claim outlives its invocation's deadline by this much.
+pub const CLAIM_MARGIN: Duration = Duration::from_secs(30);
 
 /// A message's claim, from the pipeline's side.
 enum Taken {
-    /// Ours to post (`None`: no table, or it could not be reached).
-    Ours(Option<String>),
+    /// Ours to post (`owner` is `None`: no table, or it could not be reached and
+    /// `DEDUPE_UNAVAILABLE=post`). With `look_since`, look for it first.
+    Ours {
+        owner: Option<String>,
+        look_since: Option<i64>,
+    },
     /// Already posted, in this thread (if any).
     Done { thread_ts: Option<String> },
 }
@@ -191,6 +217,14 @@ pub fn thread_note(replies: u64) -> Mrkdwn {
     m
 }
 
+/// One message of an alert on its way: its key, where it goes, its claim.
+struct Part<'a> {
+    key: String,
+    index: usize,
+    target: &'a Target,
+    owner: Option<String>,
+}
+
 impl Delivery {
     /// A pipeline from parts (the tests' way; functions use [`Delivery::from_env`]).
     pub fn new(
@@ -200,8 +234,8 @@ impl Delivery {
         store: Option<Store>,
         thread_window: Option<Duration>,
     ) -> Self {
-        let wait =
-            (slack.retry_policy().budget + Duration::from_secs(2)).min(Duration::from_secs(30));
+        let budget = slack.retry_policy().budget;
+        let wait = (budget + Duration::from_secs(2)).min(Duration::from_secs(30));
         Self {
             function,
             slack,
@@ -209,7 +243,15 @@ impl Delivery {
             store,
             thread_window,
             wait,
+            parent_takes: budget + Duration::from_secs(5),
+            when_store_down: WhenStoreDown::Fail,
         }
+    }
+
+    /// What to do when the table cannot be reached (`DEDUPE_UNAVAILABLE`).
+    pub fn when_store_down(mut self, w: WhenStoreDown) -> Self {
+        self.when_store_down = w;
+        self
     }
 
     /// The route an alert with these attributes takes (for handlers that split their
@@ -303,60 +345,124 @@ impl Delivery {
             }
             _ => None,
         };
-        let messages = decorate(notice.alert, notice.severity, self.function).into_messages();
+        let messages =
+            decorate(notice.alert.clone(), notice.severity, self.function).into_messages();
         let (mut posted, mut skipped) = (0, 0);
         // The thread the alert's messages go to, once known.
         let mut thread_ts: Option<String> = None;
-        for (part, message) in messages.iter().enumerate() {
-            let key = keys::message(self.function, &notice.source, &route.label, part);
-            let owner = match self.take(&key, &notice.source, outcome).await? {
+        for (index, message) in messages.iter().enumerate() {
+            let key = keys::message(self.function, &notice.source, &route.label, index);
+            let (owner, mut look_since) = match self.take(&key, &notice.source, outcome).await? {
                 Taken::Done { thread_ts: t } => {
                     outcome.deduplicated += 1;
                     skipped += 1;
-                    if part == 0 {
+                    if index == 0 {
                         thread_ts = t;
                     }
                     continue;
                 }
-                Taken::Ours(owner) => owner,
+                Taken::Ours { owner, look_since } => (owner, look_since),
             };
-            let result = match (&thread, part) {
-                (Some((pk, window)), 0) => {
-                    self.post_in_thread(pk, *window, target, message, outcome)
+            let part = Part {
+                key,
+                index,
+                target,
+                owner,
+            };
+            let thread_pk = thread.as_ref().map(|(pk, _)| pk.as_str());
+            // Post, looking first wherever an earlier attempt may have posted it.
+            let mut tries = 0;
+            let result = loop {
+                if let Some(since) = look_since {
+                    match self
+                        .look(&part, thread_pk, thread_ts.as_deref(), since, outcome)
                         .await
-                }
-                _ => self
-                    .slack
-                    .post(target, message, thread_ts.as_deref())
-                    .await
-                    .map(|p| (p, None)),
-            };
-            match result {
-                Ok((p, thread_of_first)) => {
-                    outcome.messages_posted += 1;
-                    outcome.slack_retries += p.attempts.saturating_sub(1);
-                    posted += 1;
-                    if part == 0 {
-                        thread_ts = thread_of_first;
-                    }
-                    if let Some(owner) = owner {
-                        self.mark_done(&key, &owner, &p, thread_ts.as_deref(), outcome)
-                            .await;
-                    }
-                }
-                Err(e) => {
-                    if let (Some(owner), Some(store)) = (owner, &self.store)
-                        && let Err(re) = store.release(&key, &owner).await
                     {
-                        tracing::warn!(error = %re, "could not release the claim of a failed post; it expires by itself");
+                        Looked::Found(p) => {
+                            // Later parts follow it: into its thread, or the one it starts.
+                            let next = match (index, &thread) {
+                                (0, Some(_)) => p.thread_ts.clone().or_else(|| p.ts.clone()),
+                                _ => thread_ts.clone(),
+                            };
+                            break Ok((p, true, next));
+                        }
+                        Looked::Absent | Looked::CannotLook => {}
+                        Looked::Failed(why) => {
+                            self.left_unknown(&part, since).await;
+                            break Err(DeliveryError::Failed(why));
+                        }
                     }
-                    tracing::error!(severity = %notice.severity, route = %route.name, source = %notice.source, part, parts = messages.len(), error = %e, "alert not delivered");
-                    if e.is_configuration() {
-                        return Err(DeliveryError::Configuration(e));
-                    }
-                    outcome.down.push((route.label.clone(), e.to_string()));
-                    return Err(DeliveryError::Failed(format!("Slack: {e}")));
                 }
+                tries += 1;
+                let attempt = epoch();
+                let sent = match (&thread, index) {
+                    (Some((pk, window)), 0) => {
+                        self.post_in_thread(pk, *window, &part, message, outcome)
+                            .await
+                    }
+                    _ => self
+                        .slack
+                        .post_marked(target, message, thread_ts.as_deref(), Some(&part.key))
+                        .await
+                        .map(|p| (p, thread_ts.clone())),
+                };
+                match sent {
+                    Ok((p, next)) => break Ok((p, false, next)),
+                    Err(e) if e.outcome_unknown() => {
+                        outcome.unknown_outcomes += 1;
+                        let since = look_since.map_or(attempt, |s| s.min(attempt));
+                        if tries < 2 && part.owner.is_some() {
+                            tracing::warn!(key = %part.key, error = %e, "Slack may have taken the message: looking for it before posting again");
+                            look_since = Some(since);
+                            continue;
+                        }
+                        self.left_unknown(&part, since).await;
+                        break Err(self.slack_failed(
+                            &notice,
+                            &route.name,
+                            &route.label,
+                            index,
+                            messages.len(),
+                            e,
+                            outcome,
+                        ));
+                    }
+                    Err(e) => {
+                        self.release(&part).await;
+                        break Err(self.slack_failed(
+                            &notice,
+                            &route.name,
+                            &route.label,
+                            index,
+                            messages.len(),
+                            e,
+                            outcome,
+                        ));
+                    }
+                }
+            };
+            let (p, found, next) = result?;
+            if found {
+                outcome.reconciled += 1;
+                skipped += 1;
+            } else {
+                outcome.messages_posted += 1;
+                outcome.slack_retries += p.attempts.saturating_sub(1);
+                posted += 1;
+            }
+            thread_ts = next;
+            if let Some(owner) = &part.owner {
+                self.mark_done(&part.key, owner, &p, thread_ts.as_deref(), outcome)
+                    .await;
+            }
+            // A reply found rather than posted is counted too: counting is idempotent.
+            if found
+                && index == 0
+                && let (Some((pk, _)), Some(parent)) = (&thread, &p.thread_ts)
+                && let Some(channel) = &p.channel
+            {
+                self.count_and_edit(pk, parent, channel, target, &part.key)
+                    .await;
             }
         }
         tracing::info!(
@@ -372,11 +478,60 @@ impl Delivery {
         Ok(())
     }
 
-    fn store_unavailable(&self, outcome: &mut Outcome, e: &StoreError) {
-        if outcome.store_down.is_none() {
-            tracing::warn!(error = %e, "the dedupe table cannot be reached: posting anyway, without exactly-once or threads (better twice than never)");
+    /// A Slack failure, logged, as the unit's failure (a configuration error stops the
+    /// invocation; anything else marks the route down for the rest of it).
+    #[allow(clippy::too_many_arguments)]
+    fn slack_failed(
+        &self,
+        notice: &Notice,
+        route: &str,
+        label: &str,
+        part: usize,
+        parts: usize,
+        e: SlackError,
+        outcome: &mut Outcome,
+    ) -> DeliveryError {
+        tracing::error!(severity = %notice.severity, route = %route, source = %notice.source, part, parts, error = %e, "alert not delivered");
+        if e.is_configuration() {
+            return DeliveryError::Configuration(e);
+        }
+        outcome.down.push((label.to_owned(), e.to_string()));
+        DeliveryError::Failed(format!("Slack: {e}"))
+    }
+
+    /// The table cannot be reached: per `DEDUPE_UNAVAILABLE`, fail the unit (`Err`) or go
+    /// on without claims (`Ok`). Counted as `DedupeUnavailable` either way, warned once.
+    fn store_unavailable(
+        &self,
+        outcome: &mut Outcome,
+        e: &StoreError,
+    ) -> Result<(), DeliveryError> {
+        outcome.dedupe_unavailable += 1;
+        let first = outcome.store_down.is_none();
+        if first {
             outcome.store_down = Some(e.to_string());
         }
+        match self.when_store_down {
+            WhenStoreDown::Post => {
+                if first {
+                    tracing::warn!(error = %e, "the dedupe table cannot be reached: posting anyway, without exactly-once or threads (DEDUPE_UNAVAILABLE=post)");
+                }
+                Ok(())
+            }
+            WhenStoreDown::Fail => {
+                if first {
+                    tracing::warn!(error = %e, "the dedupe table cannot be reached: nothing is posted without its claim; the event source retries (DEDUPE_UNAVAILABLE=post posts anyway)");
+                }
+                Err(DeliveryError::Failed(format!(
+                    "not posted: {e} (retried with backoff; the event source retries it; DEDUPE_UNAVAILABLE=post would post without exactly-once)"
+                )))
+            }
+        }
+    }
+
+    /// Until when a claim made now holds: the invocation's deadline plus a margin.
+    fn claim_until(&self, store: &Store, outcome: &Outcome) -> i64 {
+        store.claim_until(epoch(), outcome.deadline, CLAIM_MARGIN)
     }
 
     /// Claim a message (or learn it was posted).
@@ -386,18 +541,31 @@ impl Delivery {
         source: &str,
         outcome: &mut Outcome,
     ) -> Result<Taken, DeliveryError> {
-        let Some(store) = &self.store else {
-            return Ok(Taken::Ours(None));
+        let unclaimed = Taken::Ours {
+            owner: None,
+            look_since: None,
         };
-        if outcome.store_down.is_some() {
-            outcome.dedupe_unavailable += 1;
-            return Ok(Taken::Ours(None));
+        let Some(store) = &self.store else {
+            return Ok(unclaimed);
+        };
+        if let Some(why) = &outcome.store_down {
+            let e = StoreError {
+                table: String::new(),
+                why: why.clone(),
+            };
+            return self.store_unavailable(outcome, &e).map(|()| unclaimed);
         }
         let owner = owner_token();
         let started = Instant::now();
         loop {
-            match store.claim(key, &owner, epoch(), source).await {
-                Ok(Claim::Won) => return Ok(Taken::Ours(Some(owner))),
+            let until = self.claim_until(store, outcome);
+            match store.claim(key, &owner, epoch(), until, source).await {
+                Ok(Claim::Won { look_since }) => {
+                    return Ok(Taken::Ours {
+                        owner: Some(owner),
+                        look_since,
+                    });
+                }
                 Ok(Claim::Done { thread_ts, .. }) => return Ok(Taken::Done { thread_ts }),
                 Ok(Claim::Busy { expires }) => {
                     if started.elapsed() >= self.wait {
@@ -408,12 +576,29 @@ impl Delivery {
                     }
                     tokio::time::sleep(Duration::from_millis(250)).await;
                 }
-                Err(e) => {
-                    self.store_unavailable(outcome, &e);
-                    outcome.dedupe_unavailable += 1;
-                    return Ok(Taken::Ours(None));
-                }
+                Err(e) => return self.store_unavailable(outcome, &e).map(|()| unclaimed),
             }
+        }
+    }
+
+    /// The post failed for certain: give the claim back, so a retry may post at once.
+    async fn release(&self, part: &Part<'_>) {
+        if let (Some(owner), Some(store)) = (&part.owner, &self.store)
+            && let Err(e) = store.release(&part.key, owner).await
+        {
+            tracing::warn!(error = %e, "could not release the claim of a failed post; it expires by itself");
+        }
+    }
+
+    /// The message may have been posted, and nobody knows: the claim says so (and since
+    /// when), so the next attempt looks before it posts.
+    async fn left_unknown(&self, part: &Part<'_>, since: i64) {
+        if let (Some(owner), Some(store)) = (&part.owner, &self.store)
+            && let Err(e) = store.unknown(&part.key, owner, since, epoch()).await
+        {
+            // The claim stays `claimed` and expires at the deadline: the next attempt
+            // takes it over and looks just the same.
+            tracing::warn!(error = %e, "could not record an unknown outcome; the claim expires by itself and the next attempt looks first");
         }
     }
 
@@ -440,137 +625,12 @@ impl Delivery {
             Ok(true) => {}
             Ok(false) => tracing::warn!(
                 key,
-                "a message's claim expired before it was posted; another attempt may post it too"
+                "a message's claim was taken over before it was recorded; the other attempt looks for it before posting"
             ),
             Err(e) => {
-                tracing::warn!(error = %e, key, "posted, but could not record it: a retry of this event may post it again");
+                tracing::warn!(error = %e, key, "posted, but could not record it: the claim expires, and the next attempt looks for the message before posting");
                 outcome.dedupe_unavailable += 1;
             }
-        }
-    }
-
-    /// Post the first message of a threaded alert: as the thread's parent, or as a reply
-    /// (then count it and edit the parent). Returns the thread the message is in.
-    async fn post_in_thread(
-        &self,
-        pk: &str,
-        window: Duration,
-        target: &Target,
-        message: &Message,
-        outcome: &mut Outcome,
-    ) -> Result<(Posted, Option<String>), SlackError> {
-        let Some(store) = self.store.as_ref().filter(|_| outcome.store_down.is_none()) else {
-            return self
-                .alone(target, message, "the dedupe table cannot be reached")
-                .await;
-        };
-        let owner = owner_token();
-        let started = Instant::now();
-        let mut stale = 0;
-        loop {
-            match store.claim_thread(pk, &owner, epoch(), window).await {
-                Err(e) => {
-                    self.store_unavailable(outcome, &e);
-                    return self
-                        .alone(target, message, "the dedupe table cannot be reached")
-                        .await;
-                }
-                Ok(ThreadClaim::Parent) => {
-                    return match self.slack.post(target, message, None).await {
-                        Ok(p) => {
-                            if let (Some(ts), Some(channel)) = (&p.ts, &p.channel) {
-                                let parent = serde_json::to_string(message).unwrap_or_default();
-                                if let Err(e) =
-                                    store.open_thread(pk, &owner, ts, channel, &parent).await
-                                {
-                                    tracing::warn!(error = %e, "the thread's parent was posted but not recorded: the next alert starts another thread");
-                                }
-                            }
-                            let ts = p.ts.clone();
-                            Ok((p, ts))
-                        }
-                        Err(e) => {
-                            if let Err(re) = store.release_thread(pk, &owner).await {
-                                tracing::warn!(error = %re, "could not release the thread's claim; it expires by itself");
-                            }
-                            Err(e)
-                        }
-                    };
-                }
-                Ok(ThreadClaim::Open { ts, channel }) => {
-                    match self.slack.post(target, message, Some(&ts)).await {
-                        Ok(p) => {
-                            outcome.replies += 1;
-                            self.count_and_edit(pk, &ts, &channel, target).await;
-                            return Ok((p, Some(ts)));
-                        }
-                        // The parent was deleted from Slack: start a new thread.
-                        Err(e) if e.code() == Some("invalid_thread_ts") && stale < 2 => {
-                            stale += 1;
-                            tracing::warn!(thread_ts = %ts, "the thread's parent is gone from Slack; starting a new thread");
-                            if let Err(e) = store.forget_thread(pk, &ts).await {
-                                self.store_unavailable(outcome, &e);
-                            }
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
-                Ok(ThreadClaim::Pending) => {
-                    if started.elapsed() >= self.wait {
-                        return self
-                            .alone(
-                                target,
-                                message,
-                                "another invocation's parent did not appear in time",
-                            )
-                            .await;
-                    }
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
-        }
-    }
-
-    /// Post a threaded alert's first message on its own, outside any thread.
-    async fn alone(
-        &self,
-        target: &Target,
-        message: &Message,
-        why: &'static str,
-    ) -> Result<(Posted, Option<String>), SlackError> {
-        tracing::warn!(reason = why, "posting outside the thread");
-        self.slack
-            .post(target, message, None)
-            .await
-            .map(|p| (p, None))
-    }
-
-    /// Count a reply and edit the parent to say how many followed (its content kept). A
-    /// failure here costs the count only: the reply itself was posted.
-    async fn count_and_edit(&self, pk: &str, ts: &str, channel: &str, target: &Target) {
-        let Some(store) = &self.store else { return };
-        let counted = match store.count_reply(pk, ts).await {
-            Ok(Some(c)) => c,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not count a thread's reply");
-                return;
-            }
-        };
-        let Some(parent) = counted
-            .parent
-            .as_deref()
-            .and_then(|p| serde_json::from_str::<Message>(p).ok())
-        else {
-            return;
-        };
-        let setting = match target {
-            Target::Channel { setting, .. } => setting.as_str(),
-            _ => "SLACK_CHANNEL",
-        };
-        let edited = parent.with_note(&thread_note(counted.replies));
-        if let Err(e) = self.slack.update(channel, ts, &edited, setting).await {
-            tracing::warn!(error = %e, thread_ts = ts, "could not edit the thread's parent with its count");
         }
     }
 }

@@ -38,6 +38,14 @@ pub struct Outcome {
     pub(crate) dropped: usize,
     pub(crate) replies: usize,
     pub(crate) slack_retries: u32,
+    /// Posts whose outcome was unknown (Slack may have taken them).
+    pub(crate) unknown_outcomes: usize,
+    /// Looks for a message after an unknown outcome or a crashed attempt.
+    pub(crate) looked: usize,
+    /// Messages found already in Slack by such a look (not posted again).
+    pub(crate) reconciled: usize,
+    /// The invocation's deadline (epoch seconds), when it runs under Lambda's runtime.
+    pub(crate) deadline: Option<i64>,
     failures: Vec<UnitFailure>,
     stop: Option<(&'static str, String)>,
     extra: Map<String, Value>,
@@ -61,6 +69,14 @@ impl Outcome {
             dropped: 0,
             replies: 0,
             slack_retries: 0,
+            unknown_outcomes: 0,
+            looked: 0,
+            reconciled: 0,
+            deadline: opswatch_support::deadline().and_then(|d| {
+                d.duration_since(std::time::UNIX_EPOCH)
+                    .ok()
+                    .map(|d| d.as_secs() as i64)
+            }),
             failures: Vec::new(),
             stop: None,
             extra: Map::new(),
@@ -156,6 +172,8 @@ impl Outcome {
             ("AlertsFailed", self.failed()),
             ("Deduplicated", self.deduplicated),
             ("DedupeUnavailable", self.dedupe_unavailable),
+            ("UnknownOutcomes", self.unknown_outcomes),
+            ("Reconciled", self.reconciled),
         ]);
         let counts = Value::Object(self.extra.clone()).to_string();
         tracing::info!(
@@ -170,6 +188,9 @@ impl Outcome {
             ignored = self.ignored,
             failed = self.failed(),
             slack_retries = self.slack_retries,
+            unknown_outcomes = self.unknown_outcomes,
+            looked = self.looked,
+            reconciled = self.reconciled,
             counts = %counts,
             "invocation summary"
         );

@@ -3,26 +3,45 @@
 //!
 //! Items (partition key `pk`, string; `ttl`, epoch seconds, for DynamoDB's expiry):
 //!
-//! - a **message** `…#msg#<hash>`: `state` `claimed` (with its `owner`, a token of the claiming
-//!   attempt, and `expires`) while it is being posted, `done` (with the message's `ts`,
-//!   `channel` and the `thread_ts` it belongs to) once Slack accepted it. A claim is taken
-//!   when there is no item, when the item's `ttl` is past (DynamoDB deletes expired items
-//!   lazily), or when an earlier claim's `expires` is past (its invocation crashed). A failed
-//!   post deletes its own claim at once, so the event source's retry can post.
-//! - a **thread** `…#thread#<hash>`: `state` `claimed` while its first alert (the parent) is
-//!   being posted, `open` with the parent's `ts`, `channel`, `message` (its blocks, kept to
-//!   edit it) and `replies` afterwards; `started` is when it began. An alert starts a new
-//!   thread when none is open, or when the open one started more than `THREAD_WINDOW` ago.
+//! - a **message** `…#msg#<hash>`:
+//!   - `claimed` while an attempt posts it: its `owner` (a token of the attempt),
+//!     `claimed_at`, and `expires` — the invocation's deadline plus a margin, so a claim
+//!     outlives the invocation that holds it, and a crashed one's claim frees itself;
+//!   - `unknown` when an attempt ended without knowing whether Slack took the message (a
+//!     timeout after sending, a reset, a 5xx): `attempt` is when the earliest such attempt
+//!     began. The next claimer must look for the message in the channel before posting;
+//!   - `done` once Slack took it: its `ts`, `channel` and `thread_ts`, kept for
+//!     `DEDUPE_TTL`.
 //!
+//!   A claim is taken when there is no item, when its `ttl` is past (DynamoDB deletes
+//!   expired items lazily), when its state is `unknown`, or when an earlier claim's
+//!   `expires` is past (its invocation crashed). The put returns the item it replaced
+//!   (`ReturnValues=ALL_OLD`), or the one that stopped it
+//!   (`ReturnValuesOnConditionCheckFailure=ALL_OLD`), so no read follows a claim: a
+//!   replaced `unknown` or crashed claim tells the winner to look before posting
+//!   ([`Claim::Won`]'s `look_since`). A post that failed for certain deletes its own claim,
+//!   so the event source's retry can post at once.
+//! - a **thread** `…#thread#<hash>`: `claimed` while its first alert (the parent) is being
+//!   posted (`claimed_at` tells waiters how long the poster may still take; a claim older
+//!   than that is taken over), `open` with the parent's `ts`, `channel`, `message` (its
+//!   blocks, kept to edit it) and `counted` — the set of the replies' keys, so a reply counted
+//!   twice (a retry, a takeover) counts once and the count never ends below the replies
+//!   posted. `started` is when it began: an alert starts a new thread when none is open, or
+//!   when the open one started more than `THREAD_WINDOW` ago. `editor` / `edit_until` hold
+//!   the parent's edit: one invocation edits at a time and edits again until the count it
+//!   shows is the count stored.
 //! - a function's **state** `…#state#<hash>` (a changes-only report's memory of what it last
 //!   delivered): `body`, the function's own JSON, and `version`, which every write checks
 //!   and increments, so two runs never overwrite each other's state unseen.
 //!
-//! Every other failure of DynamoDB is [`StoreError`]: the pipeline then posts anyway (better
-//! twice than never) and counts `DedupeUnavailable`.
+//! Throttling and other transient failures are retried with backoff ([`RETRY_FOR`]); every
+//! write is idempotent for its owner, so a retried write whose first answer was lost finds
+//! its own work. What still fails is [`StoreError`]: the pipeline then fails the unit
+//! (the event source retries it) unless `DEDUPE_UNAVAILABLE=post`.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
@@ -36,6 +55,9 @@ pub struct StoreError {
     pub why: String,
 }
 
+/// How long one table call may be retried (throttling, 5xx, timeouts) before it fails.
+pub const RETRY_FOR: Duration = Duration::from_secs(8);
+
 /// The table, and how long things live in it.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -43,7 +65,7 @@ pub struct Store {
     table: String,
     /// How long keys are kept (`DEDUPE_TTL`).
     ttl: Duration,
-    /// How long a claim holds before another attempt may take it over: the Slack budget
+    /// How long a claim holds when the invocation's deadline is not known: the Slack budget
     /// plus a margin.
     claim_for: Duration,
 }
@@ -51,8 +73,11 @@ pub struct Store {
 /// A message's claim.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Claim {
-    /// Ours: post, then [`Store::done`] or [`Store::release`].
-    Won,
+    /// Ours: post, then [`Store::done`], [`Store::release`] or [`Store::unknown`]. With
+    /// `look_since`, an earlier attempt may have posted it (its outcome was unknown, or it
+    /// crashed holding the claim): look for it in the channel from that epoch second on
+    /// before posting.
+    Won { look_since: Option<i64> },
     /// Already posted: where it went.
     Done {
         ts: Option<String>,
@@ -69,15 +94,71 @@ pub enum ThreadClaim {
     Parent,
     /// A thread is open: reply to `ts` in `channel`.
     Open { ts: String, channel: String },
-    /// Another invocation is posting the parent now.
-    Pending,
+    /// Another invocation began posting the parent at this epoch second.
+    Pending { claimed_at: i64 },
 }
 
-/// A reply counted: how many replies the thread now has, and the parent to edit.
+/// A thread's count as stored: how many replies it has, and the parent to edit.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Counted {
     pub replies: u64,
     pub parent: Option<String>,
+}
+
+/// Whether an SDK error may go away if the call is made again: throttling, DynamoDB's 5xx,
+/// a timeout, a connection that failed or broke.
+fn transient<E, R>(e: &SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    match e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(ctx) => matches!(
+            ctx.err().code(),
+            Some(
+                "ProvisionedThroughputExceededException"
+                    | "ThrottlingException"
+                    | "RequestLimitExceeded"
+                    | "InternalServerError"
+                    | "ServiceUnavailable"
+                    | "LimitExceededException"
+            )
+        ),
+        _ => false,
+    }
+}
+
+/// A wait between `0` and `cap`, from the clock's nanoseconds (full jitter: many invocations
+/// throttled together do not come back together).
+fn jittered(cap: Duration) -> Duration {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as u64);
+    let cap_ms = cap.as_millis().max(1) as u64;
+    Duration::from_millis(nanos % cap_ms + 1)
+}
+
+/// `f`'s call, made again after transient failures with exponential backoff for up to
+/// [`RETRY_FOR`].
+async fn retried<O, E, R, F, Fut>(f: F) -> Result<O, SdkError<E, R>>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<O, SdkError<E, R>>>,
+{
+    let started = Instant::now();
+    let mut cap = Duration::from_millis(50);
+    loop {
+        match f().await {
+            Err(e) if transient(&e) && started.elapsed() + cap < RETRY_FOR => {
+                tokio::time::sleep(jittered(cap)).await;
+                cap = (cap * 2).min(Duration::from_secs(1));
+            }
+            r => return r,
+        }
+    }
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -116,8 +197,9 @@ enum Written<O> {
 }
 
 impl Store {
-    /// A client for the table: short timeouts and two attempts, so an unreachable table
-    /// costs an invocation seconds, not its whole timeout.
+    /// A client for the table: short timeouts, and one attempt per call — [`retried`] makes
+    /// the others, with backoff, for up to [`RETRY_FOR`], so an unreachable table costs an
+    /// invocation seconds, not its whole timeout.
     pub fn new(
         config: &aws_config::SdkConfig,
         table: String,
@@ -127,13 +209,11 @@ impl Store {
         let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
             .connect_timeout(Duration::from_secs(1))
             .operation_attempt_timeout(Duration::from_secs(2))
-            .operation_timeout(Duration::from_secs(5))
+            .operation_timeout(Duration::from_secs(2))
             .build();
         let conf = aws_sdk_dynamodb::config::Builder::from(config)
             .timeout_config(timeouts)
-            .retry_config(
-                aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(2),
-            )
+            .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
             .build();
         Self {
             client: Client::from_conf(conf),
@@ -167,26 +247,37 @@ impl Store {
     }
 
     async fn get(&self, pk: &str) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
-        let out = self
+        let call = self
             .client
             .get_item()
             .table_name(&self.table)
             .key("pk", s(pk))
-            .consistent_read(true)
-            .send()
+            .consistent_read(true);
+        let out = retried(|| call.clone().send())
             .await
             .map_err(|e| self.error(&e))?;
         Ok(out.item)
     }
 
-    /// A claim's `PutItem`: the item `pk` in state `claimed` for `owner` until the claim
-    /// expires, taken when `free` holds or when an earlier claim has expired (`:now` and
-    /// `:claimed` are bound; `free` adds its own names and values).
+    /// How long a claim made now holds: to the invocation's deadline plus `margin` when it
+    /// is known, else [`Store`]'s `claim_for`.
+    pub fn claim_until(&self, now: i64, deadline: Option<i64>, margin: Duration) -> i64 {
+        match deadline {
+            Some(d) => d.max(now) + margin.as_secs() as i64,
+            None => now + self.claim_for.as_secs() as i64,
+        }
+    }
+
+    /// A claim's `PutItem`: the item `pk` in state `claimed` for `owner` until `expires`,
+    /// taken when `free` holds or when an earlier claim has expired (`:now` and `:claimed`
+    /// are bound; `free` adds its own names and values). It returns the item it replaced, or
+    /// the one that stopped it.
     fn claim_put(
         &self,
         pk: &str,
         owner: &str,
         now: i64,
+        expires: i64,
         free: &str,
     ) -> aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
         self.client
@@ -195,7 +286,8 @@ impl Store {
             .item("pk", s(pk))
             .item("state", s("claimed"))
             .item("owner", s(owner))
-            .item("expires", n(now + self.claim_for.as_secs() as i64))
+            .item("claimed_at", n(now))
+            .item("expires", n(expires))
             .condition_expression(format!(
                 "attribute_not_exists(pk) OR {free} OR (#state = :claimed AND #expires < :now)"
             ))
@@ -203,38 +295,94 @@ impl Store {
             .expression_attribute_names("#expires", "expires")
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":claimed", s("claimed"))
+            .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            )
     }
 
-    /// Claim a message for `owner`, at `now` (epoch seconds).
+    /// The item a claim's put replaced (`Ok`) or found in its way (`Err`); any other failure
+    /// is a [`StoreError`].
+    async fn put_claim(
+        &self,
+        put: aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder,
+    ) -> Result<Result<Item, Item>, StoreError> {
+        use aws_sdk_dynamodb::operation::put_item::PutItemError;
+        match retried(|| put.clone().send()).await {
+            Ok(out) => Ok(Ok(out.attributes.unwrap_or_default())),
+            Err(e) => match e.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(c)) => {
+                    Ok(Err(c.item().cloned().unwrap_or_default()))
+                }
+                _ => Err(self.error(&e)),
+            },
+        }
+    }
+
+    /// Claim a message for `owner`, at `now` (epoch seconds), until `expires`.
     pub async fn claim(
         &self,
         pk: &str,
         owner: &str,
         now: i64,
+        expires: i64,
         source: &str,
     ) -> Result<Claim, StoreError> {
         // Past its `ttl` an item is gone in all but DynamoDB's lazy deletion.
         let put = self
-            .claim_put(pk, owner, now, "#ttl < :now")
+            .claim_put(pk, owner, now, expires, "#ttl < :now OR #state = :unknown")
             .item("ttl", n(now + self.ttl.as_secs() as i64))
             .item("source", s(source))
             .expression_attribute_names("#ttl", "ttl")
-            .send()
-            .await;
-        match self.written(put)? {
-            Written::Made(_) => Ok(Claim::Won),
-            Written::NotMade => match self.get(pk).await? {
-                // Deleted in between (a released claim): the caller tries again.
-                None => Ok(Claim::Busy { expires: now }),
-                Some(item) if get_s(&item, "state").as_deref() == Some("done") => Ok(Claim::Done {
+            .expression_attribute_values(":unknown", s("unknown"));
+        match self.put_claim(put).await? {
+            Ok(old) => {
+                let live = get_n(&old, "ttl").is_none_or(|t| t >= now);
+                let look_since = match get_s(&old, "state").as_deref() {
+                    _ if !live || get_s(&old, "owner").as_deref() == Some(owner) => None,
+                    Some("unknown") => get_n(&old, "attempt"),
+                    // Its attempt crashed (or ran out of time) holding the claim.
+                    Some("claimed") => get_n(&old, "claimed_at").or(Some(now - 900)),
+                    _ => None,
+                };
+                Ok(Claim::Won { look_since })
+            }
+            Err(item) => match get_s(&item, "state").as_deref() {
+                Some("done") => Ok(Claim::Done {
                     ts: get_s(&item, "ts"),
                     thread_ts: get_s(&item, "thread_ts"),
                 }),
-                Some(item) => Ok(Claim::Busy {
+                // Our own put, made before an answer was lost and the call retried.
+                _ if get_s(&item, "owner").as_deref() == Some(owner) => {
+                    Ok(Claim::Won { look_since: None })
+                }
+                // Deleted in between (a released claim): the caller tries again.
+                None if item.is_empty() => Ok(Claim::Busy { expires: now }),
+                _ => Ok(Claim::Busy {
                     expires: get_n(&item, "expires").unwrap_or(now),
                 }),
             },
         }
+    }
+
+    /// Keep holding a claim until `expires` (an invocation that waits longer than it
+    /// planned). False when it is no longer ours.
+    pub async fn extend(&self, pk: &str, owner: &str, expires: i64) -> Result<bool, StoreError> {
+        let call = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .update_expression("SET #expires = :expires")
+            .condition_expression("#owner = :owner AND #state = :claimed")
+            .expression_attribute_names("#expires", "expires")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":expires", n(expires))
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":claimed", s("claimed"));
+        let result = retried(|| call.clone().send()).await;
+        Ok(matches!(self.written(result)?, Written::Made(_)))
     }
 
     /// The message was posted: keep its key (and where it went) for `DEDUPE_TTL`. Returns
@@ -270,16 +418,43 @@ impl Store {
                 set.push(format!("#{name} = :{name}"));
             }
         }
-        let result = update
-            .update_expression(format!("SET {} REMOVE #expires", set.join(", ")))
-            .send()
-            .await;
+        let update = update.update_expression(format!("SET {} REMOVE #expires", set.join(", ")));
+        let result = retried(|| update.clone().send()).await;
         Ok(matches!(self.written(result)?, Written::Made(_)))
     }
 
-    /// Give a claim back (the post failed), so that a retry may post at once.
+    /// The attempt that began at `attempt` (epoch seconds) ended without knowing whether
+    /// Slack took the message: free the claim for the next attempt, which must look first.
+    pub async fn unknown(
+        &self,
+        pk: &str,
+        owner: &str,
+        attempt: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let call = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .update_expression("SET #state = :unknown, #attempt = :attempt, #expires = :now")
+            .condition_expression("#owner = :owner AND #state = :claimed")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#attempt", "attempt")
+            .expression_attribute_names("#expires", "expires")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":unknown", s("unknown"))
+            .expression_attribute_values(":claimed", s("claimed"))
+            .expression_attribute_values(":attempt", n(attempt))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":owner", s(owner));
+        let result = retried(|| call.clone().send()).await;
+        self.written(result).map(|_| ())
+    }
+
+    /// Give a claim back (the post failed for certain), so that a retry may post at once.
     pub async fn release(&self, pk: &str, owner: &str) -> Result<(), StoreError> {
-        let result = self
+        let call = self
             .client
             .delete_item()
             .table_name(&self.table)
@@ -288,45 +463,72 @@ impl Store {
             .expression_attribute_names("#owner", "owner")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":owner", s(owner))
-            .expression_attribute_values(":claimed", s("claimed"))
-            .send()
-            .await;
+            .expression_attribute_values(":claimed", s("claimed"));
+        let result = retried(|| call.clone().send()).await;
         self.written(result).map(|_| ())
     }
 
-    /// Start the thread `pk` as `owner`, or find the one that is open or being started.
+    /// Start the thread `pk` as `owner`, or find the one that is open or being started. A
+    /// parent's claim older than `parent_takes` (its poster crashed, or Slack held it past
+    /// its budget) is taken over.
     pub async fn claim_thread(
         &self,
         pk: &str,
         owner: &str,
         now: i64,
         window: Duration,
+        parent_takes: Duration,
     ) -> Result<ThreadClaim, StoreError> {
         let window = window.as_secs() as i64;
+        let expires = now + parent_takes.as_secs() as i64;
         // A thread older than the window is over: a new one starts.
         let put = self
-            .claim_put(pk, owner, now, "#started < :cutoff")
+            .claim_put(
+                pk,
+                owner,
+                now,
+                expires,
+                "#started < :cutoff OR (#state = :claimed AND #claimed_at < :stale)",
+            )
             .item("started", n(now))
             .item(
                 "ttl",
                 n(now + window + self.claim_for.as_secs() as i64 + 3600),
             )
             .expression_attribute_names("#started", "started")
+            .expression_attribute_names("#claimed_at", "claimed_at")
             .expression_attribute_values(":cutoff", n(now - window))
-            .send()
-            .await;
-        match self.written(put)? {
-            Written::Made(_) => Ok(ThreadClaim::Parent),
-            Written::NotMade => match self.get(pk).await? {
-                Some(item) if get_s(&item, "state").as_deref() == Some("open") => {
-                    match (get_s(&item, "ts"), get_s(&item, "channel")) {
-                        (Some(ts), Some(channel)) => Ok(ThreadClaim::Open { ts, channel }),
-                        _ => Ok(ThreadClaim::Pending),
-                    }
-                }
-                _ => Ok(ThreadClaim::Pending),
+            .expression_attribute_values(":stale", n(now - parent_takes.as_secs() as i64));
+        match self.put_claim(put).await? {
+            Ok(_) => Ok(ThreadClaim::Parent),
+            Err(item) => match get_s(&item, "state").as_deref() {
+                Some("open") => match (get_s(&item, "ts"), get_s(&item, "channel")) {
+                    (Some(ts), Some(channel)) => Ok(ThreadClaim::Open { ts, channel }),
+                    _ => Ok(ThreadClaim::Pending { claimed_at: now }),
+                },
+                _ if get_s(&item, "owner").as_deref() == Some(owner) => Ok(ThreadClaim::Parent),
+                _ => Ok(ThreadClaim::Pending {
+                    claimed_at: get_n(&item, "claimed_at").unwrap_or(now),
+                }),
             },
         }
+    }
+
+    /// The open thread under `pk`: its parent's `ts` and channel id.
+    pub async fn open_thread_of(&self, pk: &str) -> Result<Option<(String, String)>, StoreError> {
+        let Some(item) = self.get(pk).await? else {
+            return Ok(None);
+        };
+        Ok(
+            match (
+                get_s(&item, "state").as_deref(),
+                get_s(&item, "ts"),
+                get_s(&item, "channel"),
+            ) {
+                (Some("open"), Some(ts), Some(channel)) => Some((ts, channel)),
+                _ => None,
+            },
+        )
     }
 
     /// The parent was posted: the thread is open for replies.
@@ -338,30 +540,27 @@ impl Store {
         channel: &str,
         parent: &str,
     ) -> Result<(), StoreError> {
-        let result = self
+        let call = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(pk))
             .update_expression(
-                "SET #state = :open, #ts = :ts, #channel = :channel, #message = :message, #replies = :zero REMOVE #expires",
+                "SET #state = :open, #ts = :ts, #channel = :channel, #message = :message REMOVE #expires",
             )
             .condition_expression("#owner = :owner")
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#ts", "ts")
             .expression_attribute_names("#channel", "channel")
             .expression_attribute_names("#message", "message")
-            .expression_attribute_names("#replies", "replies")
             .expression_attribute_names("#expires", "expires")
             .expression_attribute_names("#owner", "owner")
             .expression_attribute_values(":open", s("open"))
             .expression_attribute_values(":ts", s(ts))
             .expression_attribute_values(":channel", s(channel))
             .expression_attribute_values(":message", s(parent))
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":owner", s(owner))
-            .send()
-            .await;
+            .expression_attribute_values(":owner", s(owner));
+        let result = retried(|| call.clone().send()).await;
         // Not made: taken over after our claim expired; the other parent stands, ours is
         // alone.
         self.written(result).map(|_| ())
@@ -372,49 +571,147 @@ impl Store {
         self.release(pk, owner).await
     }
 
-    /// A reply was posted in the thread whose parent is `ts`: count it.
-    pub async fn count_reply(&self, pk: &str, ts: &str) -> Result<Option<Counted>, StoreError> {
-        let result = self
+    /// The reply whose message key is `reply` was posted in the thread whose parent is `ts`:
+    /// count it — once, however often this is called for it (a set of keys, not a
+    /// counter).
+    pub async fn count_reply(
+        &self,
+        pk: &str,
+        ts: &str,
+        reply: &str,
+    ) -> Result<Option<Counted>, StoreError> {
+        let call = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(pk))
-            .update_expression("ADD #replies :one")
+            .update_expression("ADD #counted :reply")
             .condition_expression("#ts = :ts")
-            .expression_attribute_names("#replies", "replies")
+            .expression_attribute_names("#counted", "counted")
             .expression_attribute_names("#ts", "ts")
-            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":reply", AttributeValue::Ss(vec![short(reply)]))
             .expression_attribute_values(":ts", s(ts))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match self.written(result)? {
-            Written::Made(out) => {
-                let item = out.attributes.unwrap_or_default();
-                Ok(Some(Counted {
-                    replies: get_n(&item, "replies").unwrap_or(0).max(0) as u64,
-                    parent: get_s(&item, "message"),
-                }))
-            }
+            .return_values(ReturnValue::AllNew);
+        match self.written(retried(|| call.clone().send()).await)? {
+            Written::Made(out) => Ok(Some(counted(&out.attributes.unwrap_or_default()))),
             // A newer thread replaced this one meanwhile: nothing to count.
             Written::NotMade => Ok(None),
+        }
+    }
+
+    /// Take the right to edit the parent of thread `ts` (held until `until`, when no other
+    /// invocation holds it): the count to show, or `None` when another invocation edits.
+    pub async fn hold_edit(
+        &self,
+        pk: &str,
+        ts: &str,
+        owner: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<Option<Counted>, StoreError> {
+        let call = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .update_expression("SET #editor = :owner, #edit_until = :until")
+            .condition_expression(
+                "#ts = :ts AND (attribute_not_exists(#editor) OR #edit_until < :now OR #editor = :owner)",
+            )
+            .expression_attribute_names("#editor", "editor")
+            .expression_attribute_names("#edit_until", "edit_until")
+            .expression_attribute_names("#ts", "ts")
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":until", n(until))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":ts", s(ts))
+            .return_values(ReturnValue::AllNew);
+        match self.written(retried(|| call.clone().send()).await)? {
+            Written::Made(out) => Ok(Some(counted(&out.attributes.unwrap_or_default()))),
+            Written::NotMade => Ok(None),
+        }
+    }
+
+    /// Let go of the parent's edit if the count is still `shown`: `Ok(None)` when let go,
+    /// `Ok(Some(count))` when more replies were counted meanwhile (edit again, still
+    /// holding it), `Err` on failure. A hold that is no longer ours counts as let go.
+    pub async fn release_edit(
+        &self,
+        pk: &str,
+        owner: &str,
+        shown: u64,
+    ) -> Result<Option<Counted>, StoreError> {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+        let call = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .update_expression("REMOVE #editor, #edit_until")
+            .condition_expression(if shown == 0 {
+                "#editor = :owner AND attribute_not_exists(#counted)"
+            } else {
+                "#editor = :owner AND size(#counted) = :shown"
+            })
+            .expression_attribute_names("#editor", "editor")
+            .expression_attribute_names("#edit_until", "edit_until")
+            .expression_attribute_names("#counted", "counted")
+            .expression_attribute_values(":owner", s(owner))
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            );
+        let call = if shown == 0 {
+            call
+        } else {
+            call.expression_attribute_values(":shown", n(shown as i64))
+        };
+        match retried(|| call.clone().send()).await {
+            Ok(_) => Ok(None),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    let item = c.item().cloned().unwrap_or_default();
+                    if get_s(&item, "editor").as_deref() != Some(owner) {
+                        return Ok(None);
+                    }
+                    Ok(Some(counted(&item)))
+                }
+                _ => Err(self.error(&e)),
+            },
         }
     }
 
     /// The thread's parent is gone from Slack: forget the thread (only if it is still that
     /// one), so the next alert starts a new one.
     pub async fn forget_thread(&self, pk: &str, ts: &str) -> Result<(), StoreError> {
-        let result = self
+        let call = self
             .client
             .delete_item()
             .table_name(&self.table)
             .key("pk", s(pk))
             .condition_expression("#ts = :ts")
             .expression_attribute_names("#ts", "ts")
-            .expression_attribute_values(":ts", s(ts))
-            .send()
-            .await;
+            .expression_attribute_values(":ts", s(ts));
+        let result = retried(|| call.clone().send()).await;
         self.written(result).map(|_| ())
+    }
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+/// A reply's key as the thread's set holds it: 16 hex digits of its hash (a thread's
+/// thousands of replies fit in one item; two of them colliding is a 1 in 2^64 event).
+fn short(reply: &str) -> String {
+    let hash = reply.rsplit('#').next().unwrap_or(reply);
+    hash.chars().take(16).collect()
+}
+
+fn counted(item: &Item) -> Counted {
+    Counted {
+        replies: item
+            .get("counted")
+            .and_then(|v| v.as_ss().ok())
+            .map_or(0, |v| v.len() as u64),
+        parent: get_s(item, "message"),
     }
 }
 
@@ -469,59 +766,7 @@ impl Store {
                 .expression_attribute_names("#ttl", "ttl")
                 .expression_attribute_values(":now", n(now)),
         };
-        let result = put.send().await;
+        let result = retried(|| put.clone().send()).await;
         Ok(matches!(self.written(result)?, Written::Made(_)))
     }
-}
-
-/// Create the table as `template.yaml` does (partition key `pk`, string; on demand; TTL on
-/// `ttl`): for the local stand-ins — the demo, the tests, the benchmarks — never called by a
-/// function.
-pub async fn create_table(config: &aws_config::SdkConfig, table: &str) -> Result<(), String> {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-        TimeToLiveSpecification,
-    };
-    let client = Client::new(config);
-    let describe = |e: &dyn std::error::Error| {
-        format!(
-            "creating the table {table}: {}",
-            opswatch_support::error_chain(e)
-        )
-    };
-    client
-        .create_table()
-        .table_name(table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .map_err(|e| describe(&e))?,
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .map_err(|e| describe(&e))?,
-        )
-        .send()
-        .await
-        .map_err(|e| describe(&e))?;
-    client
-        .update_time_to_live()
-        .table_name(table)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .attribute_name("ttl")
-                .enabled(true)
-                .build()
-                .map_err(|e| describe(&e))?,
-        )
-        .send()
-        .await
-        .map_err(|e| describe(&e))?;
-    Ok(())
 }

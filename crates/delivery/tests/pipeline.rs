@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
 use opswatch_delivery::config::Settings;
-use opswatch_delivery::store::{self, Claim, Store};
+use opswatch_delivery::store::{Claim, Store};
 use opswatch_delivery::{Delivery, DeliveryError, Notice, Outcome, Severity};
 use opswatch_devkit::Moto;
 use opswatch_devkit::slack_api::{ApiReply, DEMO_TOKEN, SlackApiFake};
@@ -28,7 +28,9 @@ struct World {
 async fn world() -> World {
     let moto = Moto::start().expect("moto");
     let config = sdk(&moto.endpoint()).await;
-    store::create_table(&config, TABLE).await.expect("table");
+    opswatch_devkit::dynamodb::create_table(&config, TABLE)
+        .await
+        .expect("table");
     let slack = SlackApiFake::start(DEMO_TOKEN).await.expect("fake Slack");
     World {
         _moto: moto,
@@ -159,16 +161,24 @@ async fn claims_are_released_on_failure_and_expire_after_a_crash() {
     );
     let now = 1_800_000_000;
     assert_eq!(
-        s.claim("k", "crashed", now, "src").await.unwrap(),
-        Claim::Won
+        s.claim("k", "crashed", now, now + 60, "src").await.unwrap(),
+        Claim::Won { look_since: None }
     );
     assert_eq!(
-        s.claim("k", "retry", now + 30, "src").await.unwrap(),
+        s.claim("k", "retry", now + 30, now + 90, "src")
+            .await
+            .unwrap(),
         Claim::Busy { expires: now + 60 }
     );
+    // Taken over from an attempt that crashed holding it: it may have posted, so the
+    // winner looks from when that attempt began.
     assert_eq!(
-        s.claim("k", "retry", now + 61, "src").await.unwrap(),
-        Claim::Won
+        s.claim("k", "retry", now + 61, now + 121, "src")
+            .await
+            .unwrap(),
+        Claim::Won {
+            look_since: Some(now)
+        }
     );
     // The crashed attempt can no longer mark it, nor release it.
     assert!(
@@ -183,7 +193,9 @@ async fn claims_are_released_on_failure_and_expire_after_a_crash() {
             .unwrap()
     );
     assert_eq!(
-        s.claim("k", "third", now + 63, "src").await.unwrap(),
+        s.claim("k", "third", now + 63, now + 123, "src")
+            .await
+            .unwrap(),
         Claim::Done {
             ts: Some("1.2".into()),
             thread_ts: None
@@ -191,8 +203,33 @@ async fn claims_are_released_on_failure_and_expire_after_a_crash() {
     );
     // Past its TTL (DynamoDB deletes lazily), a key is free again.
     assert_eq!(
-        s.claim("k", "later", now + 3600 + 63, "src").await.unwrap(),
-        Claim::Won
+        s.claim("k", "later", now + 3600 + 63, now + 3600 + 123, "src")
+            .await
+            .unwrap(),
+        Claim::Won { look_since: None }
+    );
+
+    // An attempt whose outcome is unknown frees the claim at once, and the next one looks
+    // from when the earliest unknown attempt began.
+    assert_eq!(
+        s.claim("u", "first", now, now + 60, "src").await.unwrap(),
+        Claim::Won { look_since: None }
+    );
+    s.unknown("u", "first", now - 5, now + 1).await.unwrap();
+    assert_eq!(
+        s.claim("u", "second", now + 2, now + 62, "src")
+            .await
+            .unwrap(),
+        Claim::Won {
+            look_since: Some(now - 5)
+        }
+    );
+    // A claim whose put was made but whose answer was lost is found to be ours.
+    assert_eq!(
+        s.claim("u", "second", now + 3, now + 63, "src")
+            .await
+            .unwrap(),
+        Claim::Won { look_since: None }
     );
 }
 
@@ -300,24 +337,42 @@ async fn a_thread_ends_after_its_window_and_when_its_parent_is_deleted() {
     assert_eq!(w.slack.messages().last().unwrap().thread_ts, Some(last.ts));
 }
 
-#[tokio::test]
-async fn an_unreachable_table_posts_anyway_and_says_so() {
-    let slack = SlackApiFake::start(DEMO_TOKEN).await.unwrap();
-    // The SDK pointed at a closed loopback port: DynamoDB cannot be reached.
-    let w = World {
+/// A world whose DynamoDB is a closed loopback port: the table cannot be reached.
+async fn no_table() -> World {
+    World {
         _moto: Moto::start().expect("moto"),
         config: sdk("http://127.0.0.1:9").await,
-        slack,
-    };
+        slack: SlackApiFake::start(DEMO_TOKEN).await.unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_table_fails_the_unit_and_posts_nothing() {
+    let w = no_table().await;
     let d = w.delivery(&[]).await;
-    let started = Instant::now();
+    let (out, r) = deliver(&d, notice("sns/x", Some("k"), 200)).await;
+    let e = r.unwrap_err();
+    assert!(matches!(e, DeliveryError::Failed(_)), "{e}");
+    assert!(e.to_string().contains("DEDUPE_UNAVAILABLE=post"), "{e}");
+    assert!(
+        w.slack.messages().is_empty(),
+        "nothing posted without a claim"
+    );
+    assert_eq!(out.messages_posted(), 0);
+    assert_eq!(out.dedupe_unavailable(), 1, "counted, so the alarm sees it");
+    // The next alert of the invocation fails at once, without waiting on the table again.
+    let mut out2 = out;
+    let r = d.deliver(notice("sns/y", None, 1), &mut out2).await;
+    assert!(r.is_err());
+    assert_eq!(out2.dedupe_unavailable(), 2);
+}
+
+#[tokio::test]
+async fn dedupe_unavailable_post_posts_anyway_and_says_so() {
+    let w = no_table().await;
+    let d = w.delivery(&[("DEDUPE_UNAVAILABLE", "post")]).await;
     let (out, r) = deliver(&d, notice("sns/x", Some("k"), 200)).await;
     r.unwrap();
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        started.elapsed()
-    );
     let parts = w.slack.messages().len();
     assert!(parts >= 4);
     assert_eq!(out.messages_posted(), parts);

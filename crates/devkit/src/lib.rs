@@ -3,6 +3,8 @@
 //! and moto server for AWS APIs ([`Moto`]). Used by `xtask` and the end-to-end tests; never
 //! by a function.
 
+pub mod dynamodb;
+pub mod faults;
 pub mod fixtures;
 pub mod moto;
 pub mod rds;
@@ -11,12 +13,13 @@ pub mod sendgrid;
 pub mod slack;
 pub mod slack_api;
 
+pub use faults::{DynamoFaultProxy, DynamoFaults};
 pub use moto::{Moto, python_tool};
 pub use rds::{RdsFake, RegionFailure};
 pub use runtime_api::{Invoked, LocalLambda, Outcome};
 pub use sendgrid::{SendGridFake, SgReply};
 pub use slack::{Reply, SlackFake};
-pub use slack_api::{ApiMessage, ApiReply, SlackApiFake};
+pub use slack_api::{ApiChaos, ApiMessage, ApiReply, SlackApiFake};
 
 /// An axum app served on 127.0.0.1 (port 0: a free port of the system's choosing), for the
 /// fakes; stops when dropped.
@@ -40,4 +43,16 @@ impl Drop for Served {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// An error and its causes, on one line.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }

@@ -81,6 +81,9 @@ pub struct LocalLambda {
     /// Idle time before each event after the first (as between Firehose batches); not
     /// counted in `handler_time`.
     pub pause: Duration,
+    /// Kill the process (SIGKILL) this long after it started, whatever it is doing: a crash
+    /// mid-invocation. Its outcome is then [`Outcome::Exited`] without a code.
+    pub kill_after: Option<Duration>,
 }
 
 /// Variables whose values are secrets: when captured, an invocation that prints one of them
@@ -137,7 +140,14 @@ impl LocalLambda {
             inherit_env: false,
             secrets: Vec::new(),
             pause: Duration::ZERO,
+            kill_after: None,
         }
+    }
+
+    /// Kill the process `after` its start (see [`LocalLambda::kill_after`]).
+    pub fn kill_after(mut self, after: Duration) -> Self {
+        self.kill_after = Some(after);
+        self
     }
 
     /// A value the function must never print (e.g. a secret it reads from Secrets Manager).
@@ -273,6 +283,8 @@ impl LocalLambda {
         let mut answers: Vec<(Outcome, Option<Duration>, String)> = Vec::new();
         let deadline = tokio::time::sleep(self.timeout);
         tokio::pin!(deadline);
+        let kill = tokio::time::sleep(self.kill_after.unwrap_or(self.timeout));
+        tokio::pin!(kill);
         let mut exited = None;
         while answers.len() < events.len() {
             tokio::select! {
@@ -292,6 +304,12 @@ impl LocalLambda {
                     if let Ok(Some(a)) = tokio::time::timeout(Duration::from_millis(200), rx.recv()).await {
                         answers.push((a.outcome, a.handler_time, a.request_id));
                     }
+                    break;
+                }
+                _ = &mut kill, if self.kill_after.is_some() && exited.is_none() => {
+                    let _ = child.start_kill();
+                    let _ = child.wait().await;
+                    exited = Some(Outcome::Exited(None));
                     break;
                 }
                 _ = &mut deadline => break,

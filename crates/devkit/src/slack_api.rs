@@ -18,6 +18,20 @@
 //!   channel's id and a fresh `ts`;
 //! - `chat.update`: `channel` must be the id (a name → `channel_not_found`), `ts` a message
 //!   of that channel (else `message_not_found`); the message's text and blocks are replaced.
+//! - `chat.postMessage` keeps the `metadata` argument (`event_type`, `event_payload`) and
+//!   marks the message with the app's `bot_id`; `auth.test` answers the app's `bot_id`;
+//! - `conversations.history` (top-level messages, newest first) and `conversations.replies`
+//!   (a thread's parent and replies, oldest first): `channel` by id only, `oldest`
+//!   (inclusive when `inclusive`), `limit`, `cursor` / `response_metadata.next_cursor`,
+//!   `has_more`; metadata only with `include_all_metadata`. They need the token's scopes
+//!   `channels:history` (public) or `groups:history` (private): without, `missing_scope`
+//!   with `needed` and `provided`, as Slack answers; an unknown thread → `thread_not_found`;
+//! - message `ts` values are the wall clock in microseconds, unique and increasing, as
+//!   Slack's are (history's `oldest` compares with them).
+//!
+//! Faults, for the tests that need them: scripted or random (seeded) 5xx, 429 and **lost
+//! answers** (the call takes effect — the message is posted — and the answer never comes),
+//! and a delay before every call, so that race tests can force invocations to overlap.
 //!
 //! Tests script replies (an error code, a 429, a 5xx, a hang) before the normal ones, and read
 //! back every message with its thread and its edits.
@@ -50,7 +64,29 @@ pub enum ApiReply {
     Status(u16),
     /// Accept the request and never answer.
     Hang,
+    /// Do what the call asks (post the message), then never answer: a lost answer.
+    Lost,
 }
+
+/// Random faults (parts per thousand of the calls, from a seeded sequence), after the script.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ApiChaos {
+    pub server_error_per_mille: u32,
+    pub rate_limited_per_mille: u32,
+    pub lost_per_mille: u32,
+    pub seed: u64,
+}
+
+/// The faults served so far, by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Faults {
+    pub server_errors: u64,
+    pub rate_limited: u64,
+    pub lost: u64,
+}
+
+/// The `bot_id` of the fake's app.
+pub const BOT_ID: &str = "B0OPSWATCH0";
 
 /// A channel of the fake workspace.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,6 +110,10 @@ pub struct ApiMessage {
     pub blocks: Value,
     /// Earlier versions (text and blocks) replaced by `chat.update`, oldest first.
     pub edits: Vec<Value>,
+    /// The `metadata` it was posted with (`Null` when none).
+    pub metadata: Value,
+    /// The app that posted it (`None`: a person).
+    pub bot_id: Option<String>,
 }
 
 impl ApiMessage {
@@ -105,7 +145,13 @@ struct Inner {
     script: VecDeque<ApiReply>,
     default: Option<ApiReply>,
     calls: Vec<ApiCall>,
-    next_ts: u64,
+    /// The last `ts` handed out, in microseconds.
+    last_ts: u64,
+    scopes: Vec<String>,
+    chaos: ApiChaos,
+    rng: u64,
+    faults: Faults,
+    delay: Duration,
 }
 
 /// The fake; stops when dropped.
@@ -139,7 +185,14 @@ impl SlackApiFake {
             script: VecDeque::new(),
             default: None,
             calls: Vec::new(),
-            next_ts: 0,
+            last_ts: 0,
+            scopes: ["chat:write", "channels:history", "groups:history"]
+                .map(String::from)
+                .to_vec(),
+            chaos: ApiChaos::default(),
+            rng: 1,
+            faults: Faults::default(),
+            delay: Duration::ZERO,
         }));
         let app = Router::new()
             .route("/api/{method}", post(api))
@@ -176,6 +229,45 @@ impl SlackApiFake {
     /// The reply once the script is used up (default: [`ApiReply::Normal`]).
     pub fn always(&self, reply: ApiReply) {
         self.lock().default = Some(reply);
+    }
+
+    /// The token's scopes (default: `chat:write`, `channels:history`, `groups:history`).
+    pub fn scopes(&self, scopes: &[&str]) {
+        self.lock().scopes = scopes.iter().map(|s| s.to_string()).collect();
+    }
+
+    /// Random faults for every call once the script is used up.
+    pub fn chaos(&self, chaos: ApiChaos) {
+        let mut g = self.lock();
+        g.chaos = chaos;
+        g.rng = chaos.seed.max(1);
+    }
+
+    /// Wait this long before handling each call.
+    pub fn delay(&self, delay: Duration) {
+        self.lock().delay = delay;
+    }
+
+    /// The faults served so far (scripted or random).
+    pub fn faults(&self) -> Faults {
+        self.lock().faults
+    }
+
+    /// Post a message as a person in the channel (by id) would: no `bot_id`.
+    pub fn post_as_person(&self, channel: &str, text: &str, metadata: Value) -> String {
+        let mut g = self.lock();
+        let ts = next_ts(&mut g);
+        g.messages.push(ApiMessage {
+            channel: channel.to_owned(),
+            ts: ts.clone(),
+            thread_ts: None,
+            text: text.to_owned(),
+            blocks: Value::Null,
+            edits: Vec::new(),
+            metadata,
+            bot_id: None,
+        });
+        ts
     }
 
     /// Every message, in the order they were posted, as they now stand.
@@ -235,11 +327,23 @@ async fn api(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let delay = lock(&inner).delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let reply = {
         let mut g = lock(&inner);
         let next = g.script.pop_front();
-        next.or_else(|| g.default.clone())
-            .unwrap_or(ApiReply::Normal)
+        let reply = next
+            .or_else(|| g.default.clone())
+            .unwrap_or_else(|| chaos(&mut g));
+        match reply {
+            ApiReply::Status(_) => g.faults.server_errors += 1,
+            ApiReply::RateLimited(_) => g.faults.rate_limited += 1,
+            ApiReply::Lost => g.faults.lost += 1,
+            _ => {}
+        }
+        reply
     };
     let authorization = headers
         .get(header::AUTHORIZATION)
@@ -254,6 +358,16 @@ async fn api(
         body: String::from_utf8_lossy(&body).into_owned(),
     };
     let (status, answer, retry_after) = match reply {
+        ApiReply::Lost => {
+            let answer = {
+                let mut g = lock(&inner);
+                handle(&mut g, &method, &headers, &body)
+            };
+            let error = answer["error"].as_str().map(str::to_owned);
+            lock(&inner).calls.push(record(0, error));
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            return StatusCode::GATEWAY_TIMEOUT.into_response();
+        }
         ApiReply::Hang => {
             lock(&inner).calls.push(record(0, None));
             tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -296,6 +410,148 @@ async fn api(
     response
 }
 
+/// The next random reply (after the script): a fault, or [`ApiReply::Normal`].
+fn chaos(g: &mut Inner) -> ApiReply {
+    let c = g.chaos;
+    if c.server_error_per_mille + c.rate_limited_per_mille + c.lost_per_mille == 0 {
+        return ApiReply::Normal;
+    }
+    let mut x = g.rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    g.rng = x;
+    let r = (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as u32 % 1000;
+    if r < c.server_error_per_mille {
+        ApiReply::Status(500)
+    } else if r < c.server_error_per_mille + c.rate_limited_per_mille {
+        ApiReply::RateLimited(0)
+    } else if r < c.server_error_per_mille + c.rate_limited_per_mille + c.lost_per_mille {
+        ApiReply::Lost
+    } else {
+        ApiReply::Normal
+    }
+}
+
+/// A fresh `ts`: the wall clock in microseconds, after every earlier one.
+fn next_ts(g: &mut Inner) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    g.last_ts = now.max(g.last_ts + 1);
+    format!("{}.{:06}", g.last_ts / 1_000_000, g.last_ts % 1_000_000)
+}
+
+/// A `ts` as microseconds, for comparisons (`None`: not a `ts`).
+fn ts_micros(ts: &str) -> Option<u64> {
+    let (secs, micros) = ts.split_once('.').unwrap_or((ts, "0"));
+    let micros = format!("{micros:0<6}");
+    Some(secs.parse::<u64>().ok()? * 1_000_000 + micros.get(..6)?.parse::<u64>().ok()?)
+}
+
+/// `conversations.history` / `conversations.replies`.
+fn read_history(g: &Inner, method: &str, args: &serde_json::Map<String, Value>) -> Value {
+    let str_arg = |k: &str| args.get(k).and_then(Value::as_str).map(str::to_owned);
+    let Some(channel) =
+        str_arg("channel").and_then(|id| g.channels.iter().find(|c| c.id == id).cloned())
+    else {
+        return fail("channel_not_found");
+    };
+    // Channels whose id starts with G are private here.
+    let needed = if channel.id.starts_with('G') {
+        "groups:history"
+    } else {
+        "channels:history"
+    };
+    if !g.scopes.iter().any(|s| s == needed) {
+        return json!({"ok": false, "error": "missing_scope", "needed": needed, "provided": g.scopes.join(",")});
+    }
+    if !channel.member {
+        return fail("not_in_channel");
+    }
+    let flag = |k: &str| {
+        matches!(
+            args.get(k),
+            Some(Value::Bool(true)) | Some(Value::String(_))
+        ) && str_arg(k).is_none_or(|v| v == "true" || v == "1")
+    };
+    let inclusive = flag("inclusive");
+    let metadata = flag("include_all_metadata");
+    let oldest = str_arg("oldest").and_then(|o| ts_micros(&o)).unwrap_or(0);
+    let limit = str_arg("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .or_else(|| {
+            args.get("limit")
+                .and_then(Value::as_u64)
+                .map(|l| l as usize)
+        })
+        .unwrap_or(100)
+        .clamp(1, 999);
+    let offset = str_arg("cursor")
+        .and_then(|c| {
+            c.strip_prefix("next:")
+                .and_then(|n| n.parse::<usize>().ok())
+        })
+        .unwrap_or(0);
+    let after = |m: &&ApiMessage| {
+        ts_micros(&m.ts).is_some_and(|t| if inclusive { t >= oldest } else { t > oldest })
+    };
+    let mut found: Vec<&ApiMessage> = if method == "conversations.replies" {
+        let Some(ts) = str_arg("ts") else {
+            return fail("thread_not_found");
+        };
+        if !g
+            .messages
+            .iter()
+            .any(|m| m.channel == channel.id && m.ts == ts)
+        {
+            return fail("thread_not_found");
+        }
+        g.messages
+            .iter()
+            .filter(|m| {
+                m.channel == channel.id
+                    && (m.ts == ts || m.thread_ts.as_deref() == Some(ts.as_str()))
+            })
+            .filter(after)
+            .collect()
+    } else {
+        let mut top: Vec<&ApiMessage> = g
+            .messages
+            .iter()
+            .filter(|m| m.channel == channel.id && m.thread_ts.is_none())
+            .filter(after)
+            .collect();
+        top.reverse();
+        top
+    };
+    let has_more = found.len() > offset + limit;
+    found = found.into_iter().skip(offset).take(limit).collect();
+    let messages: Vec<Value> = found
+        .iter()
+        .map(|m| {
+            let mut v = json!({"type": "message", "ts": m.ts, "text": m.text});
+            if let Some(b) = &m.bot_id {
+                v["bot_id"] = json!(b);
+                v["subtype"] = json!("bot_message");
+            }
+            if let Some(t) = &m.thread_ts {
+                v["thread_ts"] = json!(t);
+            }
+            if metadata && !m.metadata.is_null() {
+                v["metadata"] = m.metadata.clone();
+            }
+            v
+        })
+        .collect();
+    let next = if has_more {
+        format!("next:{}", offset + limit)
+    } else {
+        String::new()
+    };
+    json!({"ok": true, "messages": messages, "has_more": has_more, "response_metadata": {"next_cursor": next}})
+}
+
 fn fail(code: &str) -> Value {
     json!({"ok": false, "error": code})
 }
@@ -332,7 +588,14 @@ fn arguments(headers: &HeaderMap, body: &[u8]) -> Result<serde_json::Map<String,
 }
 
 fn handle(g: &mut Inner, method: &str, headers: &HeaderMap, body: &[u8]) -> Value {
-    if !matches!(method, "chat.postMessage" | "chat.update") {
+    if !matches!(
+        method,
+        "chat.postMessage"
+            | "chat.update"
+            | "auth.test"
+            | "conversations.history"
+            | "conversations.replies"
+    ) {
         return fail("unknown_method");
     }
     let args = match arguments(headers, body) {
@@ -354,6 +617,12 @@ fn handle(g: &mut Inner, method: &str, headers: &HeaderMap, body: &[u8]) -> Valu
         Some(t) if t != g.token => return fail("invalid_auth"),
         Some(_) if g.revoked => return fail("token_revoked"),
         Some(_) => {}
+    }
+    if method == "auth.test" {
+        return json!({"ok": true, "url": "https://fake.slack.com/", "team": "Fake", "user": "opswatch", "team_id": "T0FAKE0000", "user_id": "U0OPSWATCH", "bot_id": BOT_ID});
+    }
+    if method.starts_with("conversations.") {
+        return read_history(g, method, &args);
     }
     let str_arg = |k: &str| args.get(k).and_then(Value::as_str).map(str::to_owned);
     let text = str_arg("text").unwrap_or_default();
@@ -410,8 +679,17 @@ fn handle(g: &mut Inner, method: &str, headers: &HeaderMap, body: &[u8]) -> Valu
             return fail("invalid_thread_ts");
         }
     }
-    g.next_ts += 1;
-    let ts = format!("1764662400.{:06}", g.next_ts);
+    let ts = next_ts(g);
+    let metadata = match args.get("metadata") {
+        Some(Value::String(s)) => serde_json::from_str(s).unwrap_or(Value::Null),
+        Some(v @ Value::Object(_)) => v.clone(),
+        _ => Value::Null,
+    };
+    if !metadata.is_null()
+        && (metadata["event_type"].as_str().is_none() || !metadata["event_payload"].is_object())
+    {
+        return fail("invalid_metadata_format");
+    }
     g.messages.push(ApiMessage {
         channel: channel.id.clone(),
         ts: ts.clone(),
@@ -419,6 +697,8 @@ fn handle(g: &mut Inner, method: &str, headers: &HeaderMap, body: &[u8]) -> Valu
         text: text.clone(),
         blocks: blocks.clone(),
         edits: Vec::new(),
+        metadata,
+        bot_id: Some(BOT_ID.to_owned()),
     });
     let mut message = json!({"type": "message", "subtype": "bot_message", "text": text, "ts": ts, "blocks": blocks});
     if let Some(t) = thread_ts {

@@ -21,6 +21,8 @@
 //! Secrets (the webhook URL, the token) live in [`WebhookUrl`] / [`BotToken`], which cannot
 //! be printed; reqwest errors are stripped of their URL before they are shown.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -59,6 +61,9 @@ impl Target {
         matches!(self, Target::Channel { .. })
     }
 }
+
+/// Pages of history [`Slack::find_marked`] reads at most (200 messages each).
+const FIND_PAGES: usize = 10;
 
 /// The shortest attempt worth making: below this the budget is spent.
 const MIN_ATTEMPT: Duration = Duration::from_millis(500);
@@ -113,6 +118,9 @@ pub enum SlackError {
         attempts: u32,
         elapsed_ms: u128,
         last: String,
+        /// Whether an attempt may have been taken by Slack (sent, then a timeout, a reset, a
+        /// 5xx or `internal_error`): the message may be in the channel.
+        unknown: bool,
     },
 }
 
@@ -125,6 +133,13 @@ impl SlackError {
     /// Whether a setting must change before anything can be posted: the invocation stops.
     pub fn is_configuration(&self) -> bool {
         matches!(self, SlackError::Config(_) | SlackError::Setup { .. })
+    }
+
+    /// Whether Slack may have taken the message although the call failed (an *unknown*
+    /// outcome, as opposed to a known failure: refused connection, `ok:false`, a 4xx, a
+    /// 429 — nothing was posted).
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, SlackError::GaveUp { unknown: true, .. })
     }
 
     /// Slack's error code, when Slack gave one.
@@ -144,6 +159,10 @@ pub struct Posted {
     pub ts: Option<String>,
     /// The channel's id (the API answers with the id even when given a name).
     pub channel: Option<String>,
+    /// The thread the message is a reply in (messages found by [`Slack::find_marked`]).
+    pub thread_ts: Option<String>,
+    /// The Web API's whole answer (`Null` for webhooks).
+    pub(crate) answer: Value,
 }
 
 /// A Slack client: one per execution environment, reused across invocations.
@@ -151,8 +170,14 @@ pub struct Posted {
 pub struct Slack {
     http: reqwest::Client,
     token: Option<BotToken>,
+    /// The key that signs message markers, derived from the bot token.
+    marks: Option<crate::marker::MarkKey>,
     api_url: String,
     retry: RetryPolicy,
+    /// The app's own `bot_id` (`auth.test`), asked once.
+    bot_id: Arc<tokio::sync::OnceCell<String>>,
+    /// Channel ids learned from Slack's answers, by the channel as configured.
+    ids: Arc<Mutex<HashMap<String, String>>>,
 }
 
 enum Attempt {
@@ -161,6 +186,8 @@ enum Attempt {
     Retry {
         why: String,
         after: Option<Duration>,
+        /// Slack may have acted on it (see [`SlackError::outcome_unknown`]).
+        unknown: bool,
     },
 }
 
@@ -174,6 +201,11 @@ enum Call<'a> {
         /// The channel as configured and the setting that named it, for [`fix`].
         channel: &'a str,
         setting: &'a str,
+        /// Send the arguments as a form (the read methods take no JSON body).
+        form: bool,
+        /// Stop at the first attempt whose outcome is unknown instead of trying again: the
+        /// caller looks for the message before it posts again.
+        once_unknown: bool,
     },
 }
 
@@ -191,13 +223,17 @@ impl Slack {
         Ok(Self {
             http,
             token: None,
+            marks: None,
             api_url: DEFAULT_API_URL.to_owned(),
             retry,
+            bot_id: Arc::default(),
+            ids: Arc::default(),
         })
     }
 
     /// Web API mode: the bot token, and the API's base URL (`https://slack.com/api`).
     pub fn with_token(mut self, token: BotToken, api_url: &str) -> Self {
+        self.marks = Some(crate::marker::MarkKey::from_token(&token));
         self.token = Some(token);
         self.api_url = api_url.trim().trim_end_matches('/').to_owned();
         self
@@ -219,6 +255,20 @@ impl Slack {
         message: &Message,
         thread_ts: Option<&str>,
     ) -> Result<Posted, SlackError> {
+        self.post_marked(target, message, thread_ts, None).await
+    }
+
+    /// [`Slack::post`], the message carrying its exactly-once `key` (Web API: as message
+    /// metadata, signed, so [`Slack::find_marked`] can find it after a lost answer). A
+    /// marked post stops at the first attempt whose outcome is unknown
+    /// ([`SlackError::outcome_unknown`]): its caller looks before it posts again.
+    pub async fn post_marked(
+        &self,
+        target: &Target,
+        message: &Message,
+        thread_ts: Option<&str>,
+        key: Option<&str>,
+    ) -> Result<Posted, SlackError> {
         match target {
             Target::DryRun => {
                 let line =
@@ -238,16 +288,144 @@ impl Slack {
                 if let Some(ts) = thread_ts {
                     body["thread_ts"] = Value::String(ts.to_owned());
                 }
+                let marked = match (key, &self.marks) {
+                    (Some(key), Some(marks)) => {
+                        body["metadata"] = marks.metadata(key);
+                        true
+                    }
+                    _ => false,
+                };
                 self.call(Call::Api {
                     token: self.token()?,
                     method: "chat.postMessage",
                     body,
                     channel,
                     setting,
+                    form: false,
+                    once_unknown: marked,
                 })
                 .await
             }
         }
+    }
+
+    /// The id of the channel configured as `channel` (an id, or a name): given as an id, or
+    /// learned from an answer of this client. `None` for a name never posted to yet.
+    pub fn channel_id(&self, channel: &str) -> Option<String> {
+        let channel = channel.trim().trim_start_matches('#');
+        if crate::marker::looks_like_channel_id(channel) {
+            return Some(channel.to_owned());
+        }
+        self.ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(channel)
+            .cloned()
+    }
+
+    fn learn_channel(&self, channel: &str, id: &str) {
+        let channel = channel.trim().trim_start_matches('#');
+        if channel != id {
+            self.ids
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(channel.to_owned(), id.to_owned());
+        }
+    }
+
+    /// The app's own `bot_id`, from `auth.test` (asked once per client).
+    pub async fn bot_id(&self, setting: &str) -> Result<String, SlackError> {
+        self.bot_id
+            .get_or_try_init(|| async {
+                let answer = self
+                    .call(Call::Api {
+                        token: self.token()?,
+                        method: "auth.test",
+                        body: json!({}),
+                        channel: "",
+                        setting,
+                        form: true,
+                        once_unknown: false,
+                    })
+                    .await?
+                    .answer;
+                answer["bot_id"]
+                    .as_str()
+                    .filter(|b| !b.is_empty())
+                    .map(str::to_owned)
+                    .ok_or_else(|| SlackError::Refused {
+                        method: "auth.test",
+                        code: "no bot_id: the token is not a bot token".into(),
+                    })
+            })
+            .await
+            .cloned()
+    }
+
+    /// Look for the message marked with `key` in `channel` (its id) since `oldest` (epoch
+    /// seconds): among its top-level messages, or among the replies of `thread_ts`. Only a
+    /// message this app posted (its `bot_id`) whose marker's signature verifies counts: a
+    /// channel member cannot forge one to silence an alert. Needs `channels:history`
+    /// (`groups:history` for a private channel): without it, Slack's `missing_scope`.
+    pub async fn find_marked(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        key: &str,
+        oldest: i64,
+        setting: &str,
+    ) -> Result<Option<Posted>, SlackError> {
+        let Some(marks) = &self.marks else {
+            return Ok(None);
+        };
+        let bot_id = self.bot_id(setting).await?;
+        let (method, mut body) = match thread_ts {
+            Some(ts) => (
+                "conversations.replies",
+                json!({"channel": channel, "ts": ts}),
+            ),
+            None => ("conversations.history", json!({"channel": channel})),
+        };
+        body["oldest"] = json!(oldest.max(0).to_string());
+        body["inclusive"] = json!("true");
+        body["limit"] = json!("200");
+        body["include_all_metadata"] = json!("true");
+        // A bounded look: a channel busier than this since the attempt is read in part.
+        for _page in 0..FIND_PAGES {
+            let answer = self
+                .call(Call::Api {
+                    token: self.token()?,
+                    method,
+                    body: body.clone(),
+                    channel,
+                    setting,
+                    form: true,
+                    once_unknown: false,
+                })
+                .await?
+                .answer;
+            for m in answer["messages"].as_array().into_iter().flatten() {
+                if m["bot_id"].as_str() == Some(bot_id.as_str()) && marks.verifies(m, key) {
+                    return Ok(Some(Posted {
+                        attempts: 0,
+                        ts: m["ts"].as_str().map(str::to_owned),
+                        channel: Some(channel.to_owned()),
+                        thread_ts: m["thread_ts"]
+                            .as_str()
+                            .filter(|t| Some(*t) != m["ts"].as_str())
+                            .map(str::to_owned),
+                        answer: Value::Null,
+                    }));
+                }
+            }
+            match answer["response_metadata"]["next_cursor"].as_str() {
+                Some(c) if !c.is_empty() && answer["has_more"].as_bool() != Some(false) => {
+                    body["cursor"] = json!(c);
+                }
+                _ => return Ok(None),
+            }
+        }
+        Ok(None)
     }
 
     /// Replace a message posted through the Web API: `channel` is the id `post` answered.
@@ -270,6 +448,8 @@ impl Slack {
             body,
             channel,
             setting,
+            form: false,
+            once_unknown: false,
         })
         .await
     }
@@ -289,6 +469,7 @@ impl Slack {
         let started = Instant::now();
         let mut backoff = self.retry.initial_backoff;
         let mut attempts = 0;
+        let mut unknown = false;
         loop {
             attempts += 1;
             let left = self.retry.budget.saturating_sub(started.elapsed());
@@ -301,8 +482,10 @@ impl Slack {
                     body,
                     channel,
                     setting,
+                    form,
+                    ..
                 } => {
-                    self.api_attempt(token, method, body, timeout, channel, setting)
+                    self.api_attempt(token, method, body, *form, timeout, channel, setting)
                         .await
                 }
             };
@@ -312,14 +495,35 @@ impl Slack {
                     return Ok(posted);
                 }
                 Attempt::Fatal(e) => return Err(e),
-                Attempt::Retry { why, after } => (why, after),
+                Attempt::Retry {
+                    why,
+                    after,
+                    unknown: this_unknown,
+                } => {
+                    unknown |= this_unknown;
+                    (why, after)
+                }
             };
             let wait = after.unwrap_or(backoff);
             let give_up = |last: String| SlackError::GaveUp {
                 attempts,
                 elapsed_ms: started.elapsed().as_millis(),
                 last,
+                unknown,
             };
+            if unknown
+                && matches!(
+                    call,
+                    Call::Api {
+                        once_unknown: true,
+                        ..
+                    }
+                )
+            {
+                return Err(give_up(format!(
+                    "{why}; Slack may have posted it, so it is looked for before it is posted again"
+                )));
+            }
             if attempts >= self.retry.max_attempts {
                 return Err(give_up(why));
             }
@@ -345,7 +549,13 @@ impl Slack {
         let request = self.http.post(url.expose()).timeout(timeout).json(message);
         let (status, retry_after, body) = match send(request).await {
             Ok(r) => r,
-            Err(why) => return Attempt::Retry { why, after: None },
+            Err((why, unknown)) => {
+                return Attempt::Retry {
+                    why,
+                    after: None,
+                    unknown,
+                };
+            }
         };
         let body = crate::mrkdwn::truncate_plain(body.trim(), 200);
         if status.is_success() {
@@ -354,6 +564,7 @@ impl Slack {
             Attempt::Retry {
                 why: format!("HTTP {} {body}", status.as_u16()),
                 after: retry_after,
+                unknown: status.is_server_error(),
             }
         } else if let Some(fix) = webhook_fix(&body) {
             Attempt::Fatal(SlackError::Setup {
@@ -369,11 +580,13 @@ impl Slack {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn api_attempt(
         &self,
         token: &BotToken,
         method: &'static str,
         body: &Value,
+        form: bool,
         timeout: Duration,
         channel: &str,
         setting: &str,
@@ -382,15 +595,41 @@ impl Slack {
             .http
             .post(format!("{}/{method}", self.api_url))
             .timeout(timeout)
-            .bearer_auth(token.expose())
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/json; charset=utf-8",
-            )
-            .body(body.to_string());
+            .bearer_auth(token.expose());
+        let request = if form {
+            let fields: Vec<(String, String)> = body
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| match v {
+                    Value::String(s) => (k.clone(), s.clone()),
+                    other => (k.clone(), other.to_string()),
+                })
+                .collect();
+            let encoded = serde_urlencoded::to_string(&fields).unwrap_or_default();
+            request
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
+                .body(encoded)
+        } else {
+            request
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    "application/json; charset=utf-8",
+                )
+                .body(body.to_string())
+        };
         let (status, retry_after, text) = match send(request).await {
             Ok(r) => r,
-            Err(why) => return Attempt::Retry { why, after: None },
+            Err((why, unknown)) => {
+                return Attempt::Retry {
+                    why: format!("{method}: {why}"),
+                    after: None,
+                    unknown,
+                };
+            }
         };
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
             return Attempt::Retry {
@@ -400,6 +639,8 @@ impl Slack {
                     crate::mrkdwn::truncate_plain(text.trim(), 200)
                 ),
                 after: retry_after,
+                // Slack refused a 429 before acting; a 5xx may come after it acted.
+                unknown: status.is_server_error(),
             };
         }
         let answer: Value = match serde_json::from_str(&text) {
@@ -413,10 +654,15 @@ impl Slack {
         };
         if answer["ok"].as_bool() == Some(true) {
             let field = |k: &str| answer[k].as_str().map(str::to_owned);
+            if let (Some(id), true) = (field("channel"), method == "chat.postMessage") {
+                self.learn_channel(channel, &id);
+            }
             return Attempt::Done(Posted {
                 attempts: 0,
                 ts: field("ts"),
                 channel: field("channel"),
+                thread_ts: None,
+                answer,
             });
         }
         let code = answer["error"]
@@ -429,6 +675,9 @@ impl Slack {
                     matches!(code.as_str(), "ratelimited" | "rate_limited")
                         .then_some(Duration::from_secs(1))
                 }),
+                // Slack's documentation: after these, "some aspect of the operation" may
+                // have succeeded.
+                unknown: matches!(code.as_str(), "internal_error" | "fatal_error"),
                 why: format!("{method}: {code}"),
             },
             Kind::Setup => Attempt::Fatal(SlackError::Setup {
@@ -441,11 +690,15 @@ impl Slack {
     }
 }
 
-/// Send a request; its status, `Retry-After` (seconds) and body, or why it failed.
+/// Send a request; its status, `Retry-After` (seconds) and body, or why it failed and
+/// whether the request may have reached Slack (anything but a failed connection).
 async fn send(
     request: reqwest::RequestBuilder,
-) -> Result<(StatusCode, Option<Duration>, String), String> {
-    let response = request.send().await.map_err(|e| describe(&e))?;
+) -> Result<(StatusCode, Option<Duration>, String), (String, bool)> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| (describe(&e), !e.is_connect()))?;
     let status = response.status();
     let retry_after = response
         .headers()
@@ -453,7 +706,8 @@ async fn send(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
-    let body = response.text().await.map_err(|e| describe(&e))?;
+    // The request was answered: a body cut short leaves the outcome unknown.
+    let body = response.text().await.map_err(|e| (describe(&e), true))?;
     Ok((status, retry_after, body))
 }
 

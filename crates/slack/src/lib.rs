@@ -7,6 +7,7 @@
 //! `opswatch-support`, and routing, exactly-once and threads to `opswatch-delivery`.
 
 mod deliver;
+pub mod marker;
 mod message;
 mod mrkdwn;
 mod secret;

@@ -13,6 +13,7 @@ mod patterns;
 pub mod window;
 
 use std::io::Read;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
@@ -344,11 +345,34 @@ where
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<Incoming<P>>| async move {
             let payload = event.payload.get()?;
-            handler(payload).await.map_err(Failure::from_error)
+            let deadline = UNIX_EPOCH + Duration::from_millis(event.context.deadline);
+            DEADLINE
+                .scope(Some(deadline), handler(payload))
+                .await
+                .map_err(Failure::from_error)
         },
     ))
     .instrument(function)
     .await
+}
+
+tokio::task_local! {
+    /// The invocation's deadline (Lambda's `Lambda-Runtime-Deadline-Ms`), set by [`serve`]
+    /// around each handler call.
+    static DEADLINE: Option<SystemTime>;
+}
+
+/// When the running invocation is stopped by Lambda, if it runs under [`serve`] (`None`
+/// in unit tests and outside an invocation). The delivery pipeline sets its claims'
+/// lifetimes by it, so a claim outlives the invocation that holds it, and no longer.
+pub fn deadline() -> Option<SystemTime> {
+    DEADLINE.try_with(|d| *d).ok().flatten()
+}
+
+/// Run `f` as if the invocation's deadline were `deadline` (tests of code that reads
+/// [`deadline`]).
+pub async fn with_deadline<F: std::future::Future>(deadline: SystemTime, f: F) -> F::Output {
+    DEADLINE.scope(Some(deadline), f).await
 }
 
 /// What an invocation reports when it fails: a function's own error turned into the

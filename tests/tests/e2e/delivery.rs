@@ -19,7 +19,7 @@ struct World {
 /// moto with the dedupe table and the sample log files; the fake Slack Web API.
 async fn world() -> World {
     let moto = Moto::start().expect("moto");
-    opswatch_delivery::store::create_table(&sdk_config(&moto).await, TABLE)
+    opswatch_devkit::dynamodb::create_table(&sdk_config(&moto).await, TABLE)
         .await
         .expect("the dedupe table");
     seed_cloudtrail_logs(&moto).await;

@@ -255,7 +255,7 @@ struct Changes {
 impl Changes {
     async fn start() -> Self {
         let moto = Moto::start().expect("moto");
-        opswatch_delivery::store::create_table(&sdk_config(&moto).await, TABLE)
+        opswatch_devkit::dynamodb::create_table(&sdk_config(&moto).await, TABLE)
             .await
             .expect("the dedupe table");
         Self {
