@@ -54,9 +54,6 @@ const TOKEN_KEYS: &[&str] = &["token", "bot_token", "SLACK_BOT_TOKEN"];
 /// The keys a secret holding a webhook URL may use.
 const WEBHOOK_KEYS: &[&str] = &["url", "webhook_url", "SLACK_WEBHOOK_URL"];
 
-/// A claim outlives the Slack budget by this much before another attempt may take it.
-const CLAIM_MARGIN: Duration = Duration::from_secs(30);
-
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{0}")]
@@ -294,7 +291,7 @@ impl Delivery {
                 config,
                 table,
                 settings.dedupe_ttl,
-                settings.budget + CLAIM_MARGIN,
+                settings.budget + crate::CLAIM_MARGIN,
             )
         });
         if store.is_none() && settings.thread_window.is_some() && slack.has_token() {

@@ -160,8 +160,13 @@ pub struct Delivery {
     when_store_down: WhenStoreDown,
 }
 
-/// A claim outlives its invocation's deadline by this much.
-pub const CLAIM_MARGIN: Duration = Duration::from_secs(30);
+/// A claim outlives its invocation's deadline by this much. Lambda stops an invocation at
+/// its deadline, so the margin covers only what may still be under way at that moment: the
+/// clocks of two hosts (Amazon Time Sync keeps them within a millisecond) and a request sent
+/// just before the end, which Slack may take a moment to show. Whoever takes an expired
+/// claim over looks in Slack before posting, so the margin does not carry exactly-once
+/// alone; a long one only delays the retry after a crash.
+pub const CLAIM_MARGIN: Duration = Duration::from_secs(10);
 
 /// A message's claim, from the pipeline's side.
 enum Taken {
@@ -384,6 +389,10 @@ impl Delivery {
                                 (0, Some(_)) => p.thread_ts.clone().or_else(|| p.ts.clone()),
                                 _ => thread_ts.clone(),
                             };
+                            // A parent found: the thread goes on under it.
+                            if let (0, Some((pk, _)), None) = (index, &thread, &p.thread_ts) {
+                                self.found_parent(pk, &part, &p, message).await;
+                            }
                             break Ok((p, true, next));
                         }
                         Looked::Absent | Looked::CannotLook => {}

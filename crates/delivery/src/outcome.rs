@@ -44,6 +44,8 @@ pub struct Outcome {
     pub(crate) looked: usize,
     /// Messages found already in Slack by such a look (not posted again).
     pub(crate) reconciled: usize,
+    /// Waits for a thread's parent that another invocation was posting.
+    pub(crate) parent_waits: usize,
     /// The invocation's deadline (epoch seconds), when it runs under Lambda's runtime.
     pub(crate) deadline: Option<i64>,
     failures: Vec<UnitFailure>,
@@ -72,6 +74,7 @@ impl Outcome {
             unknown_outcomes: 0,
             looked: 0,
             reconciled: 0,
+            parent_waits: 0,
             deadline: opswatch_support::deadline().and_then(|d| {
                 d.duration_since(std::time::UNIX_EPOCH)
                     .ok()
@@ -116,7 +119,18 @@ impl Outcome {
         self.deduplicated
     }
 
-    /// Messages posted without the dedupe table (it could not be reached).
+    /// Looks in Slack for a message whose outcome was unknown (or whose attempt crashed),
+    /// and how many of them found it there (not posted again).
+    pub fn looked_and_found(&self) -> (usize, usize) {
+        (self.looked, self.reconciled)
+    }
+
+    /// Times an alert found its thread's parent being posted by another invocation and
+    /// waited for it.
+    pub fn parent_waits(&self) -> usize {
+        self.parent_waits
+    }
+
     /// A function's state (in the dedupe table) could not be read or written: counted as
     /// `DedupeUnavailable`.
     pub fn state_unavailable(&mut self) {

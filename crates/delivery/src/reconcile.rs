@@ -9,8 +9,10 @@
 //! `ts`, and not posted again.
 //!
 //! Looking needs `channels:history` (and `groups:history` for private channels) and the
-//! channel's id. Without them, the pipeline says so once and posts again, as webhooks must:
-//! a duplicate is possible there, a loss is not.
+//! channel's id: a channel set by name is looked up once per cold start with
+//! `conversations.list` (`channels:read`, `groups:read`) unless an answer already named it.
+//! Without them, the pipeline says so once and posts again, as webhooks must: a duplicate is
+//! possible there, a loss is not.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -28,7 +30,7 @@ pub(crate) enum Looked {
     Found(Posted),
     /// It is not: post it.
     Absent,
-    /// It cannot be looked for (a webhook, a missing scope, a channel known only by name):
+    /// It cannot be looked for (a webhook, a missing scope):
     /// post it (a duplicate is possible).
     CannotLook,
     /// Slack could not be asked now: leave the message unknown; the retry looks again.
@@ -57,7 +59,20 @@ impl Delivery {
         let oldest = since - LOOK_MARGIN.as_secs() as i64;
         // Where it may be: (channel id, thread).
         let mut places: Vec<(String, Option<String>)> = Vec::new();
-        let configured = self.slack.channel_id(channel);
+        let configured = match self.slack.resolve_channel(channel, setting).await {
+            Ok(id) => id,
+            Err(e) if e.is_configuration() => {
+                if !SAID_NAME.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %e, setting = %setting, channel = %channel, "a message whose outcome is unknown cannot be looked for in a channel named by name without the scopes channels:read and groups:read: add them (or set the channel's id, C…), or a duplicate is possible");
+                }
+                None
+            }
+            Err(e) => {
+                return Looked::Failed(format!(
+                    "Slack may have posted this message, and its channel's id could not be learned to look for it: {e}"
+                ));
+            }
+        };
         match (part.index, thread_ts) {
             (0, _) => {
                 if let Some(id) = &configured {
@@ -85,9 +100,6 @@ impl Delivery {
                     places.push((id.clone(), None));
                 }
             }
-        }
-        if configured.is_none() && !SAID_NAME.swap(true, Ordering::Relaxed) {
-            tracing::warn!(setting = %setting, channel = %channel, "a message whose outcome is unknown cannot be looked for in a channel known only by name until something is posted there: set the channel's id (C…) to look at once");
         }
         if places.is_empty() {
             return Looked::CannotLook;

@@ -96,6 +96,15 @@ pub enum ThreadClaim {
     Open { ts: String, channel: String },
     /// Another invocation began posting the parent at this epoch second.
     Pending { claimed_at: i64 },
+    /// This alert took the thread over from a poster that began at `since` and never
+    /// recorded its parent: it may have posted it (its message key `parent_key`, its
+    /// content `message`). Look for it; found, [`Store::open_thread`] with it and reply;
+    /// else post the parent.
+    TakenOver {
+        since: i64,
+        parent_key: Option<String>,
+        message: Option<String>,
+    },
 }
 
 /// A thread's count as stored: how many replies it has, and the parent to edit.
@@ -352,10 +361,12 @@ impl Store {
                     ts: get_s(&item, "ts"),
                     thread_ts: get_s(&item, "thread_ts"),
                 }),
-                // Our own put, made before an answer was lost and the call retried.
-                _ if get_s(&item, "owner").as_deref() == Some(owner) => {
-                    Ok(Claim::Won { look_since: None })
-                }
+                // Our own put, made before its answer was lost and the call retried. What
+                // it replaced is not known: it may have been a crashed attempt's claim, so
+                // look back as far as any claim can reach.
+                _ if get_s(&item, "owner").as_deref() == Some(owner) => Ok(Claim::Won {
+                    look_since: Some(now - crate::config::LONGEST_CLAIM.as_secs() as i64),
+                }),
                 // Deleted in between (a released claim): the caller tries again.
                 None if item.is_empty() => Ok(Claim::Busy { expires: now }),
                 _ => Ok(Claim::Busy {
@@ -478,7 +489,9 @@ impl Store {
         now: i64,
         window: Duration,
         parent_takes: Duration,
+        parent: (&str, &str),
     ) -> Result<ThreadClaim, StoreError> {
+        let (parent_key, message) = parent;
         let window = window.as_secs() as i64;
         let expires = now + parent_takes.as_secs() as i64;
         // A thread older than the window is over: a new one starts.
@@ -491,6 +504,8 @@ impl Store {
                 "#started < :cutoff OR (#state = :claimed AND #claimed_at < :stale)",
             )
             .item("started", n(now))
+            .item("parent_key", s(parent_key))
+            .item("message", s(message))
             .item(
                 "ttl",
                 n(now + window + self.claim_for.as_secs() as i64 + 3600),
@@ -500,6 +515,18 @@ impl Store {
             .expression_attribute_values(":cutoff", n(now - window))
             .expression_attribute_values(":stale", n(now - parent_takes.as_secs() as i64));
         match self.put_claim(put).await? {
+            // A parent's claim, taken over inside its window: its poster may have posted.
+            Ok(old)
+                if get_s(&old, "state").as_deref() == Some("claimed")
+                    && get_s(&old, "owner").as_deref() != Some(owner)
+                    && get_n(&old, "started").is_some_and(|s| s >= now - window) =>
+            {
+                Ok(ThreadClaim::TakenOver {
+                    since: get_n(&old, "claimed_at").unwrap_or(now - window),
+                    parent_key: get_s(&old, "parent_key"),
+                    message: get_s(&old, "message"),
+                })
+            }
             Ok(_) => Ok(ThreadClaim::Parent),
             Err(item) => match get_s(&item, "state").as_deref() {
                 Some("open") => match (get_s(&item, "ts"), get_s(&item, "channel")) {

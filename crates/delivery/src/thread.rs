@@ -42,12 +42,23 @@ impl Delivery {
                 .alone(part, message, "the dedupe table cannot be reached")
                 .await;
         };
-        let owner = owner_token();
+        // The message's own claim token: after a lost answer, the pipeline that finds the
+        // parent in Slack opens the thread it still holds ([`Delivery::found_parent`]).
+        let owner = part.owner.clone().unwrap_or_else(owner_token);
+        let content = serde_json::to_string(message).unwrap_or_default();
         let mut stale = 0;
         let mut extended = Instant::now();
+        let mut waited = false;
         loop {
             let claim = store
-                .claim_thread(pk, &owner, epoch(), window, self.parent_takes)
+                .claim_thread(
+                    pk,
+                    &owner,
+                    epoch(),
+                    window,
+                    self.parent_takes,
+                    (&part.key, &content),
+                )
                 .await;
             match claim {
                 Err(e) => {
@@ -58,31 +69,35 @@ impl Delivery {
                         .alone(part, message, "the dedupe table cannot be reached")
                         .await;
                 }
-                Ok(ThreadClaim::Parent) => {
-                    return match self
-                        .slack
-                        .post_marked(part.target, message, None, Some(&part.key))
-                        .await
+                Ok(ThreadClaim::TakenOver {
+                    since,
+                    parent_key,
+                    message: parent,
+                }) => {
+                    // Its poster crashed or ran out of time: if its parent is in the
+                    // channel, the thread goes on under it; otherwise this alert starts it.
+                    if let (Some(key), Some(parent)) = (parent_key, parent)
+                        && let Some(p) = self.find_parent(part, &key, since, outcome).await
+                        && let (Some(ts), Some(channel)) = (&p.ts, &p.channel)
                     {
-                        Ok(p) => {
-                            if let (Some(ts), Some(channel)) = (&p.ts, &p.channel) {
-                                let parent = serde_json::to_string(message).unwrap_or_default();
-                                if let Err(e) =
-                                    store.open_thread(pk, &owner, ts, channel, &parent).await
-                                {
-                                    tracing::warn!(error = %e, "the thread's parent was posted but not recorded: the next alert starts another thread");
-                                }
+                        match store.open_thread(pk, &owner, ts, channel, &parent).await {
+                            Ok(()) => continue,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "could not record a thread's parent found after its poster crashed");
+                                return self
+                                    .alone(part, message, "the dedupe table cannot be reached")
+                                    .await;
                             }
-                            let ts = p.ts.clone();
-                            Ok((p, ts))
                         }
-                        Err(e) => {
-                            if let Err(re) = store.release_thread(pk, &owner).await {
-                                tracing::warn!(error = %re, "could not release the thread's claim; it is taken over once its poster's time is up");
-                            }
-                            Err(e)
-                        }
-                    };
+                    }
+                    return self
+                        .post_parent(store, pk, &owner, part, message, &content)
+                        .await;
+                }
+                Ok(ThreadClaim::Parent) => {
+                    return self
+                        .post_parent(store, pk, &owner, part, message, &content)
+                        .await;
                 }
                 Ok(ThreadClaim::Open { ts, channel }) => {
                     match self
@@ -113,6 +128,10 @@ impl Delivery {
                     }
                 }
                 Ok(ThreadClaim::Pending { claimed_at }) => {
+                    if !waited {
+                        waited = true;
+                        outcome.parent_waits += 1;
+                    }
                     // The poster began at `claimed_at`; once its time is up, the next claim
                     // takes the thread over. Until then, wait for the parent's `ts`.
                     let up = claimed_at + self.parent_takes.as_secs() as i64;
@@ -128,6 +147,97 @@ impl Delivery {
                     self.keep_claim(store, part, outcome, &mut extended).await;
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
+            }
+        }
+    }
+
+    /// Post the thread's parent and open the thread under it. A post that failed for
+    /// certain lets the thread go; one whose outcome is unknown keeps it, so that whoever
+    /// finds the parent (this alert's retry, or the alert that takes the thread over) opens
+    /// the thread under it rather than starting a second one.
+    async fn post_parent(
+        &self,
+        store: &Store,
+        pk: &str,
+        owner: &str,
+        part: &Part<'_>,
+        message: &Message,
+        content: &str,
+    ) -> Result<(Posted, Option<String>), SlackError> {
+        match self
+            .slack
+            .post_marked(part.target, message, None, Some(&part.key))
+            .await
+        {
+            Ok(p) => {
+                if let (Some(ts), Some(channel)) = (&p.ts, &p.channel)
+                    && let Err(e) = store.open_thread(pk, owner, ts, channel, content).await
+                {
+                    tracing::warn!(error = %e, "the thread's parent was posted but not recorded: the next alert looks for it when it takes the thread over");
+                }
+                let ts = p.ts.clone();
+                Ok((p, ts))
+            }
+            Err(e) => {
+                if !e.outcome_unknown()
+                    && let Err(re) = store.release_thread(pk, owner).await
+                {
+                    tracing::warn!(error = %re, "could not release the thread's claim; it is taken over once its poster's time is up");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// An alert's first message, posted as a thread's parent after an unknown outcome, was
+    /// found in Slack: open the thread under it, if this alert still holds the thread.
+    pub(crate) async fn found_parent(
+        &self,
+        pk: &str,
+        part: &Part<'_>,
+        p: &Posted,
+        message: &Message,
+    ) {
+        let (Some(store), Some(owner), Some(ts), Some(channel)) =
+            (&self.store, &part.owner, &p.ts, &p.channel)
+        else {
+            return;
+        };
+        let content = serde_json::to_string(message).unwrap_or_default();
+        if let Err(e) = store.open_thread(pk, owner, ts, channel, &content).await {
+            tracing::warn!(error = %e, "could not record a thread's parent found after a lost answer");
+        }
+    }
+
+    /// Look for a thread's parent posted by a poster that crashed (its message key).
+    async fn find_parent(
+        &self,
+        part: &Part<'_>,
+        key: &str,
+        since: i64,
+        outcome: &mut Outcome,
+    ) -> Option<Posted> {
+        let Target::Channel { channel, setting } = part.target else {
+            return None;
+        };
+        let id = match self.slack.resolve_channel(channel, setting).await {
+            Ok(id) => id?,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not learn the channel's id to look for a thread's parent after its poster crashed: this alert starts the thread");
+                return None;
+            }
+        };
+        outcome.looked += 1;
+        let oldest = since - crate::reconcile::LOOK_MARGIN.as_secs() as i64;
+        match self
+            .slack
+            .find_marked(&id, None, key, oldest, setting)
+            .await
+        {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not look for a thread's parent after its poster crashed: this alert starts the thread");
+                None
             }
         }
     }

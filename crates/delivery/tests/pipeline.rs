@@ -224,12 +224,15 @@ async fn claims_are_released_on_failure_and_expire_after_a_crash() {
             look_since: Some(now - 5)
         }
     );
-    // A claim whose put was made but whose answer was lost is found to be ours.
+    // A claim whose put was made but whose answer was lost is found to be ours; what it
+    // replaced is not known, so it looks back as far as a claim can reach.
     assert_eq!(
         s.claim("u", "second", now + 3, now + 63, "src")
             .await
             .unwrap(),
-        Claim::Won { look_since: None }
+        Claim::Won {
+            look_since: Some(now + 3 - opswatch_delivery::config::LONGEST_CLAIM.as_secs() as i64)
+        }
     );
 }
 
@@ -298,6 +301,9 @@ async fn two_cold_starts_racing_make_one_parent_and_one_reply() {
         // uncontended run takes milliseconds either way.
         let patient = [("SLACK_MAX_RETRY_SECONDS", "20")];
         let (a, b) = (w.delivery(&patient).await, w.delivery(&patient).await);
+        // Slack takes a second over each call, so the parent's post is in flight while the
+        // other alert comes for the thread.
+        w.slack.delay(Duration::from_secs(1));
         let key = "111122223333/sg-race";
         let (ra, rb) = tokio::join!(
             deliver(&a, notice("sns/first", Some(key), 1)),
@@ -305,6 +311,12 @@ async fn two_cold_starts_racing_make_one_parent_and_one_reply() {
         );
         ra.1.unwrap();
         rb.1.unwrap();
+        // The race happened: one side found the other's parent on its way and waited.
+        assert_eq!(
+            ra.0.parent_waits() + rb.0.parent_waits(),
+            1,
+            "round {round}: no overlap"
+        );
         let m = w.slack.messages();
         let parents: Vec<_> = m.iter().filter(|x| x.thread_ts.is_none()).collect();
         assert_eq!((m.len(), parents.len()), (2, 1), "round {round}: {m:?}");
@@ -342,7 +354,7 @@ async fn no_table() -> World {
     World {
         _moto: Moto::start().expect("moto"),
         config: sdk("http://127.0.0.1:9").await,
-        slack: SlackApiFake::start(DEMO_TOKEN).await.unwrap(),
+        slack: SlackApiFake::start(DEMO_TOKEN).await.expect("fake Slack"),
     }
 }
 
@@ -431,4 +443,87 @@ async fn routes_send_each_alert_to_its_channel_or_drop_it() {
     };
     assert_eq!(names("security"), ["[critical] root"]);
     assert_eq!(names("alerts"), ["[info] tag"]);
+}
+
+/// The key of an alert's first message, as the pipeline builds it (default route,
+/// `alerts`).
+fn first_key(source: &str) -> String {
+    opswatch_delivery::keys::message(FUNCTION, source, "channel:alerts", 0)
+}
+
+#[tokio::test]
+async fn a_message_whose_answer_was_lost_is_found_in_slack_and_not_posted_again() {
+    let w = world().await;
+    let d = w.delivery(&[]).await;
+    // Slack posts it and the answer never comes; the retry looks first and finds it.
+    w.slack.script([ApiReply::Lost]);
+    let (out, r) = deliver(&d, notice("sns/lost", None, 1)).await;
+    r.unwrap();
+    assert_eq!(w.slack.messages().len(), 1, "posted once");
+    assert_eq!(out.looked_and_found(), (1, 1));
+    assert_eq!(counts(&out), (0, 0), "found, not posted again");
+    // And it is recorded: a redelivery does not look, it knows.
+    let (out, r) = deliver(&d, notice("sns/lost", None, 1)).await;
+    r.unwrap();
+    assert_eq!((counts(&out), out.looked_and_found()), ((0, 1), (0, 0)));
+    assert_eq!(w.slack.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn a_marker_forged_by_a_channel_member_does_not_stop_the_alert() {
+    let w = world().await;
+    let d = w.delivery(&[]).await;
+    let key = first_key("sns/forged");
+    // A person who knows the key (it is in every message's metadata) posts it with a
+    // signature of their own, and with one from another workspace's token.
+    let other = opswatch_slack::BotToken::parse("xoxb-1111-2222-anotherworkspacetoken").unwrap();
+    let theirs = opswatch_slack::marker::MarkKey::from_token(&other).metadata(&key);
+    let mut bad = theirs.clone();
+    bad["event_payload"]["sig"] = serde_json::json!("00".repeat(32));
+    w.slack
+        .post_as_person("C0ALERTS000", "not the alert", theirs);
+    w.slack.post_as_person("C0ALERTS000", "not the alert", bad);
+    // So is the app's own signature, copied into a person's message.
+    let ours = opswatch_slack::marker::MarkKey::from_token(
+        &opswatch_slack::BotToken::parse(DEMO_TOKEN).unwrap(),
+    )
+    .metadata(&key);
+    w.slack
+        .post_as_person("C0ALERTS000", "not the alert either", ours);
+    // The post's answer is a 500: unknown, so it looks, finds only forgeries, and posts.
+    w.slack.script([ApiReply::Status(500)]);
+    let (out, r) = deliver(&d, notice("sns/forged", None, 1)).await;
+    r.unwrap();
+    assert_eq!(out.looked_and_found(), (1, 0));
+    assert_eq!(counts(&out), (1, 0));
+    let bots: Vec<_> = w
+        .slack
+        .messages()
+        .into_iter()
+        .filter(|m| m.bot_id.is_some())
+        .collect();
+    assert_eq!(bots.len(), 1, "the alert was posted");
+    assert!(bots[0].text.contains("fallback"), "{:?}", bots[0]);
+    // The forgeries carried the very key the alert was posted under.
+    assert_eq!(bots[0].metadata["event_payload"]["key"], key.as_str());
+}
+
+#[tokio::test]
+async fn without_history_scopes_a_lost_answer_is_posted_again_and_says_why() {
+    let w = world().await;
+    w.slack.scopes(&["chat:write"]);
+    let d = w.delivery(&[]).await;
+    w.slack.script([ApiReply::Lost]);
+    let (out, r) = deliver(&d, notice("sns/noscope", None, 1)).await;
+    r.unwrap();
+    // It could not look: posted again (a duplicate, as with webhooks), never lost.
+    assert_eq!(w.slack.messages().len(), 2);
+    assert_eq!(counts(&out), (1, 0));
+    let missing: Vec<_> = w
+        .slack
+        .calls()
+        .into_iter()
+        .filter(|c| c.error.as_deref() == Some("missing_scope"))
+        .collect();
+    assert!(!missing.is_empty(), "it tried to look");
 }

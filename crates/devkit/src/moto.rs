@@ -190,12 +190,12 @@ impl Moto {
         format!("http://{}", self.addr)
     }
 
-    /// The environment that points an AWS SDK client (or a function) at this moto.
     /// An AWS SDK configuration for this moto.
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
         sdk_config(&self.endpoint()).await
     }
 
+    /// The environment that points an AWS SDK client (or a function) at this moto.
     pub fn aws_env(&self) -> Vec<(String, String)> {
         [
             ("AWS_ENDPOINT_URL", self.endpoint()),

@@ -84,6 +84,19 @@ pub struct LocalLambda {
     /// Kill the process (SIGKILL) this long after it started, whatever it is doing: a crash
     /// mid-invocation. Its outcome is then [`Outcome::Exited`] without a code.
     pub kill_after: Option<Duration>,
+    /// Kill the process (SIGKILL) as soon as this holds (polled every 5 ms): a crash at a
+    /// chosen point, such as right after a function's third post.
+    pub kill_when: Option<KillWhen>,
+}
+
+/// A condition to kill a process on (see [`LocalLambda::kill_when`]).
+#[derive(Clone)]
+pub struct KillWhen(pub std::sync::Arc<dyn Fn() -> bool + Send + Sync>);
+
+impl std::fmt::Debug for KillWhen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KillWhen(..)")
+    }
 }
 
 /// Variables whose values are secrets: when captured, an invocation that prints one of them
@@ -141,12 +154,19 @@ impl LocalLambda {
             secrets: Vec::new(),
             pause: Duration::ZERO,
             kill_after: None,
+            kill_when: None,
         }
     }
 
     /// Kill the process `after` its start (see [`LocalLambda::kill_after`]).
     pub fn kill_after(mut self, after: Duration) -> Self {
         self.kill_after = Some(after);
+        self
+    }
+
+    /// Kill the process as soon as `condition` holds (see [`LocalLambda::kill_when`]).
+    pub fn kill_when(mut self, condition: impl Fn() -> bool + Send + Sync + 'static) -> Self {
+        self.kill_when = Some(KillWhen(std::sync::Arc::new(condition)));
         self
     }
 
@@ -285,6 +305,7 @@ impl LocalLambda {
         tokio::pin!(deadline);
         let kill = tokio::time::sleep(self.kill_after.unwrap_or(self.timeout));
         tokio::pin!(kill);
+        let mut poll = tokio::time::interval(Duration::from_millis(5));
         let mut exited = None;
         while answers.len() < events.len() {
             tokio::select! {
@@ -311,6 +332,14 @@ impl LocalLambda {
                     let _ = child.wait().await;
                     exited = Some(Outcome::Exited(None));
                     break;
+                }
+                _ = poll.tick(), if self.kill_when.is_some() && exited.is_none() => {
+                    if self.kill_when.as_ref().is_some_and(|k| (k.0)()) {
+                        let _ = child.start_kill();
+                        let _ = child.wait().await;
+                        exited = Some(Outcome::Exited(None));
+                        break;
+                    }
                 }
                 _ = &mut deadline => break,
             }

@@ -21,12 +21,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::Value;
 
+use crate::slack_api::{ApiChaos, Fault, Faults, roll};
+
 /// The hook path the fake serves; any other path answers `404 no_service`.
 pub const HOOK_PATH: &str = "services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX";
 
 /// A scripted reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reply {
+    /// Take the message (as [`Reply::Normal`] would), then never answer: a lost answer.
+    Lost,
     /// Validate the body and answer as Slack would.
     Normal,
     /// Answer with this status and body; `retry_after` adds the header (seconds).
@@ -71,6 +75,11 @@ struct Inner {
     default: Option<Reply>,
     attempts: Vec<Attempt>,
     accepted: Vec<Value>,
+    /// Messages taken whose answer was lost.
+    lost: Vec<Value>,
+    chaos: ApiChaos,
+    rng: u64,
+    faults: Faults,
 }
 
 /// The fake; stops when dropped.
@@ -104,7 +113,25 @@ impl SlackFake {
         self.lock().default = Some(reply);
     }
 
-    /// Messages accepted with `200 ok`, in order.
+    /// Random faults (5xx, 429 with `Retry-After: 0`, lost answers) once the script and
+    /// the default are used up, from a seeded sequence.
+    pub fn chaos(&self, chaos: ApiChaos) {
+        let mut g = self.lock();
+        g.chaos = chaos;
+        g.rng = chaos.seed.max(1);
+    }
+
+    /// The faults served so far (scripted or random).
+    pub fn faults(&self) -> Faults {
+        self.lock().faults
+    }
+
+    /// Messages taken whose answer was lost (they are in [`SlackFake::received`] too).
+    pub fn lost(&self) -> Vec<Value> {
+        self.lock().lost.clone()
+    }
+
+    /// Messages taken (answered `200 ok`, or taken and the answer lost), in order.
     pub fn received(&self) -> Vec<Value> {
         self.lock().accepted.clone()
     }
@@ -128,10 +155,35 @@ async fn hook(
     let reply = {
         let mut g = inner.lock().unwrap_or_else(|p| p.into_inner());
         let next = g.script.pop_front();
-        next.or_else(|| g.default.clone()).unwrap_or(Reply::Normal)
+        let reply = next.or_else(|| g.default.clone()).unwrap_or_else(|| {
+            let chaos = g.chaos;
+            match roll(&chaos, &mut g.rng) {
+                Some(Fault::ServerError) => Reply::server_error(),
+                Some(Fault::RateLimited) => Reply::rate_limited(0),
+                Some(Fault::Lost) => Reply::Lost,
+                None => Reply::Normal,
+            }
+        });
+        match &reply {
+            Reply::Lost => g.faults.lost += 1,
+            Reply::Status { status: 429, .. } => g.faults.rate_limited += 1,
+            Reply::Status { status, .. } if *status >= 500 => g.faults.server_errors += 1,
+            _ => {}
+        }
+        reply
     };
     let text = String::from_utf8_lossy(&body).into_owned();
     let (status, answer, retry_after) = match reply {
+        Reply::Lost => {
+            if let Ok(message) = validate(&path, &headers, &body) {
+                let mut g = inner.lock().unwrap_or_else(|p| p.into_inner());
+                g.accepted.push(message.clone());
+                g.lost.push(message);
+            }
+            record(&inner, 0, text);
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            return StatusCode::GATEWAY_TIMEOUT.into_response();
+        }
         Reply::Hang => {
             record(&inner, 0, text);
             tokio::time::sleep(Duration::from_secs(3600)).await;

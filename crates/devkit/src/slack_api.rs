@@ -26,6 +26,9 @@
 //!   `has_more`; metadata only with `include_all_metadata`. They need the token's scopes
 //!   `channels:history` (public) or `groups:history` (private): without, `missing_scope`
 //!   with `needed` and `provided`, as Slack answers; an unknown thread → `thread_not_found`;
+//! - `conversations.list`: `types` (`public_channel` by default, `private_channel`), each
+//!   needing its scope (`channels:read`, `groups:read`), `exclude_archived`, `limit`,
+//!   `cursor`; channels whose id starts with `G` are the private ones;
 //! - message `ts` values are the wall clock in microseconds, unique and increasing, as
 //!   Slack's are (history's `oldest` compares with them).
 //!
@@ -186,9 +189,15 @@ impl SlackApiFake {
             default: None,
             calls: Vec::new(),
             last_ts: 0,
-            scopes: ["chat:write", "channels:history", "groups:history"]
-                .map(String::from)
-                .to_vec(),
+            scopes: [
+                "chat:write",
+                "channels:history",
+                "groups:history",
+                "channels:read",
+                "groups:read",
+            ]
+            .map(String::from)
+            .to_vec(),
             chaos: ApiChaos::default(),
             rng: 1,
             faults: Faults::default(),
@@ -231,7 +240,8 @@ impl SlackApiFake {
         self.lock().default = Some(reply);
     }
 
-    /// The token's scopes (default: `chat:write`, `channels:history`, `groups:history`).
+    /// The token's scopes (default: `chat:write`, `channels:history`, `groups:history`,
+    /// `channels:read`, `groups:read`).
     pub fn scopes(&self, scopes: &[&str]) {
         self.lock().scopes = scopes.iter().map(|s| s.to_string()).collect();
     }
@@ -412,24 +422,40 @@ async fn api(
 
 /// The next random reply (after the script): a fault, or [`ApiReply::Normal`].
 fn chaos(g: &mut Inner) -> ApiReply {
-    let c = g.chaos;
-    if c.server_error_per_mille + c.rate_limited_per_mille + c.lost_per_mille == 0 {
-        return ApiReply::Normal;
+    match roll(&g.chaos, &mut g.rng) {
+        Some(Fault::ServerError) => ApiReply::Status(500),
+        Some(Fault::RateLimited) => ApiReply::RateLimited(0),
+        Some(Fault::Lost) => ApiReply::Lost,
+        None => ApiReply::Normal,
     }
-    let mut x = g.rng;
+}
+
+/// A random fault.
+pub(crate) enum Fault {
+    ServerError,
+    RateLimited,
+    Lost,
+}
+
+/// The next draw of `chaos` from the xorshift state `rng`: a fault, or none.
+pub(crate) fn roll(c: &ApiChaos, rng: &mut u64) -> Option<Fault> {
+    if c.server_error_per_mille + c.rate_limited_per_mille + c.lost_per_mille == 0 {
+        return None;
+    }
+    let mut x = *rng;
     x ^= x >> 12;
     x ^= x << 25;
     x ^= x >> 27;
-    g.rng = x;
+    *rng = x;
     let r = (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as u32 % 1000;
     if r < c.server_error_per_mille {
-        ApiReply::Status(500)
+        Some(Fault::ServerError)
     } else if r < c.server_error_per_mille + c.rate_limited_per_mille {
-        ApiReply::RateLimited(0)
+        Some(Fault::RateLimited)
     } else if r < c.server_error_per_mille + c.rate_limited_per_mille + c.lost_per_mille {
-        ApiReply::Lost
+        Some(Fault::Lost)
     } else {
-        ApiReply::Normal
+        None
     }
 }
 
@@ -552,6 +578,66 @@ fn read_history(g: &Inner, method: &str, args: &serde_json::Map<String, Value>) 
     json!({"ok": true, "messages": messages, "has_more": has_more, "response_metadata": {"next_cursor": next}})
 }
 
+/// `conversations.list`: `types` (default `public_channel`) each need their scope
+/// (`channels:read`, `groups:read`), `exclude_archived`, `limit`, `cursor`.
+fn list_channels(g: &Inner, args: &serde_json::Map<String, Value>) -> Value {
+    let str_arg = |k: &str| args.get(k).and_then(Value::as_str).map(str::to_owned);
+    let types = str_arg("types").unwrap_or_else(|| "public_channel".into());
+    let mut private = false;
+    let mut public = false;
+    for t in types.split(',').map(str::trim) {
+        let needed = match t {
+            "public_channel" => {
+                public = true;
+                "channels:read"
+            }
+            "private_channel" => {
+                private = true;
+                "groups:read"
+            }
+            _ => return fail("invalid_types"),
+        };
+        if !g.scopes.iter().any(|s| s == needed) {
+            return json!({"ok": false, "error": "missing_scope", "needed": needed, "provided": g.scopes.join(",")});
+        }
+    }
+    let exclude_archived = str_arg("exclude_archived").is_some_and(|v| v == "true" || v == "1");
+    let limit = str_arg("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(100)
+        .clamp(1, 1000);
+    let offset = str_arg("cursor")
+        .and_then(|c| {
+            c.strip_prefix("next:")
+                .and_then(|n| n.parse::<usize>().ok())
+        })
+        .unwrap_or(0);
+    let all: Vec<&Channel> = g
+        .channels
+        .iter()
+        .filter(|c| {
+            if c.id.starts_with('G') {
+                private
+            } else {
+                public
+            }
+        })
+        .filter(|c| !(exclude_archived && c.archived))
+        .collect();
+    let page: Vec<Value> = all
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|c| json!({"id": c.id, "name": c.name, "is_archived": c.archived, "is_member": c.member, "is_private": c.id.starts_with('G')}))
+        .collect();
+    let next = if all.len() > offset + limit {
+        format!("next:{}", offset + limit)
+    } else {
+        String::new()
+    };
+    json!({"ok": true, "channels": page, "response_metadata": {"next_cursor": next}})
+}
+
 fn fail(code: &str) -> Value {
     json!({"ok": false, "error": code})
 }
@@ -595,6 +681,7 @@ fn handle(g: &mut Inner, method: &str, headers: &HeaderMap, body: &[u8]) -> Valu
             | "auth.test"
             | "conversations.history"
             | "conversations.replies"
+            | "conversations.list"
     ) {
         return fail("unknown_method");
     }
@@ -620,6 +707,9 @@ fn handle(g: &mut Inner, method: &str, headers: &HeaderMap, body: &[u8]) -> Valu
     }
     if method == "auth.test" {
         return json!({"ok": true, "url": "https://fake.slack.com/", "team": "Fake", "user": "opswatch", "team_id": "T0FAKE0000", "user_id": "U0OPSWATCH", "bot_id": BOT_ID});
+    }
+    if method == "conversations.list" {
+        return list_channels(g, &args);
     }
     if method.starts_with("conversations.") {
         return read_history(g, method, &args);

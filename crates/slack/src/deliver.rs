@@ -65,6 +65,9 @@ impl Target {
 /// Pages of history [`Slack::find_marked`] reads at most (200 messages each).
 const FIND_PAGES: usize = 10;
 
+/// Pages of `conversations.list` [`Slack::resolve_channel`] reads at most (1,000 each).
+const LIST_PAGES: usize = 20;
+
 /// The shortest attempt worth making: below this the budget is spent.
 const MIN_ATTEMPT: Duration = Duration::from_millis(500);
 
@@ -367,6 +370,53 @@ impl Slack {
     /// message this app posted (its `bot_id`) whose marker's signature verifies counts: a
     /// channel member cannot forge one to silence an alert. Needs `channels:history`
     /// (`groups:history` for a private channel): without it, Slack's `missing_scope`.
+    /// The id of `channel` (an id, or a name learned from an answer this cold start, or
+    /// looked up with `conversations.list`, which needs `channels:read` and
+    /// `groups:read`). `None`: no channel of that name the app can see.
+    pub async fn resolve_channel(
+        &self,
+        channel: &str,
+        setting: &str,
+    ) -> Result<Option<String>, SlackError> {
+        if let Some(id) = self.channel_id(channel) {
+            return Ok(Some(id));
+        }
+        let name = channel.trim().trim_start_matches('#');
+        let mut body = json!({
+            "types": "public_channel,private_channel",
+            "exclude_archived": "true",
+            "limit": "1000",
+        });
+        for _page in 0..LIST_PAGES {
+            let answer = self
+                .call(Call::Api {
+                    token: self.token()?,
+                    method: "conversations.list",
+                    body: body.clone(),
+                    channel,
+                    setting,
+                    form: true,
+                    once_unknown: false,
+                })
+                .await?
+                .answer;
+            for c in answer["channels"].as_array().into_iter().flatten() {
+                if let (Some(n), Some(id)) = (c["name"].as_str(), c["id"].as_str())
+                    && n == name
+                    && crate::marker::looks_like_channel_id(id)
+                {
+                    self.learn_channel(name, id);
+                    return Ok(Some(id.to_owned()));
+                }
+            }
+            match answer["response_metadata"]["next_cursor"].as_str() {
+                Some(c) if !c.is_empty() => body["cursor"] = json!(c),
+                _ => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+
     pub async fn find_marked(
         &self,
         channel: &str,

@@ -428,11 +428,27 @@ async fn a_log_file_whose_post_fails_midway_posts_the_rest_on_redelivery_each_ev
 }
 
 #[tokio::test]
-async fn an_unreachable_table_posts_anyway_with_a_warning_and_a_metric() {
+async fn an_unreachable_table_fails_closed_and_dedupe_unavailable_post_posts_anyway() {
     let w = world().await;
+    // By default nothing is posted without its claim: the invocation fails, and the event
+    // source (SNS's retries, then the DLQ) delivers it again.
     let invoked = w
         .lambda(CONFIG, "config-change-notifier")
         .env("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9")
+        .invoke(&event("config/security-group-ingress.json"))
+        .await
+        .expect("runs");
+    let (error_type, message) = error(&invoked);
+    assert_eq!(error_type, "SlackDeliveryFailed", "{message}");
+    assert!(message.contains("DEDUPE_UNAVAILABLE=post"), "{message}");
+    assert!(w.api.messages().is_empty(), "posted without a claim");
+    assert_eq!(emf(&invoked)["DedupeUnavailable"], 1);
+
+    // DEDUPE_UNAVAILABLE=post: better twice than never, said in a warning and a metric.
+    let invoked = w
+        .lambda(CONFIG, "config-change-notifier")
+        .env("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9")
+        .env("DEDUPE_UNAVAILABLE", "post")
         .invoke(&event("config/security-group-ingress.json"))
         .await
         .expect("runs");

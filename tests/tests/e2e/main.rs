@@ -7,6 +7,7 @@ mod bad_input;
 mod cloudtrail_event_handler;
 mod config_change_notifier;
 mod delivery;
+mod faults;
 mod rds_maintenance_checker;
 mod rds_reports;
 mod security;
