@@ -285,13 +285,17 @@ pub fn check_template() -> Result<(), String> {
     }
     let template: Value = serde_json::from_slice(&out.stdout)
         .map_err(|e| format!("the SAM transform's output: {e}"))?;
-    let problems = check(&template, &crate::root().join("crates"));
+    let mut problems = check(&template, &crate::root().join("crates"));
+    problems.extend(crate::redelivery::check(
+        &template,
+        &crate::root().join("crates"),
+    ));
     let roles = template["Resources"].as_object().map_or(0, |r| {
         r.values().filter(|r| r["Type"] == "AWS::IAM::Role").count()
     });
     if problems.is_empty() {
         eprintln!(
-            "template IAM: {roles} roles, no wildcard action, each function only the services it calls"
+            "template IAM: {roles} roles, no wildcard action, each function only the services it calls; DedupeTtl outlasts every queue's redeliveries, and every posting function alarms on DedupeUnavailable"
         );
         Ok(())
     } else {

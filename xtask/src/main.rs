@@ -21,6 +21,7 @@ mod load;
 mod package;
 mod preview;
 mod python;
+mod redelivery;
 mod rules;
 mod show;
 mod test;
