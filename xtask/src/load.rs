@@ -10,6 +10,12 @@
 //! posted again — the run fails otherwise). The difference per Slack message between
 //! the first two is what exactly once costs (against moto, which serves one call at a time:
 //! an upper bound of DynamoDB's cost).
+//!
+//! Then (alone: `cargo xtask bench load reconcile`) the reconcile step, which only the Web API can take (it reads the channel's
+//! history): 1,000 CloudTrail log files posted through the fake Web API, and 1,000 more
+//! whose every message's first post is answered with a 500, so that each is looked for
+//! before it is posted again. The difference per message is what a look costs; the run fails
+//! if any message is posted twice or not at all.
 
 use std::io::Write;
 use std::time::Duration;
@@ -81,20 +87,40 @@ fn check(name: &str, answers: &[Invoked]) -> Result<(f64, f64), String> {
     Ok((secs, peak))
 }
 
-pub async fn bench() -> Result<(), String> {
+/// `only`: `reconcile` runs the reconcile rows alone; a function's name, its rows alone.
+pub async fn bench(only: Option<&str>) -> Result<(), String> {
     crate::python::ensure()?;
-    let names = [
+    let all = [
         "cloudtrail-event-handler",
         "sendgrid-bounce-poller",
         "rds-maintenance-checker",
         "audit-log-watcher",
     ];
-    eprintln!("bench load: building {} (release)", names.join(", "));
-    crate::build_bins(&names, true)?;
+    if let Some(o) = only
+        && o != "reconcile"
+        && !all.contains(&o)
+    {
+        return Err(format!(
+            "bench load {o}: unknown; known: reconcile, {}",
+            all.join(", ")
+        ));
+    }
+    let names: Vec<&str> = match only {
+        None => all.to_vec(),
+        Some("reconcile") => Vec::new(),
+        Some(f) => vec![f],
+    };
+    let build: &[&str] = if names.is_empty() {
+        &["cloudtrail-event-handler"]
+    } else {
+        &names
+    };
+    eprintln!("bench load: building {} (release)", build.join(", "));
+    crate::build_bins(build, true)?;
     let tables = Moto::start_with(&crate::python::bin("moto_server"))?;
     let config = tables.sdk_config().await;
     let mut rows = Vec::new();
-    for function in names {
+    for function in names.iter().copied() {
         opswatch_devkit::dynamodb::create_table(&config, function).await?;
         let d = Dedupe {
             endpoint: tables.endpoint(),
@@ -119,6 +145,14 @@ pub async fn bench() -> Result<(), String> {
         }
     }
 
+    let reconcile_rows = match only {
+        None | Some("reconcile") => {
+            let (web, looked) = reconcile(&tables).await?;
+            vec![web, looked]
+        }
+        Some(_) => Vec::new(),
+    };
+
     println!(
         "\nload: release binaries behind the local Runtime API, one warm process each, one run"
     );
@@ -126,7 +160,7 @@ pub async fn bench() -> Result<(), String> {
         "{:<26} {:<12} {:<44} {:>6} {:>9} {:>12} {:>9} {:>10}",
         "function", "mode", "load", "invoc.", "seconds", "items/s", "messages", "peak RSS"
     );
-    for r in &rows {
+    for r in rows.iter().chain(&reconcile_rows) {
         println!(
             "{:<26} {:<12} {:<44} {:>6} {:>9.2} {:>12.0} {:>9} {:>7.1} MB",
             r.function,
@@ -157,16 +191,128 @@ pub async fn bench() -> Result<(), String> {
             again.messages,
         );
     }
+    let [web, looked] = reconcile_rows.as_slice() else {
+        return Ok(());
+    };
+    let n = web.messages.max(1) as f64;
+    let per = |r: &Row| r.secs * 1000.0 / n;
+    println!(
+        "\nthe reconcile step (Web API; it runs only after an unknown outcome or a crashed attempt), per Slack message:\n\
+         {:<26} {} message(s): posted {:.2} ms; first post a 500, looked for, posted {:.2} ms (look + failed attempt +{:.2} ms, {:.1}x), none posted twice",
+        web.function,
+        web.messages,
+        per(web),
+        per(looked),
+        per(looked) - per(web),
+        per(looked) / per(web),
+    );
     Ok(())
 }
 
-/// 10,000 SQS messages (10 invocations of 1,000), each announcing its own log file in
-/// moto S3 (the 40-record sample: 9 write calls, the rest reads and a service event).
+/// 10,000 SQS messages (10 invocations of 1,000), each announcing its own log file.
 async fn cloudtrail(
     dedupe: Option<&Dedupe>,
     again: bool,
     slack: &SlackFake,
 ) -> Result<Row, String> {
+    let (moto, events) = cloudtrail_load(10_000).await?;
+    let before = slack.received().len();
+    eprintln!("bench load: cloudtrail-event-handler, 10,000 SQS messages");
+    let answers = lambda("cloudtrail-event-handler", moto.aws_env(), slack, dedupe)
+        .invoke_many(&events)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (secs, peak_mb) = check_batches("cloudtrail-event-handler", &answers)?;
+    Ok(Row {
+        function: "cloudtrail-event-handler",
+        mode: mode(dedupe, again),
+        load: "10,000 SQS messages → 10,000 S3 log files".into(),
+        items: 10_000,
+        invocations: answers.len(),
+        secs,
+        messages: slack.received().len() - before,
+        peak_mb,
+    })
+}
+
+/// Like [`check`], and no SQS message may have failed.
+fn check_batches(name: &str, answers: &[Invoked]) -> Result<(f64, f64), String> {
+    let checked = check(name, answers)?;
+    for a in answers {
+        if let Outcome::Response(r) = &a.outcome
+            && r.contains("\"itemIdentifier\"")
+        {
+            return Err(format!("{name}: items failed: {r}"));
+        }
+    }
+    Ok(checked)
+}
+
+/// The reconcile step's cost (Web API mode, which alone can look): 1,000 log files posted
+/// with the dedupe table, then 1,000 others whose every message's first post is answered
+/// with a 500 (Slack may have taken it), so each is looked for in the channel before it is
+/// posted again. Both in one fake workspace; the second run must post each message once.
+async fn reconcile(tables: &Moto) -> Result<(Row, Row), String> {
+    let api = opswatch_devkit::SlackApiFake::start(opswatch_devkit::slack_api::DEMO_TOKEN)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut rows = Vec::new();
+    for (run, unknown) in [("web-api", false), ("reconcile", true)] {
+        let table = format!("reconcile-{run}");
+        opswatch_devkit::dynamodb::create_table(&tables.sdk_config().await, &table).await?;
+        let (moto, events) = cloudtrail_load(1_000).await?;
+        if unknown {
+            api.fail_first_posts();
+        }
+        let before = api.messages().len();
+        let function = LocalLambda::new(
+            crate::binary("cloudtrail-event-handler", true),
+            "cloudtrail-event-handler",
+        )
+        .envs(moto.aws_env())
+        .env("SLACK_BOT_TOKEN", opswatch_devkit::slack_api::DEMO_TOKEN)
+        .env("SLACK_CHANNEL", "#alerts")
+        .env("SLACK_API_URL", api.url())
+        .env("THREADS", "off")
+        .env("DEDUPE_TABLE", &table)
+        .env("AWS_ENDPOINT_URL_DYNAMODB", tables.endpoint())
+        .env("LOG_LEVEL", "error");
+        eprintln!("bench load: cloudtrail-event-handler, Web API, 1,000 SQS messages ({run})");
+        let answers = function
+            .invoke_many(&events)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (secs, peak_mb) = check_batches("cloudtrail-event-handler", &answers)?;
+        rows.push(Row {
+            function: "cloudtrail-event-handler",
+            mode: run,
+            load: if unknown {
+                "1,000 log files, every first post a 500".into()
+            } else {
+                "1,000 log files, Web API".into()
+            },
+            items: 1_000,
+            invocations: answers.len(),
+            secs,
+            messages: api.messages().len() - before,
+            peak_mb,
+        });
+    }
+    let (Some(lookup), Some(plain)) = (rows.pop(), rows.pop()) else {
+        return Err("reconcile: two runs expected".into());
+    };
+    if lookup.messages != plain.messages {
+        return Err(format!(
+            "reconcile: {} messages after unknown outcomes, {} without: a look failed to prevent or allow a post",
+            lookup.messages, plain.messages
+        ));
+    }
+    Ok((plain, lookup))
+}
+
+/// `n` SQS messages (batches of 1,000), each announcing its own log file in a fresh moto's
+/// S3 (the 40-record sample: 9 write calls, the rest reads and a service event).
+async fn cloudtrail_load(n: usize) -> Result<(Moto, Vec<Vec<u8>>), String> {
     let moto = Moto::start_with(&crate::python::bin("moto_server"))?;
     let files = opswatch_devkit::fixtures::cloudtrail_log_files(&crate::root())
         .map_err(|e| format!("the CloudTrail sample: {e}"))?;
@@ -182,7 +328,7 @@ async fn cloudtrail(
         .send()
         .await
         .map_err(|e| format!("moto: {e:?}"))?;
-    let keys: Vec<String> = (0..10_000)
+    let keys: Vec<String> = (0..n)
         .map(|i| key.replace("_mixed.json.gz", &format!("_load{i:05}.json.gz")))
         .collect();
     for k in &keys {
@@ -194,9 +340,9 @@ async fn cloudtrail(
             .await
             .map_err(|e| format!("seeding {k}: {e:?}"))?;
     }
-    let events: Vec<Vec<u8>> = (0..10)
+    let events: Vec<Vec<u8>> = (0..n.div_ceil(1000))
         .map(|batch| {
-            let records: Vec<Value> = (0..1000)
+            let records: Vec<Value> = (0..1000.min(n - batch * 1000))
                 .map(|i| {
                     let n = batch * 1000 + i;
                     json!({
@@ -215,30 +361,7 @@ async fn cloudtrail(
             json!({ "Records": records }).to_string().into_bytes()
         })
         .collect();
-    let before = slack.received().len();
-    eprintln!("bench load: cloudtrail-event-handler, 10,000 SQS messages");
-    let answers = lambda("cloudtrail-event-handler", moto.aws_env(), slack, dedupe)
-        .invoke_many(&events)
-        .await
-        .map_err(|e| e.to_string())?;
-    let (secs, peak_mb) = check("cloudtrail-event-handler", &answers)?;
-    for a in &answers {
-        if let Outcome::Response(r) = &a.outcome
-            && r.contains("\"itemIdentifier\"")
-        {
-            return Err(format!("cloudtrail-event-handler: items failed: {r}"));
-        }
-    }
-    Ok(Row {
-        function: "cloudtrail-event-handler",
-        mode: mode(dedupe, again),
-        load: "10,000 SQS messages → 10,000 S3 log files".into(),
-        items: 10_000,
-        invocations: answers.len(),
-        secs,
-        messages: slack.received().len() - before,
-        peak_mb,
-    })
+    Ok((moto, events))
 }
 
 /// 10,000 bounces in one 10-minute window: 20 pages of SendGrid's 500.

@@ -168,11 +168,11 @@ fn main() -> ExitCode {
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("das") => runtime.block_on(das::bench(&args[2..])),
             Some("cloudtrail") => ct::bench(),
-            Some("load") => runtime.block_on(load::bench()),
+            Some("load") => runtime.block_on(load::bench(args.get(2).map(String::as_str))),
             None => runtime
                 .block_on(das::bench(&[]))
                 .and_then(|()| ct::bench())
-                .and_then(|()| runtime.block_on(load::bench())),
+                .and_then(|()| runtime.block_on(load::bench(None))),
             Some(other) => Err(format!(
                 "unknown benchmark {other}; known: das, cloudtrail, load"
             )),

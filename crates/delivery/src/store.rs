@@ -758,10 +758,23 @@ impl Store {
         if get_n(&item, "ttl").is_some_and(|t| t < now) {
             return Ok(None);
         }
-        Ok(get_s(&item, "body").map(|body| Saved {
-            body,
-            version: get_n(&item, "version").unwrap_or(0),
-        }))
+        let version = get_n(&item, "version").unwrap_or(0);
+        // A state larger than one item: its parts, written before this head named them.
+        if let (Some(prefix), Some(parts)) = (get_s(&item, "parts_at"), get_n(&item, "parts")) {
+            let mut body = String::new();
+            for i in 0..parts {
+                let part = self.get(&format!("{prefix}#{i}")).await?;
+                let Some(text) = part.as_ref().and_then(|p| get_s(p, "body")) else {
+                    return Err(StoreError {
+                        table: self.table.clone(),
+                        why: format!("part {i} of {parts} of the state {pk} is missing"),
+                    });
+                };
+                body.push_str(&text);
+            }
+            return Ok(Some(Saved { body, version }));
+        }
+        Ok(get_s(&item, "body").map(|body| Saved { body, version }))
     }
 
     /// Write the state `pk` if it is still the version read (`None`: if there was none, or
@@ -775,14 +788,38 @@ impl Store {
         now: i64,
         keep: Duration,
     ) -> Result<bool, StoreError> {
-        let put = self
+        let ttl = now + keep.as_secs() as i64;
+        let mut put = self
             .client
             .put_item()
             .table_name(&self.table)
             .item("pk", s(pk))
-            .item("body", s(body))
             .item("version", n(read.unwrap_or(0) + 1))
-            .item("ttl", n(now + keep.as_secs() as i64));
+            .item("ttl", n(ttl))
+            .return_values(ReturnValue::AllOld);
+        if body.len() <= STATE_PART {
+            put = put.item("body", s(body));
+        } else {
+            // Too large for one item (400 KB): the parts go first, under a prefix of this
+            // write's own, and the head names them only once they are all there. A reader
+            // sees the old state or the new, never a mix; a write that loses the race
+            // leaves parts nobody names, which expire.
+            let prefix = format!("{pk}#part#{}", crate::owner_token());
+            let parts = split_at_chars(body, STATE_PART);
+            for (i, part) in parts.iter().enumerate() {
+                let call = self
+                    .client
+                    .put_item()
+                    .table_name(&self.table)
+                    .item("pk", s(format!("{prefix}#{i}")))
+                    .item("body", s(*part))
+                    .item("ttl", n(ttl));
+                self.written(retried(|| call.clone().send()).await)?;
+            }
+            put = put
+                .item("parts_at", s(&prefix))
+                .item("parts", n(parts.len() as i64));
+        }
         let put = match read {
             Some(v) => put
                 .condition_expression("#version = :read")
@@ -794,6 +831,44 @@ impl Store {
                 .expression_attribute_values(":now", n(now)),
         };
         let result = retried(|| put.clone().send()).await;
-        Ok(matches!(self.written(result)?, Written::Made(_)))
+        let Written::Made(out) = self.written(result)? else {
+            return Ok(false);
+        };
+        // The parts of the state this write replaced are no longer named: delete them
+        // (what fails here expires with its TTL).
+        let old = out.attributes.unwrap_or_default();
+        if let (Some(prefix), Some(parts)) = (get_s(&old, "parts_at"), get_n(&old, "parts")) {
+            for i in 0..parts {
+                let call = self
+                    .client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .key("pk", s(format!("{prefix}#{i}")));
+                if let Err(e) = self.written(retried(|| call.clone().send()).await) {
+                    tracing::debug!(error = %e, "an old part of a state was not deleted; it expires");
+                }
+            }
+        }
+        Ok(true)
     }
+}
+
+/// The most of a state's body one item holds (DynamoDB's item limit is 400 KB, names and
+/// other attributes included).
+pub const STATE_PART: usize = 300_000;
+
+/// `text` in pieces of at most `max` bytes, cut at character boundaries.
+fn split_at_chars(text: &str, max: usize) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut cut = rest.len().min(max);
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let (part, tail) = rest.split_at(cut);
+        parts.push(part);
+        rest = tail;
+    }
+    parts
 }

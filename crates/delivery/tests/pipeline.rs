@@ -527,3 +527,37 @@ async fn without_history_scopes_a_lost_answer_is_posted_again_and_says_why() {
         .collect();
     assert!(!missing.is_empty(), "it tried to look");
 }
+
+#[tokio::test]
+async fn a_state_larger_than_one_item_is_split_and_read_back_whole() {
+    let w = world().await;
+    let d = w.delivery(&[]).await;
+    let keep = Duration::from_secs(3600);
+    // About 1.2 MB, with multi-byte characters across the cuts.
+    let big: String = (0..40_000)
+        .map(|i| format!("{{\"é{i:06}\":\"ü-{i}\"}},"))
+        .collect();
+    assert!(big.len() > 3 * opswatch_delivery::store::STATE_PART);
+    assert!(d.save_state("big", &big, None, keep).await.unwrap());
+    let saved = d.load_state("big").await.unwrap().expect("saved");
+    assert_eq!((saved.body == big, saved.version), (true, 1));
+    // A second write from the same read loses, and the state stays whole.
+    assert!(!d.save_state("big", "other", None, keep).await.unwrap());
+    // The next version replaces it (small again), and the old parts are gone.
+    assert!(d.save_state("big", "small", Some(1), keep).await.unwrap());
+    let saved = d.load_state("big").await.unwrap().expect("saved");
+    assert_eq!((saved.body.as_str(), saved.version), ("small", 2));
+    let client = aws_sdk_dynamodb::Client::new(&w.config);
+    let items = client.scan().table_name(TABLE).send().await.unwrap();
+    let parts = items
+        .items()
+        .iter()
+        .filter(|i| {
+            i.get("pk")
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|k| k.contains("#part#"))
+        })
+        .count();
+    // The replaced state's parts were deleted.
+    assert_eq!(parts, 0);
+}

@@ -155,6 +155,9 @@ struct Inner {
     rng: u64,
     faults: Faults,
     delay: Duration,
+    /// Answer the first `chat.postMessage` of each marker key with a 500 (not posted).
+    fail_first_posts: bool,
+    keys_seen: std::collections::HashSet<String>,
 }
 
 /// The fake; stops when dropped.
@@ -202,6 +205,8 @@ impl SlackApiFake {
             rng: 1,
             faults: Faults::default(),
             delay: Duration::ZERO,
+            fail_first_posts: false,
+            keys_seen: Default::default(),
         }));
         let app = Router::new()
             .route("/api/{method}", post(api))
@@ -251,6 +256,13 @@ impl SlackApiFake {
         let mut g = self.lock();
         g.chaos = chaos;
         g.rng = chaos.seed.max(1);
+    }
+
+    /// From now on, the first `chat.postMessage` carrying each marker key (its metadata's
+    /// `event_payload.key`) is answered with a 500 without posting: every message's first
+    /// outcome is unknown, so the poster looks before posting it again.
+    pub fn fail_first_posts(&self) {
+        self.lock().fail_first_posts = true;
     }
 
     /// Wait this long before handling each call.
@@ -344,9 +356,16 @@ async fn api(
     let reply = {
         let mut g = lock(&inner);
         let next = g.script.pop_front();
-        let reply = next
+        let mut reply = next
             .or_else(|| g.default.clone())
             .unwrap_or_else(|| chaos(&mut g));
+        if g.fail_first_posts
+            && method == "chat.postMessage"
+            && let Some(key) = marker_key(&headers, &body)
+            && g.keys_seen.insert(key)
+        {
+            reply = ApiReply::Status(500);
+        }
         match reply {
             ApiReply::Status(_) => g.faults.server_errors += 1,
             ApiReply::RateLimited(_) => g.faults.rate_limited += 1,
@@ -636,6 +655,16 @@ fn list_channels(g: &Inner, args: &serde_json::Map<String, Value>) -> Value {
         String::new()
     };
     json!({"ok": true, "channels": page, "response_metadata": {"next_cursor": next}})
+}
+
+/// The marker key in a `chat.postMessage`'s metadata, if any.
+fn marker_key(headers: &HeaderMap, body: &[u8]) -> Option<String> {
+    let args = arguments(headers, body).ok()?;
+    let metadata = match args.get("metadata")? {
+        Value::String(s) => serde_json::from_str(s).ok()?,
+        v => v.clone(),
+    };
+    metadata["event_payload"]["key"].as_str().map(str::to_owned)
 }
 
 fn fail(code: &str) -> Value {

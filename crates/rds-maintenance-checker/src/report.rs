@@ -12,7 +12,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Change, Pending, count_changes, window_spec};
+use crate::model::{Applies, Change, Pending, count_changes, window_spec};
+
+/// The reminder mark of an action being applied now (opted in `immediate`).
+const IMMEDIATE: i64 = -1;
 
 /// What was delivered of one action.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,8 +114,14 @@ pub fn report(state: &State, pending: &[Pending], now: i64, remind: i64) -> Repo
     };
     for p in pending {
         let k = key(p);
-        let at = p.applies(now).at(now);
-        let near = at.filter(|t| *t <= now + remind);
+        let applies = p.applies(now);
+        let at = applies.at(now);
+        // What a reminder is for: an apply time within the horizon. An opted-in action
+        // applies "now" on every run: it is one apply time, reminded of once.
+        let near = match applies {
+            Applies::Immediately => Some(IMMEDIATE),
+            _ => at.filter(|t| *t <= now + remind),
+        };
         let w = window_spec(p).map(str::to_owned);
         let d = dates(p);
         let before = state.actions.get(&k);
@@ -269,6 +278,28 @@ mod tests {
             run(&mut state, std::slice::from_ref(&a), next_week - 5 * H),
             [("a".into(), Change::Reminder)]
         );
+    }
+
+    #[test]
+    fn an_immediate_opt_in_still_pending_is_shown_once_not_on_every_run() {
+        let mut state = State::default();
+        let a = Pending {
+            opt_in_status: Some("immediate".into()),
+            ..action("a", "mon:09:00-mon:09:30", MONDAY + 30 * 24 * H)
+        };
+        let now = MONDAY;
+        assert!(matches!(a.applies(now), Applies::Immediately));
+        assert_eq!(
+            run(&mut state, std::slice::from_ref(&a), now),
+            [("a".into(), Change::New)]
+        );
+        // Runs every hour while RDS works on it: nothing new to say.
+        for hour in 1..48 {
+            assert_eq!(
+                run(&mut state, std::slice::from_ref(&a), now + hour * H),
+                []
+            );
+        }
     }
 
     #[test]

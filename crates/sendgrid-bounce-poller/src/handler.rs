@@ -19,6 +19,10 @@ pub struct Poller {
     pub interval: i64,
     /// Longest window asked of SendGrid at once (`MAX_WINDOW`).
     pub max_window: i64,
+    /// How far behind the schedule's time a window ends (`SETTLE_DELAY`): an entry that
+    /// SendGrid shows a little after its `created` time is still in the window that covers
+    /// it when that window is read.
+    pub settle: i64,
     pub notify_when_empty: bool,
     pub mask_emails: bool,
     /// Entries of one list in one window that make a warning; fewer are info.
@@ -60,7 +64,8 @@ impl Poller {
     }
 
     async fn run(&self, event: &Value, out: &mut Outcome) -> Result<(), Stop> {
-        let end = opswatch_support::scheduled_time(event).map_err(|e| (BAD_INPUT, e))?;
+        let end =
+            opswatch_support::scheduled_time(event).map_err(|e| (BAD_INPUT, e))? - self.settle;
         let checkpoint = match &self.checkpoint {
             Some(c) => c.read().await.map_err(checkpoint_error)?,
             None => None,
@@ -76,18 +81,24 @@ impl Poller {
         let mut total = 0;
         // One rate-limit budget for the whole run, across pages, lists and windows.
         let mut waited = Waited::default();
-        for (a, b) in windows {
+        'windows: for (n, (a, b)) in windows.into_iter().enumerate() {
             out.received(1);
             let mut found: Vec<(List, Vec<Bounce>)> = Vec::with_capacity(self.lists.len());
             for &list in &self.lists {
-                let entries = self
-                    .sendgrid
-                    .list(list, a, b - 1, &mut waited)
-                    .await
-                    .map_err(|e| {
+                let entries = match self.sendgrid.list(list, a, b - 1, &mut waited).await {
+                    Ok(entries) => entries,
+                    // The run's page budget is spent after whole windows: they stand, the
+                    // checkpoint is past them, and the next run goes on from there.
+                    Err(e) if e.is_page_cap() && n > 0 => {
+                        tracing::warn!(pages = waited.1, next = %render::time(a), "SENDGRID_MAX_PAGES reached: the rest of the backlog is read by the next runs");
+                        out.set("pageCapReached", true);
+                        break 'windows;
+                    }
+                    Err(e) => {
                         let (t, m) = sendgrid_error(e);
-                        (t, format!("{m} (the {} list)", list.name()))
-                    })?;
+                        return Err((t, format!("{m} (the {} list)", list.name())));
+                    }
+                };
                 out.count(list.count_key(), entries.len());
                 total += entries.len();
                 found.push((list, entries));

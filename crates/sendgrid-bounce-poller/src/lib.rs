@@ -36,6 +36,10 @@ pub mod env {
     pub const SENDGRID_LISTS: &str = "SENDGRID_LISTS";
     /// The longest the run waits for SendGrid's rate limits, in all (default `20s`).
     pub const SENDGRID_RATE_LIMIT_BUDGET: &str = "SENDGRID_RATE_LIMIT_BUDGET";
+    /// Pages (of 500) read at most in one run, across lists and windows (default 100).
+    pub const SENDGRID_MAX_PAGES: &str = "SENDGRID_MAX_PAGES";
+    /// How far behind the schedule a window ends (default `2m`; `0` for none).
+    pub const SETTLE_DELAY: &str = "SETTLE_DELAY";
 }
 
 /// [`env::BOUNCE_WARN_COUNT`] unless set.
@@ -78,6 +82,7 @@ impl Poller {
         sendgrid.max_wait = std::time::Duration::from_secs(
             duration(env::SENDGRID_RATE_LIMIT_BUDGET, "20s")?.unsigned_abs(),
         );
+        sendgrid.max_pages = opswatch_support::count_var(env::SENDGRID_MAX_PAGES, 100)?.max(1);
         Ok(Self {
             delivery: opswatch_delivery::Delivery::from_env(FUNCTION, &config).await?,
             sendgrid,
@@ -86,6 +91,11 @@ impl Poller {
                 .map(|parameter| opswatch_support::checkpoint::Checkpoint::new(&config, parameter)),
             interval: duration(env::POLL_INTERVAL, "10m")?,
             max_window: duration(env::MAX_WINDOW, "1d")?,
+            // `0` (or `0s`) turns it off.
+            settle: match var(env::SETTLE_DELAY).as_deref().map(str::trim) {
+                Some("0" | "0s") => 0,
+                _ => duration(env::SETTLE_DELAY, "2m")?,
+            },
             notify_when_empty: flag(env::NOTIFY_WHEN_EMPTY),
             mask_emails: flag(env::MASK_EMAILS),
             warn_count: opswatch_support::count_var(

@@ -91,9 +91,10 @@ pub struct Bounce {
     pub ip: String,
 }
 
-/// How long a run has waited for SendGrid's rate limits, against its budget.
+/// How long a run has waited for SendGrid's rate limits, and how many pages it has read,
+/// against its budgets.
 #[derive(Debug, Default)]
-pub struct Waited(pub Duration);
+pub struct Waited(pub Duration, pub usize);
 
 /// An API key: never printed (`Debug` shows `ApiKey(<redacted>)`).
 #[derive(Clone, Debug)]
@@ -125,11 +126,20 @@ pub enum SendGridError {
     Transport(String),
     #[error("SendGrid's answer is not a list of suppressions ({0})")]
     Decode(String),
+    #[error(
+        "one window holds more than SENDGRID_MAX_PAGES ({0}) pages of entries: lower MAX_WINDOW or raise SENDGRID_MAX_PAGES"
+    )]
+    TooManyPages(usize),
 }
 
 impl SendGridError {
     pub fn is_configuration(&self) -> bool {
         matches!(self, SendGridError::Unauthorized(_))
+    }
+
+    /// The run's page budget is spent: what was read so far is posted, the rest next run.
+    pub fn is_page_cap(&self) -> bool {
+        matches!(self, SendGridError::TooManyPages(_))
     }
 }
 
@@ -141,6 +151,8 @@ pub struct SendGrid {
     pub page_size: usize,
     /// The longest total wait for rate limits in one run, across pages and lists.
     pub max_wait: Duration,
+    /// Pages read at most in one run, across lists and windows (`SENDGRID_MAX_PAGES`).
+    pub max_pages: usize,
 }
 
 impl SendGrid {
@@ -160,6 +172,7 @@ impl SendGrid {
             key,
             page_size: 500,
             max_wait: Duration::from_secs(20),
+            max_pages: 100,
         })
     }
 
@@ -175,6 +188,10 @@ impl SendGrid {
         let mut all = Vec::new();
         let mut offset = 0usize;
         loop {
+            if waited.1 >= self.max_pages {
+                return Err(SendGridError::TooManyPages(self.max_pages));
+            }
+            waited.1 += 1;
             let page = self
                 .page(list, start, end_inclusive, offset, waited)
                 .await?;

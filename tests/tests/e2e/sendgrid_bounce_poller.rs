@@ -48,6 +48,7 @@ impl Setup {
         let mut l = lambda(BIN, FUNCTION, self.moto.aws_env())
             .env("SLACK_WEBHOOK_URL", self.slack.url())
             .env("SENDGRID_API_URL", self.sendgrid.url())
+            .env("SETTLE_DELAY", "0s")
             .env("SENDGRID_API_KEY", key)
             .env("CHECKPOINT_PARAMETER", PARAMETER);
         for (k, v) in extra {
@@ -242,6 +243,7 @@ async fn the_key_from_secrets_manager_is_used_and_never_printed() {
     let invoked = lambda(BIN, FUNCTION, s.moto.aws_env())
         .env("SLACK_WEBHOOK_URL", s.slack.url())
         .env("SENDGRID_API_URL", s.sendgrid.url())
+        .env("SETTLE_DELAY", "0s")
         .env("SENDGRID_API_KEY_SECRET_ARN", &arn)
         .env("CHECKPOINT_PARAMETER", PARAMETER)
         .env("LOG_LEVEL", "debug")
@@ -261,6 +263,7 @@ async fn the_key_from_secrets_manager_is_used_and_never_printed() {
     .await;
     let invoked = lambda(BIN, FUNCTION, s.moto.aws_env())
         .env("SENDGRID_API_URL", s.sendgrid.url())
+        .env("SETTLE_DELAY", "0s")
         .env("SENDGRID_API_KEY_SECRET_ARN", &empty)
         .secret("SG.SENTINEL-not-a-key-field")
         .invoke(&schedule(T0 + 1200))
@@ -277,6 +280,7 @@ async fn not_a_scheduled_event() {
     let s = setup(fixture()).await;
     let invoked = lambda(BIN, FUNCTION, s.moto.aws_env())
         .env("SENDGRID_API_URL", s.sendgrid.url())
+        .env("SETTLE_DELAY", "0s")
         .env("SENDGRID_API_KEY", KEY)
         .invoke(b"{\"hello\":1}")
         .await
@@ -301,6 +305,7 @@ async fn empty_windows_and_sendgrid_errors() {
     let told = lambda(BIN, FUNCTION, s.moto.aws_env())
         .env("SLACK_WEBHOOK_URL", s.slack.url())
         .env("SENDGRID_API_URL", s.sendgrid.url())
+        .env("SETTLE_DELAY", "0s")
         .env("SENDGRID_API_KEY", KEY)
         .env("CHECKPOINT_PARAMETER", PARAMETER)
         .env("NOTIFY_WHEN_EMPTY", "true")
@@ -514,4 +519,92 @@ async fn rate_limits_are_waited_out_within_one_budget_for_the_run() {
     assert_eq!((limited, requests.len()), (4, 7), "{requests:?}");
     assert!(s.slack.received().is_empty());
     assert_eq!(s.checkpoint().await, None);
+}
+
+#[tokio::test]
+async fn windows_settle_behind_the_schedule_and_a_backlog_is_read_a_page_budget_at_a_time() {
+    // 700 bounces in each of three 10-minute windows: two pages (of 500) per window.
+    let bounces: Vec<Bounce> = (0..2100)
+        .map(|i| Bounce {
+            created: T0 - 1800 + (i / 700) * 600 + (i % 600),
+            email: format!("user{i:05}@example.com"),
+            reason: "550 5.1.1 The email account that you tried to reach does not exist.".into(),
+            status: "5.1.1".into(),
+        })
+        .collect();
+    let s = setup(bounces).await;
+    let ssm = aws_sdk_ssm::Client::new(&sdk_config(&s.moto).await);
+    ssm.put_parameter()
+        .name(PARAMETER)
+        .value((T0 - 1800).to_string())
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .overwrite(true)
+        .send()
+        .await
+        .expect("put");
+    // By default a window ends two minutes behind the schedule's time.
+    let settle = s
+        .run_with(
+            T0 + 120,
+            KEY,
+            &[
+                ("SETTLE_DELAY", "2m"),
+                ("SENDGRID_MAX_PAGES", "3"),
+                ("MAX_WINDOW", "10m"),
+            ],
+        )
+        .await;
+    let r = response(&settle);
+    assert_eq!(r["to"].as_str(), Some("2026-11-25T09:00:00Z"), "{r}");
+    // Three pages a run: the first window (two pages) is read whole; the second does not
+    // fit, so it waits for the next run, and the checkpoint stands after the first.
+    assert_eq!(
+        (r["bounces"].as_u64(), r["pageCapReached"].as_bool()),
+        (Some(700), Some(true)),
+        "{r}"
+    );
+    assert_eq!(s.checkpoint().await, Some(T0 - 1200));
+    let next = s
+        .run_with(
+            T0 + 120,
+            KEY,
+            &[
+                ("SETTLE_DELAY", "2m"),
+                ("SENDGRID_MAX_PAGES", "3"),
+                ("MAX_WINDOW", "10m"),
+            ],
+        )
+        .await;
+    assert_eq!(response(&next)["bounces"], 700);
+    let last = s
+        .run_with(
+            T0 + 120,
+            KEY,
+            &[
+                ("SETTLE_DELAY", "2m"),
+                ("SENDGRID_MAX_PAGES", "3"),
+                ("MAX_WINDOW", "10m"),
+            ],
+        )
+        .await;
+    assert_eq!(response(&last)["bounces"], 700);
+    assert_eq!(s.checkpoint().await, Some(T0));
+    // One window larger than the budget alone is an error that says what to change.
+    let s2 = setup(
+        (0..1200)
+            .map(|i| Bounce {
+                created: T0 - 600 + (i % 600),
+                email: format!("u{i:05}@example.com"),
+                reason: "550".into(),
+                status: "5.1.1".into(),
+            })
+            .collect(),
+    )
+    .await;
+    let too_big = s2.run_with(T0, KEY, &[("SENDGRID_MAX_PAGES", "2")]).await;
+    let (_, message) = error(&too_big);
+    assert!(
+        message.contains("lower MAX_WINDOW or raise SENDGRID_MAX_PAGES"),
+        "{message}"
+    );
 }
