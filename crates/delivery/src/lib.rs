@@ -8,6 +8,8 @@
 //! [`Outcome`], which ends the invocation with its response (or SQS partial batch response),
 //! its summary line and its EMF metrics.
 //!
+//! - `notice`: what a handler hands over ([`Notice`]) and why delivery failed
+//!   ([`DeliveryError`]);
 //! - [`routes`]: `SLACK_ROUTES`, first match wins, validated at cold start (pure);
 //! - [`Groups`]: many events of one source split by route and thread key into alerts;
 //! - [`keys`]: exactly-once keys from the source, never the clock (pure);
@@ -21,6 +23,7 @@
 pub mod config;
 mod groups;
 pub mod keys;
+mod notice;
 pub mod outcome;
 mod reconcile;
 pub mod routes;
@@ -35,104 +38,13 @@ use opswatch_slack::{Alert, Mrkdwn, Posted, Slack, SlackError, Target};
 
 pub use config::ConfigError;
 pub use groups::Groups;
+pub use notice::{DeliveryError, Notice};
 pub use outcome::{BAD_INPUT, CONFIGURATION_ERROR, Outcome, SLACK_DELIVERY_FAILED};
 use reconcile::Looked;
 pub use routes::{Attributes, RouteId, Routes};
 pub use severity::{Severity, is_world, world_open_ingress};
 use store::{Claim, Store};
 pub use store::{Saved, StoreError};
-
-/// What a handler hands to the pipeline: one alert and what the pipeline needs to know
-/// about it.
-#[derive(Clone, Debug)]
-pub struct Notice {
-    pub alert: Alert,
-    pub severity: Severity,
-    /// The AWS account the alert is about, for routes.
-    pub account: Option<String>,
-    /// The rule that raised it (`root-activity`, `compliance-change`, …), for routes.
-    pub rule: Option<String>,
-    /// Alerts that share a thread key within `THREAD_WINDOW` go to one thread (Web API mode
-    /// with `DEDUPE_TABLE`).
-    pub thread: Option<String>,
-    /// Where the alert comes from: the same event gives the same source on every delivery
-    /// (`sns/<MessageId>`, `s3/<bucket>/<key>@<etag>/<group>`, `window/<from>-<to>`); the
-    /// message keys derive from it. Never the clock or the request id.
-    pub source: String,
-    /// The route, when the handler already split its events by route.
-    pub route: Option<RouteId>,
-}
-
-impl Notice {
-    pub fn new(alert: Alert, severity: Severity, source: impl Into<String>) -> Self {
-        Self {
-            alert,
-            severity,
-            account: None,
-            rule: None,
-            thread: None,
-            source: source.into(),
-            route: None,
-        }
-    }
-
-    pub fn account(mut self, account: impl Into<String>) -> Self {
-        let a: String = account.into();
-        self.account = (!a.is_empty()).then_some(a);
-        self
-    }
-
-    pub fn rule(mut self, rule: impl Into<String>) -> Self {
-        self.rule = Some(rule.into());
-        self
-    }
-
-    pub fn thread(mut self, key: impl Into<String>) -> Self {
-        self.thread = Some(key.into());
-        self
-    }
-
-    pub fn route(mut self, route: RouteId) -> Self {
-        self.route = Some(route);
-        self
-    }
-}
-
-/// Why an alert was not (fully) delivered.
-#[derive(Debug, thiserror::Error)]
-pub enum DeliveryError {
-    /// A setting is wrong (Slack said so, or we knew): the invocation stops, nothing is
-    /// retried.
-    #[error("{0}")]
-    Configuration(SlackError),
-    /// Slack could not be reached in time, the message is being posted by another
-    /// invocation, or the dedupe table cannot be reached: the event source's retry will
-    /// post what is missing.
-    #[error("{0}")]
-    Failed(String),
-}
-
-impl DeliveryError {
-    pub fn error_type(&self) -> &'static str {
-        match self {
-            DeliveryError::Configuration(_) => CONFIGURATION_ERROR,
-            DeliveryError::Failed(_) => SLACK_DELIVERY_FAILED,
-        }
-    }
-}
-
-impl Outcome {
-    /// Record a delivery failure of unit `index`: a configuration error stops the
-    /// invocation; anything else fails this unit only.
-    pub fn delivery_failed(&mut self, index: usize, id: Option<&str>, e: &DeliveryError) {
-        match e {
-            DeliveryError::Configuration(_) => self.stop(CONFIGURATION_ERROR, e.to_string()),
-            DeliveryError::Failed(_) => {
-                self.unit_failed(index, id, SLACK_DELIVERY_FAILED, e.to_string())
-            }
-        }
-    }
-}
 
 /// What to do when the dedupe table cannot be reached (`DEDUPE_UNAVAILABLE`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -415,40 +327,31 @@ impl Delivery {
                         .await
                         .map(|p| (p, thread_ts.clone())),
                 };
-                match sent {
+                let e = match sent {
                     Ok((p, next)) => break Ok((p, false, next)),
-                    Err(e) if e.outcome_unknown() => {
-                        outcome.unknown_outcomes += 1;
-                        let since = look_since.map_or(attempt, |s| s.min(attempt));
-                        if tries < 2 && part.owner.is_some() {
-                            tracing::warn!(key = %part.key, error = %e, "Slack may have taken the message: looking for it before posting again");
-                            look_since = Some(since);
-                            continue;
-                        }
-                        self.left_unknown(&part, since).await;
-                        break Err(self.slack_failed(
-                            &notice,
-                            &route.name,
-                            &route.label,
-                            index,
-                            messages.len(),
-                            e,
-                            outcome,
-                        ));
+                    Err(e) => e,
+                };
+                if e.outcome_unknown() {
+                    outcome.unknown_outcomes += 1;
+                    let since = look_since.map_or(attempt, |s| s.min(attempt));
+                    if tries < 2 && part.owner.is_some() {
+                        tracing::warn!(key = %part.key, error = %e, "Slack may have taken the message: looking for it before posting again");
+                        look_since = Some(since);
+                        continue;
                     }
-                    Err(e) => {
-                        self.release(&part).await;
-                        break Err(self.slack_failed(
-                            &notice,
-                            &route.name,
-                            &route.label,
-                            index,
-                            messages.len(),
-                            e,
-                            outcome,
-                        ));
-                    }
+                    self.left_unknown(&part, since).await;
+                } else {
+                    self.release(&part).await;
                 }
+                break Err(self.slack_failed(
+                    &notice,
+                    &route.name,
+                    &route.label,
+                    index,
+                    messages.len(),
+                    e,
+                    outcome,
+                ));
             };
             let (p, found, next) = result?;
             if found {

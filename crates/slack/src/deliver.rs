@@ -382,16 +382,56 @@ impl Slack {
             return Ok(Some(id));
         }
         let name = channel.trim().trim_start_matches('#');
-        let mut body = json!({
+        let body = json!({
             "types": "public_channel,private_channel",
             "exclude_archived": "true",
             "limit": "1000",
         });
-        for _page in 0..LIST_PAGES {
+        let found = self
+            .pages(
+                "conversations.list",
+                body,
+                channel,
+                setting,
+                LIST_PAGES,
+                |answer| {
+                    answer["channels"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .find(|c| {
+                            c["name"].as_str() == Some(name)
+                                && c["id"]
+                                    .as_str()
+                                    .is_some_and(crate::marker::looks_like_channel_id)
+                        })
+                        .and_then(|c| c["id"].as_str())
+                        .map(str::to_owned)
+                },
+            )
+            .await?;
+        if let Some(id) = &found {
+            self.learn_channel(name, id);
+        }
+        Ok(found)
+    }
+
+    /// Read a paginated Web API list (`cursor` / `response_metadata.next_cursor`, at most
+    /// `pages` pages) until `pick` finds something in an answer.
+    async fn pages<T>(
+        &self,
+        method: &'static str,
+        mut body: Value,
+        channel: &str,
+        setting: &str,
+        pages: usize,
+        mut pick: impl FnMut(&Value) -> Option<T>,
+    ) -> Result<Option<T>, SlackError> {
+        for _page in 0..pages {
             let answer = self
                 .call(Call::Api {
                     token: self.token()?,
-                    method: "conversations.list",
+                    method,
                     body: body.clone(),
                     channel,
                     setting,
@@ -400,17 +440,13 @@ impl Slack {
                 })
                 .await?
                 .answer;
-            for c in answer["channels"].as_array().into_iter().flatten() {
-                if let (Some(n), Some(id)) = (c["name"].as_str(), c["id"].as_str())
-                    && n == name
-                    && crate::marker::looks_like_channel_id(id)
-                {
-                    self.learn_channel(name, id);
-                    return Ok(Some(id.to_owned()));
-                }
+            if let Some(found) = pick(&answer) {
+                return Ok(Some(found));
             }
             match answer["response_metadata"]["next_cursor"].as_str() {
-                Some(c) if !c.is_empty() => body["cursor"] = json!(c),
+                Some(c) if !c.is_empty() && answer["has_more"].as_bool() != Some(false) => {
+                    body["cursor"] = json!(c);
+                }
                 _ => return Ok(None),
             }
         }
@@ -429,7 +465,7 @@ impl Slack {
             return Ok(None);
         };
         let bot_id = self.bot_id(setting).await?;
-        let (method, mut body) = match thread_ts {
+        let (method, mut body): (&'static str, Value) = match thread_ts {
             Some(ts) => (
                 "conversations.replies",
                 json!({"channel": channel, "ts": ts}),
@@ -441,41 +477,24 @@ impl Slack {
         body["limit"] = json!("200");
         body["include_all_metadata"] = json!("true");
         // A bounded look: a channel busier than this since the attempt is read in part.
-        for _page in 0..FIND_PAGES {
-            let answer = self
-                .call(Call::Api {
-                    token: self.token()?,
-                    method,
-                    body: body.clone(),
-                    channel,
-                    setting,
-                    form: true,
-                    once_unknown: false,
+        self.pages(method, body, channel, setting, FIND_PAGES, |answer| {
+            answer["messages"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|m| m["bot_id"].as_str() == Some(bot_id.as_str()) && marks.verifies(m, key))
+                .map(|m| Posted {
+                    attempts: 0,
+                    ts: m["ts"].as_str().map(str::to_owned),
+                    channel: Some(channel.to_owned()),
+                    thread_ts: m["thread_ts"]
+                        .as_str()
+                        .filter(|t| Some(*t) != m["ts"].as_str())
+                        .map(str::to_owned),
+                    answer: Value::Null,
                 })
-                .await?
-                .answer;
-            for m in answer["messages"].as_array().into_iter().flatten() {
-                if m["bot_id"].as_str() == Some(bot_id.as_str()) && marks.verifies(m, key) {
-                    return Ok(Some(Posted {
-                        attempts: 0,
-                        ts: m["ts"].as_str().map(str::to_owned),
-                        channel: Some(channel.to_owned()),
-                        thread_ts: m["thread_ts"]
-                            .as_str()
-                            .filter(|t| Some(*t) != m["ts"].as_str())
-                            .map(str::to_owned),
-                        answer: Value::Null,
-                    }));
-                }
-            }
-            match answer["response_metadata"]["next_cursor"].as_str() {
-                Some(c) if !c.is_empty() && answer["has_more"].as_bool() != Some(false) => {
-                    body["cursor"] = json!(c);
-                }
-                _ => return Ok(None),
-            }
-        }
-        Ok(None)
+        })
+        .await
     }
 
     /// Replace a message posted through the Web API: `channel` is the id `post` answered.

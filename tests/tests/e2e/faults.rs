@@ -102,6 +102,21 @@ async fn load() -> Load {
     Load { moto, keys }
 }
 
+/// A DynamoDB in front of `l`'s moto that throttles 20 % of the calls and loses the answer
+/// of 5 % after doing them.
+async fn faulty_dynamo(l: &Load, seed: u64) -> DynamoFaultProxy {
+    DynamoFaultProxy::start(
+        &l.moto.endpoint(),
+        DynamoFaults {
+            throttle_per_mille: 200,
+            lost_answer_per_mille: 50,
+            seed,
+        },
+    )
+    .await
+    .expect("DynamoDB fault proxy")
+}
+
 /// An SQS batch announcing the log files of `pending` (message id `m-<file>`).
 fn batch(keys: &[String], pending: &BTreeSet<usize>) -> Vec<u8> {
     let records: Vec<Value> = pending
@@ -241,16 +256,7 @@ fn tally(texts: &[String]) -> (Vec<String>, Vec<String>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn web_api_threads_every_event_exactly_once_under_every_fault() {
     let l = load().await;
-    let dynamo = DynamoFaultProxy::start(
-        &l.moto.endpoint(),
-        DynamoFaults {
-            throttle_per_mille: 200,
-            lost_answer_per_mille: 50,
-            seed: 26,
-        },
-    )
-    .await
-    .expect("DynamoDB fault proxy");
+    let dynamo = faulty_dynamo(&l, 26).await;
     let api = std::sync::Arc::new(SlackApiFake::start(DEMO_TOKEN).await.expect("fake Slack"));
     let counter = api.clone();
     api.chaos(ApiChaos {
@@ -375,16 +381,7 @@ fn later_part(text: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_nothing_lost_and_duplicates_only_where_an_answer_was_lost() {
     let l = load().await;
-    let dynamo = DynamoFaultProxy::start(
-        &l.moto.endpoint(),
-        DynamoFaults {
-            throttle_per_mille: 200,
-            lost_answer_per_mille: 50,
-            seed: 27,
-        },
-    )
-    .await
-    .expect("DynamoDB fault proxy");
+    let dynamo = faulty_dynamo(&l, 27).await;
     let hook = std::sync::Arc::new(SlackFake::start().await.expect("fake webhook"));
     hook.chaos(ApiChaos {
         server_error_per_mille: 100,

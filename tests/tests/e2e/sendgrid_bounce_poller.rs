@@ -521,6 +521,13 @@ async fn rate_limits_are_waited_out_within_one_budget_for_the_run() {
     assert_eq!(s.checkpoint().await, None);
 }
 
+/// A two-minute settle delay, three pages a run, 10-minute windows.
+const BUDGETED: &[(&str, &str)] = &[
+    ("SETTLE_DELAY", "2m"),
+    ("SENDGRID_MAX_PAGES", "3"),
+    ("MAX_WINDOW", "10m"),
+];
+
 #[tokio::test]
 async fn windows_settle_behind_the_schedule_and_a_backlog_is_read_a_page_budget_at_a_time() {
     // 700 bounces in each of three 10-minute windows: two pages (of 500) per window.
@@ -542,18 +549,8 @@ async fn windows_settle_behind_the_schedule_and_a_backlog_is_read_a_page_budget_
         .send()
         .await
         .expect("put");
-    // By default a window ends two minutes behind the schedule's time.
-    let settle = s
-        .run_with(
-            T0 + 120,
-            KEY,
-            &[
-                ("SETTLE_DELAY", "2m"),
-                ("SENDGRID_MAX_PAGES", "3"),
-                ("MAX_WINDOW", "10m"),
-            ],
-        )
-        .await;
+    // A window ends SETTLE_DELAY (2m, the default) behind the schedule's time.
+    let settle = s.run_with(T0 + 120, KEY, BUDGETED).await;
     let r = response(&settle);
     assert_eq!(r["to"].as_str(), Some("2026-11-25T09:00:00Z"), "{r}");
     // Three pages a run: the first window (two pages) is read whole; the second does not
@@ -564,29 +561,9 @@ async fn windows_settle_behind_the_schedule_and_a_backlog_is_read_a_page_budget_
         "{r}"
     );
     assert_eq!(s.checkpoint().await, Some(T0 - 1200));
-    let next = s
-        .run_with(
-            T0 + 120,
-            KEY,
-            &[
-                ("SETTLE_DELAY", "2m"),
-                ("SENDGRID_MAX_PAGES", "3"),
-                ("MAX_WINDOW", "10m"),
-            ],
-        )
-        .await;
+    let next = s.run_with(T0 + 120, KEY, BUDGETED).await;
     assert_eq!(response(&next)["bounces"], 700);
-    let last = s
-        .run_with(
-            T0 + 120,
-            KEY,
-            &[
-                ("SETTLE_DELAY", "2m"),
-                ("SENDGRID_MAX_PAGES", "3"),
-                ("MAX_WINDOW", "10m"),
-            ],
-        )
-        .await;
+    let last = s.run_with(T0 + 120, KEY, BUDGETED).await;
     assert_eq!(response(&last)["bounces"], 700);
     assert_eq!(s.checkpoint().await, Some(T0));
     // One window larger than the budget alone is an error that says what to change.
