@@ -7,7 +7,9 @@
 //! section text, 150 of header text, 10 fields of 2,000), `400 msg_blocks_too_long` past
 //! the message-wide limit, `404 no_service` for an unknown hook, `429` with `Retry-After`
 //! when rate limited, and 5xx on its own failures. Tests script the replies; whatever the
-//! script does not cover is answered as Slack would.
+//! script does not cover is answered as Slack would, or, with [`SlackFake::chaos`], with a
+//! seeded share of 5xx, 429s and **lost answers** (the message is taken, the answer never
+//! comes; [`SlackFake::lost`] lists those messages).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
