@@ -242,17 +242,42 @@ impl Store {
         }
     }
 
-    /// A conditional write's result; any failure but its condition is a [`StoreError`].
-    fn written<O, E, R>(&self, r: Result<O, SdkError<E, R>>) -> Result<Written<O>, StoreError>
+    /// A conditional write, made again after transient failures ([`retried`]); any failure
+    /// but its condition is a [`StoreError`].
+    async fn write<O, E, R, F, Fut>(&self, f: F) -> Result<Written<O>, StoreError>
     where
         E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<O, SdkError<E, R>>>,
     {
-        match r {
+        match retried(f).await {
             Ok(o) => Ok(Written::Made(o)),
             Err(e) if condition_failed(&e) => Ok(Written::NotMade),
             Err(e) => Err(self.error(&e)),
         }
+    }
+
+    /// An `UpdateItem` of the item `pk`.
+    fn update(
+        &self,
+        pk: impl Into<String>,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+    }
+
+    /// A `DeleteItem` of the item `pk`.
+    fn delete(
+        &self,
+        pk: impl Into<String>,
+    ) -> aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
     }
 
     async fn get(&self, pk: &str) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
@@ -380,10 +405,7 @@ impl Store {
     /// planned). False when it is no longer ours.
     pub async fn extend(&self, pk: &str, owner: &str, expires: i64) -> Result<bool, StoreError> {
         let call = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
+            .update(pk)
             .update_expression("SET #expires = :expires")
             .condition_expression("#owner = :owner AND #state = :claimed")
             .expression_attribute_names("#expires", "expires")
@@ -392,8 +414,10 @@ impl Store {
             .expression_attribute_values(":expires", n(expires))
             .expression_attribute_values(":owner", s(owner))
             .expression_attribute_values(":claimed", s("claimed"));
-        let result = retried(|| call.clone().send()).await;
-        Ok(matches!(self.written(result)?, Written::Made(_)))
+        Ok(matches!(
+            self.write(|| call.clone().send()).await?,
+            Written::Made(_)
+        ))
     }
 
     /// The message was posted: keep its key (and where it went) for `DEDUPE_TTL`. Returns
@@ -409,10 +433,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let mut set = vec!["#state = :done".to_owned(), "#ttl = :ttl".to_owned()];
         let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
+            .update(pk)
             .condition_expression("#owner = :owner")
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#ttl", "ttl")
@@ -430,8 +451,10 @@ impl Store {
             }
         }
         let update = update.update_expression(format!("SET {} REMOVE #expires", set.join(", ")));
-        let result = retried(|| update.clone().send()).await;
-        Ok(matches!(self.written(result)?, Written::Made(_)))
+        Ok(matches!(
+            self.write(|| update.clone().send()).await?,
+            Written::Made(_)
+        ))
     }
 
     /// The attempt that began at `attempt` (epoch seconds) ended without knowing whether
@@ -444,10 +467,7 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         let call = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
+            .update(pk)
             .update_expression("SET #state = :unknown, #attempt = :attempt, #expires = :now")
             .condition_expression("#owner = :owner AND #state = :claimed")
             .expression_attribute_names("#state", "state")
@@ -459,24 +479,19 @@ impl Store {
             .expression_attribute_values(":attempt", n(attempt))
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":owner", s(owner));
-        let result = retried(|| call.clone().send()).await;
-        self.written(result).map(|_| ())
+        self.write(|| call.clone().send()).await.map(|_| ())
     }
 
     /// Give a claim back (the post failed for certain), so that a retry may post at once.
     pub async fn release(&self, pk: &str, owner: &str) -> Result<(), StoreError> {
         let call = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
+            .delete(pk)
             .condition_expression("#owner = :owner AND #state = :claimed")
             .expression_attribute_names("#owner", "owner")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":owner", s(owner))
             .expression_attribute_values(":claimed", s("claimed"));
-        let result = retried(|| call.clone().send()).await;
-        self.written(result).map(|_| ())
+        self.write(|| call.clone().send()).await.map(|_| ())
     }
 
     /// Start the thread `pk` as `owner`, or find the one that is open or being started. A
@@ -567,11 +582,7 @@ impl Store {
         channel: &str,
         parent: &str,
     ) -> Result<(), StoreError> {
-        let call = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
+        let call = self.update(pk)
             .update_expression(
                 "SET #state = :open, #ts = :ts, #channel = :channel, #message = :message REMOVE #expires",
             )
@@ -587,10 +598,9 @@ impl Store {
             .expression_attribute_values(":channel", s(channel))
             .expression_attribute_values(":message", s(parent))
             .expression_attribute_values(":owner", s(owner));
-        let result = retried(|| call.clone().send()).await;
         // Not made: taken over after our claim expired; the other parent stands, ours is
         // alone.
-        self.written(result).map(|_| ())
+        self.write(|| call.clone().send()).await.map(|_| ())
     }
 
     /// The parent could not be posted: let the next alert start the thread.
@@ -608,10 +618,7 @@ impl Store {
         reply: &str,
     ) -> Result<Option<Counted>, StoreError> {
         let call = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
+            .update(pk)
             .update_expression("ADD #counted :reply")
             .condition_expression("#ts = :ts")
             .expression_attribute_names("#counted", "counted")
@@ -619,7 +626,7 @@ impl Store {
             .expression_attribute_values(":reply", AttributeValue::Ss(vec![short(reply)]))
             .expression_attribute_values(":ts", s(ts))
             .return_values(ReturnValue::AllNew);
-        match self.written(retried(|| call.clone().send()).await)? {
+        match self.write(|| call.clone().send()).await? {
             Written::Made(out) => Ok(Some(counted(&out.attributes.unwrap_or_default()))),
             // A newer thread replaced this one meanwhile: nothing to count.
             Written::NotMade => Ok(None),
@@ -636,11 +643,7 @@ impl Store {
         now: i64,
         until: i64,
     ) -> Result<Option<Counted>, StoreError> {
-        let call = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
+        let call = self.update(pk)
             .update_expression("SET #editor = :owner, #edit_until = :until")
             .condition_expression(
                 "#ts = :ts AND (attribute_not_exists(#editor) OR #edit_until < :now OR #editor = :owner)",
@@ -653,7 +656,7 @@ impl Store {
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":ts", s(ts))
             .return_values(ReturnValue::AllNew);
-        match self.written(retried(|| call.clone().send()).await)? {
+        match self.write(|| call.clone().send()).await? {
             Written::Made(out) => Ok(Some(counted(&out.attributes.unwrap_or_default()))),
             Written::NotMade => Ok(None),
         }
@@ -670,10 +673,7 @@ impl Store {
     ) -> Result<Option<Counted>, StoreError> {
         use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
         let call = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
+            .update(pk)
             .update_expression("REMOVE #editor, #edit_until")
             .condition_expression(if shown == 0 {
                 "#editor = :owner AND attribute_not_exists(#counted)"
@@ -711,15 +711,11 @@ impl Store {
     /// one), so the next alert starts a new one.
     pub async fn forget_thread(&self, pk: &str, ts: &str) -> Result<(), StoreError> {
         let call = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
+            .delete(pk)
             .condition_expression("#ts = :ts")
             .expression_attribute_names("#ts", "ts")
             .expression_attribute_values(":ts", s(ts));
-        let result = retried(|| call.clone().send()).await;
-        self.written(result).map(|_| ())
+        self.write(|| call.clone().send()).await.map(|_| ())
     }
 }
 
@@ -814,7 +810,7 @@ impl Store {
                     .item("pk", s(format!("{prefix}#{i}")))
                     .item("body", s(*part))
                     .item("ttl", n(ttl));
-                self.written(retried(|| call.clone().send()).await)?;
+                self.write(|| call.clone().send()).await?;
             }
             put = put
                 .item("parts_at", s(&prefix))
@@ -830,8 +826,7 @@ impl Store {
                 .expression_attribute_names("#ttl", "ttl")
                 .expression_attribute_values(":now", n(now)),
         };
-        let result = retried(|| put.clone().send()).await;
-        let Written::Made(out) = self.written(result)? else {
+        let Written::Made(out) = self.write(|| put.clone().send()).await? else {
             return Ok(false);
         };
         // The parts of the state this write replaced are no longer named: delete them
@@ -839,12 +834,8 @@ impl Store {
         let old = out.attributes.unwrap_or_default();
         if let (Some(prefix), Some(parts)) = (get_s(&old, "parts_at"), get_n(&old, "parts")) {
             for i in 0..parts {
-                let call = self
-                    .client
-                    .delete_item()
-                    .table_name(&self.table)
-                    .key("pk", s(format!("{prefix}#{i}")));
-                if let Err(e) = self.written(retried(|| call.clone().send()).await) {
+                let call = self.delete(format!("{prefix}#{i}"));
+                if let Err(e) = self.write(|| call.clone().send()).await {
                     tracing::debug!(error = %e, "an old part of a state was not deleted; it expires");
                 }
             }
