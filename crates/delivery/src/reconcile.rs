@@ -73,31 +73,23 @@ impl Delivery {
                 ));
             }
         };
-        match (part.index, thread_ts) {
-            (0, _) => {
-                if let Some(id) = &configured {
-                    places.push((id.clone(), None));
-                }
-                if let (Some(pk), Some(store)) = (thread_pk, &self.store) {
-                    match store.open_thread_of(pk).await {
-                        Ok(Some((ts, id))) => places.push((id, Some(ts))),
-                        Ok(None) => {}
-                        Err(e) => {
-                            return Looked::Failed(format!(
-                                "looking for a message whose outcome is unknown: {e}"
-                            ));
-                        }
-                    }
-                }
-            }
-            (_, Some(ts)) => {
-                if let Some(id) = &configured {
-                    places.push((id.clone(), Some(ts.to_owned())));
-                }
-            }
-            (_, None) => {
-                if let Some(id) = &configured {
-                    places.push((id.clone(), None));
+        // An alert's first message at the top level; a later part in the alert's thread,
+        // if it has one.
+        if let Some(id) = configured {
+            let ts = thread_ts.filter(|_| part.index > 0).map(str::to_owned);
+            places.push((id, ts));
+        }
+        // A first message may also be a reply in the thread open for its key.
+        if part.index == 0
+            && let (Some(pk), Some(store)) = (thread_pk, &self.store)
+        {
+            match store.open_thread_of(pk).await {
+                Ok(Some((ts, id))) => places.push((id, Some(ts))),
+                Ok(None) => {}
+                Err(e) => {
+                    return Looked::Failed(format!(
+                        "looking for a message whose outcome is unknown: {e}"
+                    ));
                 }
             }
         }
