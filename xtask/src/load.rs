@@ -44,16 +44,21 @@ struct Row {
     peak_mb: f64,
 }
 
+/// A function's release binary posting to the fake webhook.
 fn lambda(
     name: &str,
     env: Vec<(String, String)>,
     slack: &SlackFake,
     dedupe: Option<&Dedupe>,
 ) -> LocalLambda {
-    let mut l = LocalLambda::new(crate::binary(name, true), name)
-        .envs(env)
+    release(name, env, dedupe)
         .env("SLACK_WEBHOOK_URL", slack.url())
-        .env("LOG_LEVEL", "warn");
+        .env("LOG_LEVEL", "warn")
+}
+
+/// A function's release binary with `env` and the dedupe table, if any (no Slack yet).
+fn release(name: &str, env: Vec<(String, String)>, dedupe: Option<&Dedupe>) -> LocalLambda {
+    let mut l = LocalLambda::new(crate::binary(name, true), name).envs(env);
     if let Some(d) = dedupe {
         l = l
             .env("DEDUPE_TABLE", &d.table)
@@ -269,19 +274,16 @@ async fn reconcile(tables: &Moto) -> Result<(Row, Row), String> {
             api.fail_first_posts();
         }
         let before = api.messages().len();
-        let mut function = LocalLambda::new(
-            crate::binary("cloudtrail-event-handler", true),
-            "cloudtrail-event-handler",
-        )
-        .envs(moto.aws_env())
-        .env("SLACK_BOT_TOKEN", opswatch_devkit::slack_api::DEMO_TOKEN)
-        .env("SLACK_CHANNEL", "#alerts")
-        .env("SLACK_API_URL", api.url())
-        .env("THREADS", "off")
-        .env("DEDUPE_TABLE", &table)
-        .env("AWS_ENDPOINT_URL_DYNAMODB", tables.endpoint())
-        .env("LOG_LEVEL", "error");
-        function.timeout = Duration::from_secs(900);
+        let dedupe = Dedupe {
+            endpoint: tables.endpoint(),
+            table,
+        };
+        let function = release("cloudtrail-event-handler", moto.aws_env(), Some(&dedupe))
+            .env("SLACK_BOT_TOKEN", opswatch_devkit::slack_api::DEMO_TOKEN)
+            .env("SLACK_CHANNEL", "#alerts")
+            .env("SLACK_API_URL", api.url())
+            .env("THREADS", "off")
+            .env("LOG_LEVEL", "error");
         eprintln!("bench load: cloudtrail-event-handler, Web API, 1,000 SQS messages ({run})");
         let answers = function
             .invoke_many(&events)
