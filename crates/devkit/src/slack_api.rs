@@ -523,25 +523,10 @@ fn read_history(g: &Inner, method: &str, args: &serde_json::Map<String, Value>) 
     let inclusive = flag("inclusive");
     let metadata = flag("include_all_metadata");
     let oldest = str_arg("oldest").and_then(|o| ts_micros(&o)).unwrap_or(0);
-    let limit = str_arg("limit")
-        .and_then(|l| l.parse::<usize>().ok())
-        .or_else(|| {
-            args.get("limit")
-                .and_then(Value::as_u64)
-                .map(|l| l as usize)
-        })
-        .unwrap_or(100)
-        .clamp(1, 999);
-    let offset = str_arg("cursor")
-        .and_then(|c| {
-            c.strip_prefix("next:")
-                .and_then(|n| n.parse::<usize>().ok())
-        })
-        .unwrap_or(0);
     let after = |m: &&ApiMessage| {
         ts_micros(&m.ts).is_some_and(|t| if inclusive { t >= oldest } else { t > oldest })
     };
-    let mut found: Vec<&ApiMessage> = if method == "conversations.replies" {
+    let found: Vec<&ApiMessage> = if method == "conversations.replies" {
         let Some(ts) = str_arg("ts") else {
             return fail("thread_not_found");
         };
@@ -570,8 +555,7 @@ fn read_history(g: &Inner, method: &str, args: &serde_json::Map<String, Value>) 
         top.reverse();
         top
     };
-    let has_more = found.len() > offset + limit;
-    found = found.into_iter().skip(offset).take(limit).collect();
+    let (found, has_more, next) = paginate(args, found, 999);
     let messages: Vec<Value> = found
         .iter()
         .map(|m| {
@@ -589,12 +573,42 @@ fn read_history(g: &Inner, method: &str, args: &serde_json::Map<String, Value>) 
             v
         })
         .collect();
-    let next = if has_more {
+    json!({"ok": true, "messages": messages, "has_more": has_more, "response_metadata": {"next_cursor": next}})
+}
+
+/// One page of `items` by the call's `limit` (a number or its text; default 100, at most
+/// `max`) and `cursor` (`next:<offset>`, as this fake hands them out): the page, whether
+/// more follow, and the next cursor (empty at the end).
+fn paginate<T>(
+    args: &serde_json::Map<String, Value>,
+    items: Vec<T>,
+    max: usize,
+) -> (Vec<T>, bool, String) {
+    let limit = args
+        .get("limit")
+        .and_then(|l| {
+            l.as_str()
+                .and_then(|t| t.parse::<usize>().ok())
+                .or_else(|| l.as_u64().map(|n| n as usize))
+        })
+        .unwrap_or(100)
+        .clamp(1, max);
+    let offset = args
+        .get("cursor")
+        .and_then(Value::as_str)
+        .and_then(|c| c.strip_prefix("next:")?.parse::<usize>().ok())
+        .unwrap_or(0);
+    let more = items.len() > offset + limit;
+    let next = if more {
         format!("next:{}", offset + limit)
     } else {
         String::new()
     };
-    json!({"ok": true, "messages": messages, "has_more": has_more, "response_metadata": {"next_cursor": next}})
+    (
+        items.into_iter().skip(offset).take(limit).collect(),
+        more,
+        next,
+    )
 }
 
 /// `conversations.list`: `types` (default `public_channel`) each need their scope
@@ -621,16 +635,6 @@ fn list_channels(g: &Inner, args: &serde_json::Map<String, Value>) -> Value {
         }
     }
     let exclude_archived = str_arg("exclude_archived").is_some_and(|v| v == "true" || v == "1");
-    let limit = str_arg("limit")
-        .and_then(|l| l.parse::<usize>().ok())
-        .unwrap_or(100)
-        .clamp(1, 1000);
-    let offset = str_arg("cursor")
-        .and_then(|c| {
-            c.strip_prefix("next:")
-                .and_then(|n| n.parse::<usize>().ok())
-        })
-        .unwrap_or(0);
     let all: Vec<&Channel> = g
         .channels
         .iter()
@@ -643,17 +647,11 @@ fn list_channels(g: &Inner, args: &serde_json::Map<String, Value>) -> Value {
         })
         .filter(|c| !(exclude_archived && c.archived))
         .collect();
-    let page: Vec<Value> = all
+    let (page, _, next) = paginate(args, all, 1000);
+    let page: Vec<Value> = page
         .iter()
-        .skip(offset)
-        .take(limit)
         .map(|c| json!({"id": c.id, "name": c.name, "is_archived": c.archived, "is_member": c.member, "is_private": c.id.starts_with('G')}))
         .collect();
-    let next = if all.len() > offset + limit {
-        format!("next:{}", offset + limit)
-    } else {
-        String::new()
-    };
     json!({"ok": true, "channels": page, "response_metadata": {"next_cursor": next}})
 }
 
