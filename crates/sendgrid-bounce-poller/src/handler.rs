@@ -7,7 +7,7 @@ use opswatch_support::Failure;
 use serde_json::Value;
 
 use crate::render;
-use crate::sendgrid::{Bounce, List, SendGrid, SendGridError, Waited};
+use crate::sendgrid::{Bounce, List, SendGrid, SendGridError, Spent};
 use opswatch_support::checkpoint::{Checkpoint, CheckpointError};
 use opswatch_support::window;
 
@@ -79,18 +79,18 @@ impl Poller {
         out.set("from", render::time(first));
         out.set("to", render::time(end));
         let mut total = 0;
-        // One rate-limit budget for the whole run, across pages, lists and windows.
-        let mut waited = Waited::default();
+        // One rate-limit budget and one page budget for the whole run, across lists and windows.
+        let mut spent = Spent::default();
         'windows: for (n, (a, b)) in windows.into_iter().enumerate() {
             out.received(1);
             let mut found: Vec<(List, Vec<Bounce>)> = Vec::with_capacity(self.lists.len());
             for &list in &self.lists {
-                let entries = match self.sendgrid.list(list, a, b - 1, &mut waited).await {
+                let entries = match self.sendgrid.list(list, a, b - 1, &mut spent).await {
                     Ok(entries) => entries,
                     // The run's page budget is spent after whole windows: they stand, the
                     // checkpoint is past them, and the next run goes on from there.
                     Err(e) if e.is_page_cap() && n > 0 => {
-                        tracing::warn!(pages = waited.1, next = %render::time(a), "SENDGRID_MAX_PAGES reached: the rest of the backlog is read by the next runs");
+                        tracing::warn!(pages = spent.pages, next = %render::time(a), "SENDGRID_MAX_PAGES reached: the rest of the backlog is read by the next runs");
                         out.set("pageCapReached", true);
                         break 'windows;
                     }

@@ -91,10 +91,13 @@ pub struct Bounce {
     pub ip: String,
 }
 
-/// How long a run has waited for SendGrid's rate limits, and how many pages it has read,
-/// against its budgets.
+/// What a run has spent of its budgets: time waiting for SendGrid's rate limits
+/// (`SENDGRID_RATE_LIMIT_BUDGET`) and pages read (`SENDGRID_MAX_PAGES`).
 #[derive(Debug, Default)]
-pub struct Waited(pub Duration, pub usize);
+pub struct Spent {
+    pub waited: Duration,
+    pub pages: usize,
+}
 
 /// An API key: never printed (`Debug` shows `ApiKey(<redacted>)`).
 #[derive(Clone, Debug)]
@@ -177,24 +180,22 @@ impl SendGrid {
     }
 
     /// Every entry of `list` created in `[start, end_inclusive]` (SendGrid's times are
-    /// inclusive), oldest first; rate-limit waits count against `waited`.
+    /// inclusive), oldest first; rate-limit waits and pages count against `spent`.
     pub async fn list(
         &self,
         list: List,
         start: i64,
         end_inclusive: i64,
-        waited: &mut Waited,
+        spent: &mut Spent,
     ) -> Result<Vec<Bounce>, SendGridError> {
         let mut all = Vec::new();
         let mut offset = 0usize;
         loop {
-            if waited.1 >= self.max_pages {
+            if spent.pages >= self.max_pages {
                 return Err(SendGridError::TooManyPages(self.max_pages));
             }
-            waited.1 += 1;
-            let page = self
-                .page(list, start, end_inclusive, offset, waited)
-                .await?;
+            spent.pages += 1;
+            let page = self.page(list, start, end_inclusive, offset, spent).await?;
             let n = page.len();
             all.extend(page);
             if n < self.page_size {
@@ -213,7 +214,7 @@ impl SendGrid {
         start: i64,
         end: i64,
         offset: usize,
-        waited: &mut Waited,
+        spent: &mut Spent,
     ) -> Result<Vec<Bounce>, SendGridError> {
         loop {
             let response = self
@@ -240,17 +241,17 @@ impl SendGrid {
                 401 | 403 => return Err(SendGridError::Unauthorized(status)),
                 429 => {
                     let wait = reset_wait(response.headers());
-                    if waited.0 + wait > self.max_wait {
+                    if spent.waited + wait > self.max_wait {
                         return Err(SendGridError::RateLimited(wait, self.max_wait));
                     }
                     tracing::info!(
                         list = list.name(),
                         wait_ms = wait.as_millis() as u64,
-                        waited_ms = waited.0.as_millis() as u64,
+                        waited_ms = spent.waited.as_millis() as u64,
                         "SendGrid rate limit; waiting for its reset"
                     );
                     tokio::time::sleep(wait).await;
-                    waited.0 += wait;
+                    spent.waited += wait;
                 }
                 _ => {
                     let body = response.text().await.unwrap_or_default();
