@@ -81,11 +81,9 @@ pub struct LocalLambda {
     /// Idle time before each event after the first (as between Firehose batches); not
     /// counted in `handler_time`.
     pub pause: Duration,
-    /// Kill the process (SIGKILL) this long after it started, whatever it is doing: a crash
-    /// mid-invocation. Its outcome is then [`Outcome::Exited`] without a code.
-    pub kill_after: Option<Duration>,
     /// Kill the process (SIGKILL) as soon as this holds (polled every 5 ms): a crash at a
-    /// chosen point, such as right after a function's third post.
+    /// chosen point, such as right after a function's third post. Its outcome is then
+    /// [`Outcome::Exited`] without a code.
     pub kill_when: Option<KillWhen>,
 }
 
@@ -153,15 +151,8 @@ impl LocalLambda {
             inherit_env: false,
             secrets: Vec::new(),
             pause: Duration::ZERO,
-            kill_after: None,
             kill_when: None,
         }
-    }
-
-    /// Kill the process `after` its start (see [`LocalLambda::kill_after`]).
-    pub fn kill_after(mut self, after: Duration) -> Self {
-        self.kill_after = Some(after);
-        self
     }
 
     /// Kill the process as soon as `condition` holds (see [`LocalLambda::kill_when`]).
@@ -303,8 +294,6 @@ impl LocalLambda {
         let mut answers: Vec<(Outcome, Option<Duration>, String)> = Vec::new();
         let deadline = tokio::time::sleep(self.timeout);
         tokio::pin!(deadline);
-        let kill = tokio::time::sleep(self.kill_after.unwrap_or(self.timeout));
-        tokio::pin!(kill);
         let mut poll = tokio::time::interval(Duration::from_millis(5));
         let mut exited = None;
         while answers.len() < events.len() {
@@ -325,12 +314,6 @@ impl LocalLambda {
                     if let Ok(Some(a)) = tokio::time::timeout(Duration::from_millis(200), rx.recv()).await {
                         answers.push((a.outcome, a.handler_time, a.request_id));
                     }
-                    break;
-                }
-                _ = &mut kill, if self.kill_after.is_some() && exited.is_none() => {
-                    let _ = child.start_kill();
-                    let _ = child.wait().await;
-                    exited = Some(Outcome::Exited(None));
                     break;
                 }
                 _ = poll.tick(), if self.kill_when.is_some() && exited.is_none() => {
