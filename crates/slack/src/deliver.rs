@@ -47,11 +47,16 @@ pub enum Target {
     DryRun,
 }
 
+/// A channel as the API names it: no spaces around, no leading `#`.
+fn bare(channel: &str) -> &str {
+    channel.trim().trim_start_matches('#')
+}
+
 impl Target {
     /// A channel target; a leading `#` is dropped (the API takes names without it).
     pub fn channel(channel: &str, setting: impl Into<String>) -> Self {
         Target::Channel {
-            channel: channel.trim().trim_start_matches('#').to_owned(),
+            channel: bare(channel).to_owned(),
             setting: setting.into(),
         }
     }
@@ -315,7 +320,7 @@ impl Slack {
     /// The id of the channel configured as `channel` (an id, or a name): given as an id, or
     /// learned from an answer of this client. `None` for a name never posted to yet.
     pub fn channel_id(&self, channel: &str) -> Option<String> {
-        let channel = channel.trim().trim_start_matches('#');
+        let channel = bare(channel);
         if crate::marker::looks_like_channel_id(channel) {
             return Some(channel.to_owned());
         }
@@ -327,7 +332,7 @@ impl Slack {
     }
 
     fn learn_channel(&self, channel: &str, id: &str) {
-        let channel = channel.trim().trim_start_matches('#');
+        let channel = bare(channel);
         if channel != id {
             self.ids
                 .lock()
@@ -381,7 +386,7 @@ impl Slack {
         if let Some(id) = self.channel_id(channel) {
             return Ok(Some(id));
         }
-        let name = channel.trim().trim_start_matches('#');
+        let name = bare(channel);
         let body = json!({
             "types": "public_channel,private_channel",
             "exclude_archived": "true",
