@@ -206,7 +206,7 @@ pub async fn bench(only: Option<&str>) -> Result<(), String> {
     println!(
         "\nthe reconcile step (Web API; it runs only after an unknown outcome or a crashed attempt), per Slack message,\n\
          in a channel that took every message of the run within the last minutes (each look that finds nothing reads\n\
-         every page back to the attempt's start, at most 10 of 200 messages: the worst case):\n\
+         every page back to the attempt's start, at most 10 pages of 200 messages: the worst case):\n\
          {:<26} {} message(s): posted {:.2} ms; first post a 500, looked for, posted {:.2} ms (look + failed attempt +{:.2} ms, {:.1}x), none posted twice",
         web.function,
         web.messages,
