@@ -102,6 +102,8 @@ pub enum ThreadClaim {
     /// else post the parent.
     TakenOver {
         since: i64,
+        /// When the thread it took over began.
+        started: i64,
         parent_key: Option<String>,
         message: Option<String>,
     },
@@ -538,6 +540,7 @@ impl Store {
             {
                 Ok(ThreadClaim::TakenOver {
                     since: get_n(&old, "claimed_at").unwrap_or(now - window),
+                    started: get_n(&old, "started").unwrap_or(now),
                     parent_key: get_s(&old, "parent_key"),
                     message: get_s(&old, "message"),
                 })
@@ -600,6 +603,38 @@ impl Store {
             .expression_attribute_values(":owner", s(owner));
         // Not made: taken over after our claim expired; the other parent stands, ours is
         // alone.
+        self.write(|| call.clone().send()).await.map(|_| ())
+    }
+
+    /// A thread taken over from a crashed poster could not be looked at in Slack: give it
+    /// back as it was — the crashed poster's stale claim, which the next alert takes over
+    /// and looks again — rather than start a second thread beside a parent that may exist.
+    pub async fn give_back_thread(
+        &self,
+        pk: &str,
+        owner: &str,
+        since: i64,
+        started: i64,
+        parent: (&str, &str),
+    ) -> Result<(), StoreError> {
+        let (parent_key, message) = parent;
+        let call = self
+            .update(pk)
+            .update_expression(
+                "SET #owner = :crashed, #claimed_at = :since, #started = :started, #parent_key = :key, #message = :message",
+            )
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_names("#claimed_at", "claimed_at")
+            .expression_attribute_names("#started", "started")
+            .expression_attribute_names("#parent_key", "parent_key")
+            .expression_attribute_names("#message", "message")
+            .expression_attribute_values(":crashed", s(format!("{owner}/given-back")))
+            .expression_attribute_values(":since", n(since))
+            .expression_attribute_values(":started", n(started))
+            .expression_attribute_values(":key", s(parent_key))
+            .expression_attribute_values(":message", s(message))
+            .expression_attribute_values(":owner", s(owner));
         self.write(|| call.clone().send()).await.map(|_| ())
     }
 

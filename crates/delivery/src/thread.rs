@@ -71,16 +71,18 @@ impl Delivery {
                 }
                 Ok(ThreadClaim::TakenOver {
                     since,
-                    parent_key,
-                    message: parent,
+                    started,
+                    parent_key: Some(key),
+                    message: Some(parent),
                 }) => {
                     // Its poster crashed or ran out of time: if its parent is in the
                     // channel, the thread goes on under it; otherwise this alert starts it.
-                    if let (Some(key), Some(parent)) = (parent_key, parent)
-                        && let Some(p) = self.find_parent(part, &key, since, outcome).await
-                        && let (Some(ts), Some(channel)) = (&p.ts, &p.channel)
-                    {
-                        match store.open_thread(pk, &owner, ts, channel, &parent).await {
+                    match self.find_parent(part, &key, since, outcome).await {
+                        Ok(Some(Posted {
+                            ts: Some(ts),
+                            channel: Some(channel),
+                            ..
+                        })) => match store.open_thread(pk, &owner, &ts, &channel, &parent).await {
                             Ok(()) => continue,
                             Err(e) => {
                                 tracing::warn!(error = %e, "could not record a thread's parent found after its poster crashed");
@@ -88,8 +90,26 @@ impl Delivery {
                                     .alone(part, message, "the dedupe table cannot be reached")
                                     .await;
                             }
+                        },
+                        Ok(_) => {}
+                        // Slack could not be asked: the thread goes back as it was, and the
+                        // unit fails; its retry (or the next alert) looks again.
+                        Err(e) => {
+                            if let Err(re) = store
+                                .give_back_thread(pk, &owner, since, started, (&key, &parent))
+                                .await
+                            {
+                                tracing::warn!(error = %re, "could not give back a thread taken over; it is taken over again once its time is up");
+                            }
+                            return Err(e);
                         }
                     }
+                    return self
+                        .post_parent(store, pk, &owner, part, message, &content)
+                        .await;
+                }
+                // Taken over from a poster that left no parent to look for.
+                Ok(ThreadClaim::TakenOver { .. }) => {
                     return self
                         .post_parent(store, pk, &owner, part, message, &content)
                         .await;
@@ -210,35 +230,35 @@ impl Delivery {
     }
 
     /// Look for a thread's parent posted by a poster that crashed (its message key).
+    /// `Ok(None)`: not there, or it cannot be looked for (no scope to read the channel, which
+    /// was said at the first look); `Err`: Slack could not be asked now.
     async fn find_parent(
         &self,
         part: &Part<'_>,
         key: &str,
         since: i64,
         outcome: &mut Outcome,
-    ) -> Option<Posted> {
+    ) -> Result<Option<Posted>, SlackError> {
         let Target::Channel { channel, setting } = part.target else {
-            return None;
+            return Ok(None);
         };
-        let id = match self.slack.resolve_channel(channel, setting).await {
-            Ok(id) => id?,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not learn the channel's id to look for a thread's parent after its poster crashed: this alert starts the thread");
-                return None;
-            }
-        };
-        outcome.looked += 1;
         let oldest = since - crate::reconcile::LOOK_MARGIN.as_secs() as i64;
-        match self
-            .slack
-            .find_marked(&id, None, key, oldest, setting)
-            .await
-        {
-            Ok(found) => found,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not look for a thread's parent after its poster crashed: this alert starts the thread");
-                None
+        let found = match self.slack.resolve_channel(channel, setting).await {
+            Ok(Some(id)) => {
+                outcome.looked += 1;
+                self.slack
+                    .find_marked(&id, None, key, oldest, setting)
+                    .await
             }
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        };
+        match found {
+            Err(e) if e.is_configuration() => {
+                tracing::warn!(error = %e, "cannot look for a crashed poster's thread parent: this alert starts the thread");
+                Ok(None)
+            }
+            other => other,
         }
     }
 
@@ -320,6 +340,7 @@ impl Delivery {
             Target::Channel { setting, .. } => setting.as_str(),
             _ => "SLACK_CHANNEL",
         };
+        let mut failed = 0;
         for _ in 0..EDIT_ROUNDS {
             let Some(parent) = counted
                 .parent
@@ -330,7 +351,13 @@ impl Delivery {
             };
             let edited = parent.with_note(&thread_note(counted.replies));
             if let Err(e) = self.slack.update(channel, ts, &edited, setting).await {
+                failed += 1;
                 tracing::warn!(error = %e, thread_ts = ts, "could not edit the thread's parent with its count");
+                // Once more while holding the edit: letting go now would leave the count
+                // behind if no reply follows. Past that, the next reply edits it.
+                if failed < 2 {
+                    continue;
+                }
             }
             match store.release_edit(pk, &owner, counted.replies).await {
                 Ok(None) => return,

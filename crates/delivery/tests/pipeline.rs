@@ -561,3 +561,58 @@ async fn a_state_larger_than_one_item_is_split_and_read_back_whole() {
     // The replaced state's parts were deleted.
     assert_eq!(parts, 0);
 }
+
+#[tokio::test]
+async fn a_crashed_posters_thread_is_given_back_when_slack_cannot_be_asked_and_found_later() {
+    let w = world().await;
+    let d = w.delivery(&[]).await;
+    // A poster posted the parent, then crashed before recording the thread: its message
+    // is in Slack, and the thread's claim (naming that message's key) is stale.
+    deliver(&d, notice("sns/parent", None, 1)).await.1.unwrap();
+    let parent = w.slack.messages()[0].clone();
+    let store = Store::new(
+        &w.config,
+        TABLE.into(),
+        Duration::from_secs(3600),
+        Duration::from_secs(60),
+    );
+    let pk = opswatch_delivery::keys::thread(FUNCTION, "channel:alerts", "k");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let content =
+        serde_json::to_string(&serde_json::json!({"text": "parent", "blocks": []})).unwrap();
+    store
+        .claim_thread(
+            &pk,
+            "crashed",
+            now - 100,
+            Duration::from_secs(3600),
+            Duration::from_secs(6),
+            (&first_key("sns/parent"), &content),
+        )
+        .await
+        .unwrap();
+
+    // The next alert takes the thread over, but Slack cannot be asked where the parent is:
+    // nothing is posted (no second thread), the unit fails, the thread goes back as it was.
+    let fresh = w.delivery(&[]).await;
+    w.slack.always(ApiReply::Status(500));
+    let (_, r) = deliver(&fresh, notice("sns/reply", Some("k"), 1)).await;
+    assert!(matches!(r, Err(DeliveryError::Failed(_))), "{r:?}");
+    w.slack.always(ApiReply::Normal);
+    assert_eq!(
+        w.slack.messages().len(),
+        1,
+        "nothing posted beside the parent"
+    );
+
+    // The retry finds the parent and replies under it.
+    let (out, r) = deliver(&fresh, notice("sns/reply", Some("k"), 1)).await;
+    r.unwrap();
+    let m = w.slack.messages();
+    assert_eq!(m.len(), 2, "{m:?}");
+    assert_eq!(m[1].thread_ts.as_deref(), Some(parent.ts.as_str()));
+    assert_eq!(out.looked_and_found().0, 1);
+}

@@ -150,6 +150,25 @@ impl SlackError {
         matches!(self, SlackError::GaveUp { unknown: true, .. })
     }
 
+    /// The failure of a call that only reads (`auth.test`, `conversations.*`): whatever
+    /// Slack did with it changed nothing, so its outcome is never unknown.
+    fn read(self) -> Self {
+        match self {
+            SlackError::GaveUp {
+                attempts,
+                elapsed_ms,
+                last,
+                ..
+            } => SlackError::GaveUp {
+                attempts,
+                elapsed_ms,
+                last,
+                unknown: false,
+            },
+            e => e,
+        }
+    }
+
     /// Slack's error code, when Slack gave one.
     pub fn code(&self) -> Option<&str> {
         match self {
@@ -355,7 +374,8 @@ impl Slack {
                         form: true,
                         once_unknown: false,
                     })
-                    .await?
+                    .await
+                    .map_err(SlackError::read)?
                     .answer;
                 answer["bot_id"]
                     .as_str()
@@ -443,7 +463,8 @@ impl Slack {
                     form: true,
                     once_unknown: false,
                 })
-                .await?
+                .await
+                .map_err(SlackError::read)?
                 .answer;
             if let Some(found) = pick(&answer) {
                 return Ok(Some(found));
