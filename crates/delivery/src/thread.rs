@@ -50,11 +50,13 @@ impl Delivery {
         let mut extended = Instant::now();
         let mut waited = false;
         loop {
+            // The claim is judged at this second, however long its retries take.
+            let at = epoch();
             let claim = store
                 .claim_thread(
                     pk,
                     &owner,
-                    epoch(),
+                    at,
                     window,
                     self.parent_takes,
                     (&part.key, &content),
@@ -153,9 +155,12 @@ impl Delivery {
                         outcome.parent_waits += 1;
                     }
                     // The poster began at `claimed_at`; once its time is up, the next claim
-                    // takes the thread over. Until then, wait for the parent's `ts`.
+                    // takes the thread over. Until then, wait for the parent's `ts`. Alone
+                    // only if a claim made well after that time still found it pending
+                    // (clocks apart): judged by the claim's own second, since a throttled
+                    // claim may return long after it was judged.
                     let up = claimed_at + self.parent_takes.as_secs() as i64;
-                    if epoch() > up + 2 {
+                    if at > up + 2 {
                         return self
                             .alone(
                                 part,
