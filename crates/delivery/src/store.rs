@@ -511,8 +511,24 @@ impl Store {
         let (parent_key, message) = parent;
         let window = window.as_secs() as i64;
         let expires = now + parent_takes.as_secs() as i64;
-        // A thread older than the window is over: a new one starts.
-        let put = self
+        // What this claim would replace, read first: a parent's claim of another poster,
+        // inside its window, is taken over — its poster may have posted. The claim keeps it
+        // in `prior_*` and replaces exactly that item (or none), so a retry whose first
+        // answer was lost still learns what it took over.
+        let seen = self.get(pk).await?;
+        let taken_over = |item: &Item, prefix: &str| {
+            let field = |name: &str| format!("{prefix}{name}");
+            let started = get_n(item, &field("started")).filter(|s| *s >= now - window)?;
+            (get_s(item, &field("state")).as_deref() == Some("claimed")
+                && get_s(item, &field("owner")).as_deref() != Some(owner))
+            .then(|| ThreadClaim::TakenOver {
+                since: get_n(item, &field("claimed_at")).unwrap_or(now - window),
+                started,
+                parent_key: get_s(item, &field("parent_key")),
+                message: get_s(item, &field("message")),
+            })
+        };
+        let mut put = self
             .claim_put(
                 pk,
                 owner,
@@ -531,27 +547,50 @@ impl Store {
             .expression_attribute_names("#claimed_at", "claimed_at")
             .expression_attribute_values(":cutoff", n(now - window))
             .expression_attribute_values(":stale", n(now - parent_takes.as_secs() as i64));
-        match self.put_claim(put).await? {
-            // A parent's claim, taken over inside its window: its poster may have posted.
-            Ok(old)
-                if get_s(&old, "state").as_deref() == Some("claimed")
-                    && get_s(&old, "owner").as_deref() != Some(owner)
-                    && get_n(&old, "started").is_some_and(|s| s >= now - window) =>
-            {
-                Ok(ThreadClaim::TakenOver {
-                    since: get_n(&old, "claimed_at").unwrap_or(now - window),
-                    started: get_n(&old, "started").unwrap_or(now),
-                    parent_key: get_s(&old, "parent_key"),
-                    message: get_s(&old, "message"),
-                })
+        if let Some(seen) = &seen {
+            // Only the item read: else the condition fails and the caller reads again.
+            let condition = format!(
+                "({}) AND #owner = :seen_owner AND #claimed_at = :seen_at",
+                put.get_condition_expression().clone().unwrap_or_default()
+            );
+            put = put
+                .condition_expression(condition)
+                .expression_attribute_names("#owner", "owner")
+                .expression_attribute_values(
+                    ":seen_owner",
+                    s(get_s(seen, "owner").unwrap_or_default()),
+                )
+                .expression_attribute_values(":seen_at", n(get_n(seen, "claimed_at").unwrap_or(0)));
+            if let Some(ThreadClaim::TakenOver { .. }) = taken_over(seen, "") {
+                for name in [
+                    "state",
+                    "owner",
+                    "claimed_at",
+                    "started",
+                    "parent_key",
+                    "message",
+                ] {
+                    if let Some(v) = seen.get(name) {
+                        put = put.item(format!("prior_{name}"), v.clone());
+                    }
+                }
             }
-            Ok(_) => Ok(ThreadClaim::Parent),
+        }
+        match self.put_claim(put).await? {
+            Ok(_) => Ok(seen
+                .as_ref()
+                .and_then(|seen| taken_over(seen, ""))
+                .unwrap_or(ThreadClaim::Parent)),
             Err(item) => match get_s(&item, "state").as_deref() {
                 Some("open") => match (get_s(&item, "ts"), get_s(&item, "channel")) {
                     (Some(ts), Some(channel)) => Ok(ThreadClaim::Open { ts, channel }),
                     _ => Ok(ThreadClaim::Pending { claimed_at: now }),
                 },
-                _ if get_s(&item, "owner").as_deref() == Some(owner) => Ok(ThreadClaim::Parent),
+                // Our own claim, made before its answer was lost: what it took over is in
+                // `prior_*`.
+                _ if get_s(&item, "owner").as_deref() == Some(owner) => {
+                    Ok(taken_over(&item, "prior_").unwrap_or(ThreadClaim::Parent))
+                }
                 _ => Ok(ThreadClaim::Pending {
                     claimed_at: get_n(&item, "claimed_at").unwrap_or(now),
                 }),

@@ -616,3 +616,64 @@ async fn a_crashed_posters_thread_is_given_back_when_slack_cannot_be_asked_and_f
     assert_eq!(m[1].thread_ts.as_deref(), Some(parent.ts.as_str()));
     assert_eq!(out.looked_and_found().0, 1);
 }
+
+#[tokio::test]
+async fn a_thread_takeover_whose_answer_was_lost_still_knows_what_it_took_over() {
+    let w = world().await;
+    let store = Store::new(
+        &w.config,
+        TABLE.into(),
+        Duration::from_secs(3600),
+        Duration::from_secs(60),
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let (hour, takes) = (Duration::from_secs(3600), Duration::from_secs(6));
+    use opswatch_delivery::store::ThreadClaim;
+    assert_eq!(
+        store
+            .claim_thread(
+                "t",
+                "crashed",
+                now - 100,
+                hour,
+                takes,
+                ("k-crashed", "m-crashed")
+            )
+            .await
+            .unwrap(),
+        ThreadClaim::Parent
+    );
+    let expected = ThreadClaim::TakenOver {
+        since: now - 100,
+        started: now - 100,
+        parent_key: Some("k-crashed".into()),
+        message: Some("m-crashed".into()),
+    };
+    assert_eq!(
+        store
+            .claim_thread("t", "me", now, hour, takes, ("k-me", "m-me"))
+            .await
+            .unwrap(),
+        expected
+    );
+    // The same call again, as after a lost answer: the claim is ours, and what it took
+    // over is still known.
+    assert_eq!(
+        store
+            .claim_thread("t", "me", now, hour, takes, ("k-me", "m-me"))
+            .await
+            .unwrap(),
+        expected
+    );
+    // Someone else meanwhile waits.
+    assert_eq!(
+        store
+            .claim_thread("t", "other", now + 1, hour, takes, ("k-o", "m-o"))
+            .await
+            .unwrap(),
+        ThreadClaim::Pending { claimed_at: now }
+    );
+}
