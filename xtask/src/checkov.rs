@@ -21,6 +21,15 @@ const FEATURES_ON: &[&[(&str, &str)]] = &[
         ("RdsMaintenanceChecker", "\"true\""),
         ("AuditLogGroupName", "/aws/rds/cluster/aurora-prod/audit"),
         ("AuditMode", "push"),
+        (
+            "SlackBotTokenSecretArn",
+            "arn:aws:secretsmanager:us-east-1:111122223333:secret:opswatch/slack-bot",
+        ),
+        ("SlackChannel", "C0ALERTS000"),
+        (
+            "SlackSigningSecretArn",
+            "arn:aws:secretsmanager:us-east-1:111122223333:secret:opswatch/slack-signing",
+        ),
     ],
     &[
         ("SesEventArchive", "\"true\""),

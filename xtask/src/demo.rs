@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use opswatch_devkit::slack_api::{DEMO_TOKEN, SlackApiFake};
+use opswatch_devkit::slack_requests::SIGNING_SECRET;
 use opswatch_devkit::{LocalLambda, Moto, Outcome};
 
 use crate::show::{BOLD, BOLD_CYAN, CYAN, DIM, RED, RESET, YELLOW, ansi};
@@ -86,7 +87,11 @@ fn report(slack: &SlackApiFake, before: &Seen, invoked: &opswatch_devkit::Invoke
     }
     for (m, edits) in messages.iter().zip(&before.edits) {
         if m.edits.len() > *edits {
-            let last = m.blocks.as_array().and_then(|b| b.last()).cloned();
+            let last = m
+                .blocks
+                .as_array()
+                .and_then(|b| b.iter().rev().find(|b| b["type"] == "context"))
+                .cloned();
             let note = last
                 .and_then(|b| b["elements"].as_array().and_then(|e| e.last()).cloned())
                 .and_then(|e| e["text"].as_str().map(str::to_owned))
@@ -127,6 +132,8 @@ pub struct Posted {
     /// The body (`text`, `blocks`) as it stands at the end of the run: as the function posted
     /// it, or as it last edited it.
     pub body: serde_json::Value,
+    /// An ephemeral answer: only the user who asked sees it.
+    pub ephemeral: bool,
 }
 
 /// Which of the workspace's messages one invocation posted.
@@ -174,6 +181,9 @@ pub async fn run() -> Result<Transcript, String> {
                 ("RULES", RULES.to_owned()),
                 ("ACCOUNT_NAMES", ACCOUNT_NAMES.to_owned()),
                 ("DEDUPE_TABLE", DEDUPE_TABLE.to_owned()),
+                ("ACTIONS", "on".to_owned()),
+                ("SLACK_SIGNING_SECRET", SIGNING_SECRET.to_owned()),
+                ("ACTIONS_ALLOWED_USERS", ONCALL.to_owned()),
                 ("SLACK_MAX_RETRY_SECONDS", "2".to_owned()),
                 ("LOG_LEVEL", "warn".to_owned()),
             ]
@@ -222,6 +232,10 @@ pub async fn run() -> Result<Transcript, String> {
             decoded = crate::das::demo(moto).await?;
             continue;
         }
+        if f.name == "slack-actions" {
+            // It acts on the alerts the others posted: after them.
+            continue;
+        }
         let dir = crate::root().join("events").join(f.events);
         for event in samples(&dir)? {
             events_run += 1;
@@ -265,6 +279,9 @@ pub async fn run() -> Result<Transcript, String> {
         .await?,
     );
 
+    let acted = act(&slack, &env).await?;
+    events_run += 3;
+
     let _ = std::io::stdout().flush();
     let messages = slack.messages();
     let mut channels: Vec<String> = messages
@@ -297,11 +314,142 @@ pub async fn run() -> Result<Transcript, String> {
                     channel: slack.channel_name(&m.channel),
                     reply_to: m.thread_ts.as_deref().and_then(|t| header_of(&messages, t)),
                     body: m.body(),
+                    ephemeral: false,
                 })
                 .collect(),
         })
+        .chain(acted)
         .collect();
     Ok(Transcript { runs, decoded })
+}
+
+/// The demo's on-call person, allowed to act (`ACTIONS_ALLOWED_USERS`).
+const ONCALL: &str = "U0ONCALL01";
+
+/// slack-actions: the on-call person acknowledges a critical alert and mutes a CloudTrail
+/// principal for 24 hours from their buttons, then asks `/opswatch mutes` — each request
+/// signed as Slack signs it, sent to the function as a function URL event.
+async fn act(slack: &SlackApiFake, env: &[(String, String)]) -> Result<Vec<Run>, String> {
+    use opswatch_devkit::slack_requests::{self as requests, button_value, mute_option};
+    let lambda =
+        LocalLambda::new(crate::binary("slack-actions", false), "slack-actions").envs(env.to_vec());
+    let messages = slack.messages();
+    let top = |m: &&opswatch_devkit::ApiMessage| m.thread_ts.is_none();
+    let posted = |m: &opswatch_devkit::ApiMessage| Posted {
+        channel: slack.channel_name(&m.channel),
+        reply_to: m
+            .thread_ts
+            .as_deref()
+            .and_then(|t| header_of(&slack.messages(), t)),
+        body: m.body(),
+        ephemeral: false,
+    };
+    let current = |ts: &str| slack.messages().into_iter().find(|m| m.ts == ts);
+    // A critical alert (no Mute…: a mute never hides one), and a CloudTrail alert.
+    let critical = messages
+        .iter()
+        .filter(top)
+        .find(|m| button_value(m, "opswatch_ack").is_some() && mute_option(m, "24 hours").is_none())
+        .ok_or("demo: no critical alert with buttons to acknowledge")?;
+    let trail = messages
+        .iter()
+        .filter(top)
+        .filter(|m| m.blocks.to_string().contains("cloudtrail-event-handler"))
+        .find(|m| mute_option(m, "24 hours").is_some())
+        .ok_or("demo: no CloudTrail alert with Mute… to mute")?;
+    let buttons = Run {
+        function: "slack-actions",
+        slug: "buttons".into(),
+        label:
+            "An alert as posted with ACTIONS=on: Acknowledge and Mute… (1 hour, 24 hours, 7 days)"
+                .into(),
+        messages: vec![posted(trail)],
+    };
+    let send = async |label: &str, body: String| -> Result<serde_json::Value, String> {
+        let before = seen(slack);
+        let invoked = lambda
+            .invoke(
+                requests::signed(requests::SIGNING_SECRET, &body)
+                    .to_string()
+                    .as_bytes(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        println!(
+            "\n{}▶ slack-actions{} {}{label}{}",
+            ansi(BOLD_CYAN),
+            ansi(RESET),
+            ansi(CYAN),
+            ansi(RESET)
+        );
+        report(slack, &before, &invoked);
+        Ok(match &invoked.outcome {
+            Outcome::Response(r) => serde_json::from_str(r).unwrap_or_default(),
+            _ => serde_json::Value::Null,
+        })
+    };
+    let ack = button_value(critical, "opswatch_ack").unwrap_or_default();
+    send(
+        &format!("Acknowledge, clicked by {ONCALL} (a signed interactivity request)"),
+        requests::click(critical, ONCALL, "opswatch_ack", &ack),
+    )
+    .await?;
+    let mute = mute_option(trail, "24 hours").unwrap_or_default();
+    send(
+        &format!("Mute… 24 hours on a CloudTrail alert, chosen by {ONCALL}"),
+        requests::click(trail, ONCALL, "opswatch_mute", &mute),
+    )
+    .await?;
+    let answer = send(
+        "/opswatch mutes",
+        requests::command(ONCALL, &critical.channel, "mutes"),
+    )
+    .await?;
+    let list: serde_json::Value = answer["body"]
+        .as_str()
+        .and_then(|b| serde_json::from_str(b).ok())
+        .unwrap_or_default();
+    println!(
+        "  answered (only {ONCALL} sees it):\n{}",
+        crate::show::message(&list)
+    );
+    let announced: Vec<Posted> = slack
+        .messages()
+        .iter()
+        .filter(|m| m.thread_ts.as_deref() == Some(trail.ts.as_str()))
+        .filter(|m| m.blocks.to_string().contains("opswatch_unmute"))
+        .map(posted)
+        .collect();
+    Ok(vec![
+        buttons,
+        Run {
+            function: "slack-actions",
+            slug: "acknowledged".into(),
+            label: format!(
+                "Acknowledge, clicked by {ONCALL}: the alert says who and when, its buttons gone"
+            ),
+            messages: current(&critical.ts).iter().map(posted).collect(),
+        },
+        Run {
+            function: "slack-actions",
+            slug: "muted".into(),
+            label: format!(
+                "Mute… 24 hours, chosen by {ONCALL}: announced in the alert's thread, with Unmute"
+            ),
+            messages: announced,
+        },
+        Run {
+            function: "slack-actions",
+            slug: "mutes".into(),
+            label: "/opswatch mutes: the active mutes, seen only by the user who asked".into(),
+            messages: vec![Posted {
+                channel: slack.channel_name(&critical.channel),
+                reply_to: None,
+                body: list,
+                ephemeral: true,
+            }],
+        },
+    ])
 }
 
 /// A scheduled event whose `time` is now.

@@ -8,7 +8,10 @@
 //!   through a service it uses (`kms:ViaService`: S3, SQS, Lambda for its environment);
 //! - DynamoDB only as the delivery pipeline uses it: `GetItem`, `PutItem`, `UpdateItem`,
 //!   `DeleteItem` on the dedupe table, and only on the function's own keys
-//!   (`dynamodb:LeadingKeys` = `<binary>#*`);
+//!   (`dynamodb:LeadingKeys` = `<binary>#*`), plus `GetItem` of the mutes' index and
+//!   acknowledgements (`mute#all`, `ack#*`); slack-actions only on `mute#*`, `ack#*`,
+//!   `sig#*`;
+//! - a public function URL has both grants it needs and no other public grant;
 //! - no `Resource: "*"` but for the list calls named in [`STAR_RESOURCES`], each with why;
 //! - no managed policy but `AWSLambdaBasicExecutionRole`;
 //! - roles for services (Firehose, SES) grant only what those services are known to need.
@@ -34,10 +37,25 @@ const DEDUPE_ACTIONS: &[&str] = &[
     "dynamodb:DeleteItem",
 ];
 
+/// The dedupe table's keys a function may touch: its own (`<binary>#*`); slack-actions,
+/// the mutes, acknowledgements and seen signatures.
+fn own_keys(binary: &str) -> Vec<String> {
+    if binary == "slack-actions" {
+        ["mute#*", "ack#*", "sig#*"].map(String::from).to_vec()
+    } else {
+        vec![format!("{binary}#*")]
+    }
+}
+
+/// What a posting function may read besides its own keys (with `GetItem` alone): the
+/// index of active mutes and the acknowledgements of messages.
+const SHARED_READS: &[&str] = &["mute#all", "ack#*"];
+
 /// A DynamoDB statement's problems: other actions, another table, others' keys.
 fn dedupe_statement(who: &str, binary: &str, s: &Value) -> Vec<String> {
     let mut problems = Vec::new();
-    for action in strings(&s["Action"]) {
+    let actions = strings(&s["Action"]);
+    for action in &actions {
         if !DEDUPE_ACTIONS.contains(&action.as_str()) {
             problems.push(format!(
                 "{who}: {action} is not one the delivery pipeline makes"
@@ -51,10 +69,68 @@ fn dedupe_statement(who: &str, binary: &str, s: &Value) -> Vec<String> {
         ));
     }
     let keys = strings(&s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]);
-    if keys != [format!("{binary}#*")] {
+    let own = own_keys(binary);
+    let reads_only = actions.iter().all(|a| a == "dynamodb:GetItem");
+    let fits = |k: &String| {
+        own.contains(k)
+            || (reads_only && binary != "slack-actions" && SHARED_READS.contains(&k.as_str()))
+    };
+    if keys.is_empty() || !keys.iter().all(fits) {
         problems.push(format!(
-            "{who}: DynamoDB keys not limited to its own ({binary}#*): {keys:?}"
+            "{who}: DynamoDB keys not limited to its own ({}): {keys:?}",
+            own.join(", ")
         ));
+    }
+    problems
+}
+
+/// A public function URL (`AuthType: NONE`) needs both grants since October 2025:
+/// `lambda:InvokeFunctionUrl` (for `FunctionUrlAuthType` NONE) and `lambda:InvokeFunction`
+/// limited to calls through the URL (`InvokedViaFunctionUrl`). Anything else public is a
+/// problem.
+fn function_urls(resources: &serde_json::Map<String, Value>) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (id, r) in resources {
+        if r["Type"] != "AWS::Lambda::Url" || r["Properties"]["AuthType"] != "NONE" {
+            continue;
+        }
+        let function = &r["Properties"]["TargetFunctionArn"]["Ref"];
+        let grants: Vec<&Value> = resources
+            .values()
+            .filter(|p| {
+                p["Type"] == "AWS::Lambda::Permission"
+                    && &p["Properties"]["FunctionName"]["Ref"] == function
+                    && p["Properties"]["Principal"] == "*"
+            })
+            .map(|p| &p["Properties"])
+            .collect();
+        let url = grants.iter().any(|p| {
+            p["Action"] == "lambda:InvokeFunctionUrl" && p["FunctionUrlAuthType"] == "NONE"
+        });
+        let invoke = grants
+            .iter()
+            .any(|p| p["Action"] == "lambda:InvokeFunction" && p["InvokedViaFunctionUrl"] == true);
+        if !url {
+            problems.push(format!(
+                "{id}: no public lambda:InvokeFunctionUrl grant (FunctionUrlAuthType NONE)"
+            ));
+        }
+        if !invoke {
+            problems.push(format!(
+                "{id}: no lambda:InvokeFunction grant limited to the URL (InvokedViaFunctionUrl): new function URLs need both"
+            ));
+        }
+        for p in &grants {
+            let through_url = (p["Action"] == "lambda:InvokeFunctionUrl"
+                && p["FunctionUrlAuthType"] == "NONE")
+                || (p["Action"] == "lambda:InvokeFunction" && p["InvokedViaFunctionUrl"] == true);
+            if !through_url {
+                problems.push(format!(
+                    "{id}: a public grant of {} not limited to the function URL",
+                    p["Action"]
+                ));
+            }
+        }
     }
     problems
 }
@@ -141,6 +217,7 @@ pub fn check(template: &Value, crates: &Path) -> Vec<String> {
         .as_object()
         .cloned()
         .unwrap_or_default();
+    problems.extend(function_urls(&resources));
 
     // Which function (and what it is wired to) each role serves.
     let mut role_of_function: BTreeMap<String, (String, String, BTreeSet<String>)> =
@@ -425,12 +502,29 @@ mod tests {
         scan["Action"] = json!("dynamodb:Scan");
         let mut others = good.clone();
         others["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] = json!(["*"]);
-        let mut table = good;
+        let mut table = good.clone();
         table["Resource"] = json!("arn:aws:dynamodb:us-east-1:1:table/other");
+        // The mutes' index and acknowledgements: read, never written, by a posting function.
+        let mut reads = good.clone();
+        reads["Action"] = json!("dynamodb:GetItem");
+        reads["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] =
+            json!(["mute#all", "ack#*"]);
+        assert_eq!(
+            check(&template(reads.clone(), basic()), dir.path()),
+            Vec::<String>::new()
+        );
+        let mut writes_mutes = reads;
+        writes_mutes["Action"] = json!(["dynamodb:GetItem", "dynamodb:PutItem"]);
+        let mut every_mute = good;
+        every_mute["Action"] = json!("dynamodb:GetItem");
+        every_mute["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] =
+            json!(["mute#*"]);
         for (statement, says) in [
             (scan, "dynamodb:Scan is not one"),
             (others, "not limited to its own"),
             (table, "instead of the dedupe table"),
+            (writes_mutes, "not limited to its own"),
+            (every_mute, "not limited to its own"),
         ] {
             let problems = check(&template(statement.clone(), basic()), dir.path());
             assert!(
@@ -438,6 +532,44 @@ mod tests {
                 "{statement}: {problems:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_public_function_url_needs_both_grants_and_no_other() {
+        let url = json!({"Type": "AWS::Lambda::Url", "Properties": {"AuthType": "NONE", "TargetFunctionArn": {"Ref": "F"}}});
+        let via_url = json!({"Type": "AWS::Lambda::Permission", "Properties": {"Action": "lambda:InvokeFunctionUrl", "FunctionName": {"Ref": "F"}, "Principal": "*", "FunctionUrlAuthType": "NONE"}});
+        let invoke = json!({"Type": "AWS::Lambda::Permission", "Properties": {"Action": "lambda:InvokeFunction", "FunctionName": {"Ref": "F"}, "Principal": "*", "InvokedViaFunctionUrl": true}});
+        let map = |rs: &[(&str, &Value)]| -> serde_json::Map<String, Value> {
+            rs.iter()
+                .map(|(k, v)| (k.to_string(), (*v).clone()))
+                .collect()
+        };
+        assert_eq!(
+            function_urls(&map(&[("U", &url), ("P1", &via_url), ("P2", &invoke)])),
+            Vec::<String>::new()
+        );
+        let only_url = function_urls(&map(&[("U", &url), ("P1", &via_url)]));
+        assert!(
+            only_url.iter().any(|p| p.contains("InvokedViaFunctionUrl")),
+            "{only_url:?}"
+        );
+        let mut open = invoke.clone();
+        open["Properties"]
+            .as_object_mut()
+            .unwrap()
+            .remove("InvokedViaFunctionUrl");
+        let problems = function_urls(&map(&[
+            ("U", &url),
+            ("P1", &via_url),
+            ("P2", &invoke),
+            ("P3", &open),
+        ]));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("not limited to the function URL")),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -11,6 +11,9 @@
 //! the first two is what exactly once costs (against moto, which serves one call at a time:
 //! an upper bound of DynamoDB's cost).
 //!
+//! `cargo xtask bench load slack-actions`: what Slack waits for after a click, cold and
+//! warm ([`actions`]).
+//!
 //! Then (alone: `cargo xtask bench load reconcile`) the reconcile step, which only the Web API can take (it reads the channel's
 //! history): 1,000 CloudTrail log files posted through the fake Web API, and 1,000 more
 //! whose every message's first post is answered with a 500, so that each is looked for
@@ -103,12 +106,17 @@ pub async fn bench(only: Option<&str>) -> Result<(), String> {
     ];
     if let Some(o) = only
         && o != "reconcile"
+        && o != "slack-actions"
         && !all.contains(&o)
     {
         return Err(format!(
-            "bench load {o}: unknown; known: reconcile, {}",
+            "bench load {o}: unknown; known: reconcile, slack-actions, {}",
             all.join(", ")
         ));
+    }
+    if only == Some("slack-actions") {
+        crate::build_bins(&["slack-actions"], true)?;
+        return actions().await;
     }
     let names: Vec<&str> = match only {
         None => all.to_vec(),
@@ -214,6 +222,110 @@ pub async fn bench(only: Option<&str>) -> Result<(), String> {
         per(looked),
         per(looked) - per(web),
         per(looked) / per(web),
+    );
+    Ok(())
+}
+
+/// slack-actions (alone: `cargo xtask bench load slack-actions`): what Slack waits for. Cold:
+/// 20 fresh processes, each answering one Acknowledge click (start of the process to the
+/// answer: the cold start plus the handler). Warm: one process, 300 clicks in a row. Each
+/// click is signed as Slack signs it, on its own message; the table is moto and Slack the
+/// local fake, so real DynamoDB and Slack add their round trips (a few ms each in-region).
+async fn actions() -> Result<(), String> {
+    use opswatch_devkit::slack_api::{ApiMessage, BOT_ID, DEMO_TOKEN};
+    use opswatch_devkit::slack_requests::{self as requests, SIGNING_SECRET};
+    use opswatch_slack::actions::ActionKey;
+    let moto = Moto::start_with(&crate::python::bin("moto_server"))?;
+    opswatch_devkit::dynamodb::create_table(&moto.sdk_config().await, "actions").await?;
+    let api = opswatch_devkit::SlackApiFake::start(DEMO_TOKEN)
+        .await
+        .map_err(|e| e.to_string())?;
+    let key = ActionKey::from_signing_secret(&opswatch_slack::Secret::new(SIGNING_SECRET));
+    let block = serde_json::to_value(key.block(None)).map_err(|e| e.to_string())?;
+    let click = || {
+        let ts = api.post_as_person("C0ALERTS000", "an alert", Value::Null);
+        let message = ApiMessage {
+            channel: "C0ALERTS000".into(),
+            ts,
+            thread_ts: None,
+            text: "an alert".into(),
+            blocks: json!([{"type": "section", "text": {"type": "mrkdwn", "text": "an alert"}}, block]),
+            edits: Vec::new(),
+            metadata: Value::Null,
+            bot_id: Some(BOT_ID.into()),
+        };
+        let value = key.ack_value(None);
+        let body = requests::click(&message, "U0ONCALL01", "opswatch_ack", &value);
+        requests::signed(SIGNING_SECRET, &body)
+            .to_string()
+            .into_bytes()
+    };
+    let function = release("slack-actions", moto.aws_env(), None)
+        .env("DEDUPE_TABLE", "actions")
+        .env("SLACK_BOT_TOKEN", DEMO_TOKEN)
+        .env("SLACK_API_URL", api.url())
+        .env("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+        .env("ACTIONS_ALLOWED_USERS", "U0ONCALL01")
+        .env("LOG_LEVEL", "warn");
+    let ms = |d: Option<Duration>| d.unwrap_or_default().as_secs_f64() * 1000.0;
+    let answered = |a: &Invoked| -> Result<(), String> {
+        match &a.outcome {
+            Outcome::Response(r) if r.contains("\"statusCode\":200") => Ok(()),
+            other => Err(format!("slack-actions: {other:?}\n{}", a.stderr)),
+        }
+    };
+    eprintln!("bench load: slack-actions, 20 cold starts and 300 warm clicks");
+    let mut cold = Vec::new();
+    for _ in 0..20 {
+        let a = function.invoke(&click()).await.map_err(|e| e.to_string())?;
+        answered(&a)?;
+        cold.push((ms(a.ready_after) + ms(a.handler_time), ms(a.handler_time)));
+    }
+    let events: Vec<Vec<u8>> = (0..300).map(|_| click()).collect();
+    let warm = function
+        .invoke_many(&events)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut warm_ms = Vec::new();
+    for a in &warm {
+        answered(a)?;
+        warm_ms.push(ms(a.handler_time));
+    }
+    let edited = api
+        .messages()
+        .iter()
+        .filter(|m| !m.edits.is_empty())
+        .count();
+    if edited != 320 {
+        return Err(format!(
+            "slack-actions: {edited} of 320 clicks edited their message"
+        ));
+    }
+    let pct = |v: &mut Vec<f64>, p: f64| {
+        v.sort_by(f64::total_cmp);
+        v[((v.len() - 1) as f64 * p).round() as usize]
+    };
+    let mut total: Vec<f64> = cold.iter().map(|c| c.0).collect();
+    let mut first: Vec<f64> = cold.iter().map(|c| c.1).collect();
+    let peak = warm.last().and_then(|a| a.peak_rss_kb).unwrap_or(0) as f64 / 1024.0;
+    println!(
+        "\nslack-actions: an Acknowledge click (verify, remember the signature, record the ack, chat.update), release binary, moto + the fake Slack"
+    );
+    println!(
+        "  cold start to the answer: median {:.1} ms, max {:.1} ms (of which the handler: median {:.1} ms), 20 processes",
+        pct(&mut total, 0.5),
+        pct(&mut total, 1.0),
+        pct(&mut first, 0.5)
+    );
+    println!(
+        "  warm: median {:.2} ms, p99 {:.2} ms, max {:.2} ms per click, 300 clicks; peak RSS {peak:.1} MB",
+        pct(&mut warm_ms, 0.5),
+        pct(&mut warm_ms, 0.99),
+        pct(&mut warm_ms, 1.0)
+    );
+    println!(
+        "  Slack waits 3,000 ms: the slowest cold answer used {:.1} % of it",
+        pct(&mut total, 1.0) / 30.0
     );
     Ok(())
 }

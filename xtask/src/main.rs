@@ -6,6 +6,8 @@
 //! - `preview`: the demo's Slack messages drawn as HTML and PNG under `docs/img/`.
 //! - `test`: formatting, clippy, every test, template lint and checkov: what CI runs.
 //! - `checkov`: the outside scanner over every CloudFormation template.
+//! - `iam`: the template's IAM and redelivery checks, after the SAM transform.
+//! - `slack-manifest`: the Slack app's manifest (scopes, interactivity, `/opswatch`).
 //! - `rules <log file|event>…`: CloudTrail records through the configured rules; nothing
 //!   posted.
 
@@ -18,6 +20,7 @@ mod docs;
 mod iam;
 mod invoke;
 mod load;
+mod manifest;
 mod package;
 mod preview;
 mod python;
@@ -59,6 +62,10 @@ pub const FUNCTIONS: &[Function] = &[
     Function {
         name: "audit-log-watcher",
         events: "audit",
+    },
+    Function {
+        name: "slack-actions",
+        events: "slack-actions",
     },
 ];
 
@@ -133,6 +140,8 @@ const USAGE: &str = "usage: cargo xtask <command>
                                                  pictures in docs/img/ (needs Debian's chromium)
   test                                           fmt, clippy, all tests, template lint, checkov (CI)
   checkov                                        checkov over every CloudFormation template
+  iam                                            the template's IAM after the SAM transform
+  slack-manifest [--url <SlackActionsUrl>]       the Slack app manifest to paste at api.slack.com/apps
   rules <log file|event>…                        CloudTrail records through the configured
                                                  rules (RULES, DISABLE_RULES, …); nothing posted
   package                                        arm64 Lambda zips of every function (cargo-lambda)
@@ -162,6 +171,8 @@ fn main() -> ExitCode {
         Some("rules") => rules::main(&args[1..]),
         Some("test") => test::main(),
         Some("checkov") => checkov::main(),
+        Some("iam") => iam::check_template(),
+        Some("slack-manifest") => manifest::main(&args[1..]),
         Some("package") => package::main(),
         Some("gen-das") => das::gen_main(&args[1..]),
         Some("fake") => runtime.block_on(fake(&args[1..])),

@@ -172,11 +172,14 @@ fn posted_html(p: &Posted) -> String {
         );
     }
     out.push_str("</div>\n");
-    let class = if p.reply_to.is_some() {
-        "msg reply"
-    } else {
-        "msg"
+    let class = match (p.reply_to.is_some(), p.ephemeral) {
+        (_, true) => "msg ephemeral",
+        (true, false) => "msg reply",
+        (false, false) => "msg",
     };
+    if p.ephemeral {
+        out.push_str("<div class=\"only-you\">Only visible to you</div>\n");
+    }
     let _ = writeln!(
         out,
         "<div class=\"{class}\"><div class=\"avatar\">ow</div><div class=\"content\"><div class=\"meta\"><span class=\"name\">opswatch</span><span class=\"app\">APP</span></div>\n{}</div></div>",
@@ -243,6 +246,28 @@ pub fn blocks(body: &Value) -> String {
                 out.push_str("</div>\n");
             }
             "divider" => out.push_str("<hr>\n"),
+            "actions" => {
+                out.push_str("<div class=\"actions\">");
+                for e in b["elements"].as_array().into_iter().flatten() {
+                    match e["type"].as_str() {
+                        Some("static_select") => {
+                            let _ = write!(
+                                out,
+                                "<span class=\"button select\">{} <span class=\"caret\">▾</span></span>",
+                                plain(e["placeholder"]["text"].as_str().unwrap_or_default())
+                            );
+                        }
+                        _ => {
+                            let _ = write!(
+                                out,
+                                "<span class=\"button\">{}</span>",
+                                plain(e["text"]["text"].as_str().unwrap_or_default())
+                            );
+                        }
+                    }
+                }
+                out.push_str("</div>\n");
+            }
             other => {
                 let _ = writeln!(out, "<div class=\"unknown\">(a {} block)</div>", esc(other));
             }
@@ -427,7 +452,8 @@ fn entity(s: &str) -> (usize, &'static str) {
 fn shortcode(s: &str) -> Option<(usize, String)> {
     let end = s[1..].find(':')? + 1;
     let name = &s[1..end];
-    if name.is_empty()
+    // A name has a letter: `12:36:54` is a time, not an emoji.
+    if !name.bytes().any(|b| b.is_ascii_lowercase())
         || !name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_+-".contains(&b))
@@ -447,6 +473,9 @@ fn shortcode(s: &str) -> Option<(usize, String)> {
         "wrench" => "🔧",
         "email" => "📧",
         "calendar" => "📅",
+        "no_bell" => "🔕",
+        "bell" => "🔔",
+        "grey_question" => "❔",
         _ => {
             return Some((
                 end + 1,
@@ -489,6 +518,12 @@ h1 { font-size: 22px; } h2 { font-size: 18px; margin-top: 32px; border-bottom: 1
 .section { margin: 4px 0; word-wrap: break-word; }
 .fields { display: grid; grid-template-columns: 1fr 1fr; gap: 8px 16px; margin: 4px 0; }
 .context { font-size: 12px; color: #616061; margin: 4px 0; }
+.actions { display: flex; gap: 8px; margin: 8px 0 4px; }
+.button { display: inline-block; border: 1px solid #bbbbbb; border-radius: 4px; padding: 3px 12px; font-size: 13px; font-weight: 700; color: #1d1c1d; background: #fff; }
+.button.select { font-weight: 400; color: #616061; min-width: 90px; }
+.caret { float: right; margin-left: 12px; }
+.msg.ephemeral { background: #f8f8f8; border-radius: 6px; padding: 8px; }
+.only-you { font-size: 12px; color: #616061; margin-top: 6px; }
 .context span + span::before { content: ""; margin-left: 8px; }
 code { font: 12px Monaco, Menlo, Consolas, "DejaVu Sans Mono", monospace; color: #e01e5a; background: #f6f6f6;
   border: 1px solid #dddddd; border-radius: 3px; padding: 1px 3px; }
@@ -588,6 +623,7 @@ mod tests {
                             ]}
                         ]
                     }),
+                    ephemeral: false,
                 },
                 Posted {
                     channel: "security".into(),
@@ -595,8 +631,21 @@ mod tests {
                         ":rotating_light: Security group sg-1 opened to the world".into(),
                     ),
                     body: json!({"text": "a later change", "blocks": [
-                        {"type": "section", "text": {"type": "mrkdwn", "text": "_2 more in the thread_"}}
+                        {"type": "section", "text": {"type": "mrkdwn", "text": "_2 more in the thread_"}},
+                        {"type": "actions", "block_id": "opswatch_actions", "elements": [
+                            {"type": "button", "action_id": "opswatch_ack", "text": {"type": "plain_text", "text": "Acknowledge"}, "value": "v1.ack.null.0"},
+                            {"type": "static_select", "action_id": "opswatch_mute", "placeholder": {"type": "plain_text", "text": "Mute…"}, "options": []}
+                        ]}
                     ]}),
+                    ephemeral: false,
+                },
+                Posted {
+                    channel: "security".into(),
+                    reply_to: None,
+                    body: json!({"text": "1 active mute", "blocks": [
+                        {"type": "section", "text": {"type": "mrkdwn", "text": ":no_bell: *Active mutes* (1)"}}
+                    ]}),
+                    ephemeral: true,
                 },
             ],
         };

@@ -48,6 +48,21 @@ pub fn message(m: &Value) -> String {
                     out.push_str(&format!("  ┃ {}{t}{}\n", ansi(DIM), ansi(RESET)));
                 }
             }
+            Some("actions") => {
+                let labels: Vec<String> = b["elements"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|e| match e["type"].as_str() {
+                        Some("static_select") => format!(
+                            "[{} ▾]",
+                            e["placeholder"]["text"].as_str().unwrap_or_default()
+                        ),
+                        _ => format!("[{}]", e["text"]["text"].as_str().unwrap_or_default()),
+                    })
+                    .collect();
+                out.push_str(&format!("  ┃ {}\n", labels.join(" ")));
+            }
             _ => {}
         }
     }

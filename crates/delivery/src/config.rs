@@ -15,6 +15,8 @@
 //! | `DEDUPE_UNAVAILABLE` | `fail` (default): a unit whose claim cannot be made fails and is retried; `post`: post without exactly-once |
 //! | `THREAD_WINDOW` | how long after its first alert a thread takes replies (default `1h`) |
 //! | `THREADS` | `off` disables threads |
+//! | `ACTIONS` | `on`: each alert carries `Acknowledge` and `Mute…` buttons (Web API mode; needs the signing secret) |
+//! | `SLACK_SIGNING_SECRET_ARN` / `SLACK_SIGNING_SECRET` | the Slack app's signing secret: the buttons' values are signed under a key derived from it |
 
 use std::time::Duration;
 
@@ -39,7 +41,13 @@ pub mod env {
     pub const THREAD_WINDOW: &str = "THREAD_WINDOW";
     pub const THREADS: &str = "THREADS";
     pub const DEDUPE_UNAVAILABLE: &str = "DEDUPE_UNAVAILABLE";
+    pub const ACTIONS: &str = "ACTIONS";
+    pub const SLACK_SIGNING_SECRET: &str = "SLACK_SIGNING_SECRET";
+    pub const SLACK_SIGNING_SECRET_ARN: &str = "SLACK_SIGNING_SECRET_ARN";
 }
+
+/// The keys a secret holding the signing secret may use.
+pub const SIGNING_SECRET_KEYS: &[&str] = &["signing_secret", "SLACK_SIGNING_SECRET", "secret"];
 
 /// The shortest `DEDUPE_TTL`: a key must outlive every redelivery of its event — SQS's
 /// visibility timeout × `maxReceiveCount`, EventBridge's and asynchronous invocations'
@@ -85,6 +93,8 @@ pub struct Settings {
     /// `None`: threads off.
     pub thread_window: Option<Duration>,
     pub when_store_down: crate::WhenStoreDown,
+    /// `ACTIONS=on`: the signing secret the buttons' values are signed under.
+    pub actions: Option<Source>,
 }
 
 fn duration(name: &str, value: Option<String>, default: &str) -> Result<Duration, String> {
@@ -182,7 +192,28 @@ impl Settings {
                 ));
             }
         };
+        let actions = match get(env::ACTIONS).map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("off" | "false" | "0" | "no") => None,
+            Some("on" | "true" | "1" | "yes") => {
+                if get(env::DEDUPE_TABLE).is_none() {
+                    return Err(
+                        "ACTIONS=on needs DEDUPE_TABLE: mutes and acknowledgements are kept there"
+                            .into(),
+                    );
+                }
+                if token.is_none() {
+                    return Err("ACTIONS=on needs Web API mode: set SLACK_BOT_TOKEN or SLACK_BOT_TOKEN_SECRET_ARN (a webhook cannot receive button clicks)".into());
+                }
+                Some(
+                    source(env::SLACK_SIGNING_SECRET, env::SLACK_SIGNING_SECRET_ARN).ok_or(
+                        "ACTIONS=on needs the Slack app's signing secret: set SLACK_SIGNING_SECRET_ARN (or SLACK_SIGNING_SECRET)",
+                    )?,
+                )
+            }
+            Some(other) => return Err(format!("ACTIONS: {other:?} is neither on nor off")),
+        };
         Ok(Self {
+            actions,
             token,
             channel,
             api_url,
@@ -286,6 +317,16 @@ impl Delivery {
             });
         }
         let routes = Routes::new(settings.routes, resolved, default);
+        let actions = match &settings.actions {
+            Some(source) => {
+                let secret =
+                    read(config, source, SIGNING_SECRET_KEYS, "Slack signing secret").await?;
+                Some(opswatch_slack::actions::ActionKey::from_signing_secret(
+                    &secret,
+                ))
+            }
+            None => None,
+        };
         let store = settings.dedupe_table.map(|table| {
             Store::new(
                 config,
@@ -299,7 +340,8 @@ impl Delivery {
         }
         Ok(
             Delivery::new(function, slack, routes, store, settings.thread_window)
-                .when_store_down(settings.when_store_down),
+                .when_store_down(settings.when_store_down)
+                .actions(actions),
         )
     }
 }
@@ -363,6 +405,25 @@ mod tests {
             (&[("DEDUPE_TTL", "10m")], "DEDUPE_TTL: 600s is too short"),
             (&[("DEDUPE_TTL", "59m")], "at least 1h"),
             (&[("DEDUPE_UNAVAILABLE", "maybe")], "DEDUPE_UNAVAILABLE"),
+            (
+                &[
+                    ("SLACK_WEBHOOK_URL", "https://h"),
+                    ("ACTIONS", "on"),
+                    ("DEDUPE_TABLE", "t"),
+                ],
+                "ACTIONS=on needs Web API mode",
+            ),
+            (&[("ACTIONS", "on")], "ACTIONS=on needs DEDUPE_TABLE"),
+            (
+                &[
+                    ("DEDUPE_TABLE", "t"),
+                    ("SLACK_BOT_TOKEN", "xoxb-1"),
+                    ("SLACK_CHANNEL", "#ops"),
+                    ("ACTIONS", "on"),
+                ],
+                "ACTIONS=on needs the Slack app's signing secret",
+            ),
+            (&[("ACTIONS", "maybe")], "ACTIONS: \"maybe\" is neither"),
             (
                 &[("SLACK_MAX_RETRY_SECONDS", "a lot")],
                 "SLACK_MAX_RETRY_SECONDS",

@@ -34,6 +34,7 @@ mod thread;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use opswatch_slack::actions::{ActionKey, Scope};
 use opswatch_slack::{Alert, Mrkdwn, Posted, Slack, SlackError, Target};
 
 pub use config::ConfigError;
@@ -70,6 +71,8 @@ pub struct Delivery {
     /// that long after it began, then take the thread over.
     parent_takes: Duration,
     when_store_down: WhenStoreDown,
+    /// `ACTIONS=on`: the key the buttons' values are signed with.
+    actions: Option<ActionKey>,
 }
 
 /// A claim outlives its invocation's deadline by this much. Lambda stops an invocation at
@@ -134,6 +137,15 @@ pub fn thread_note(replies: u64) -> Mrkdwn {
     m
 }
 
+/// The context line an acknowledged message gets.
+pub fn ack_note(by: &str, at: i64) -> Mrkdwn {
+    let mut m = Mrkdwn::trusted(":white_check_mark: Acknowledged by ");
+    m.push_user(by);
+    m.push_trusted(" at ");
+    m.push(&opswatch_support::rfc3339(at));
+    m
+}
+
 /// One message of an alert on its way: its key, where it goes, its claim.
 struct Part<'a> {
     key: String,
@@ -162,7 +174,14 @@ impl Delivery {
             wait,
             parent_takes: budget + Duration::from_secs(5),
             when_store_down: WhenStoreDown::Fail,
+            actions: None,
         }
+    }
+
+    /// `ACTIONS=on`: every alert posted to a channel carries `Acknowledge` and `Mute…`.
+    pub fn actions(mut self, key: Option<ActionKey>) -> Self {
+        self.actions = key;
+        self
     }
 
     /// What to do when the table cannot be reached (`DEDUPE_UNAVAILABLE`).
@@ -262,8 +281,26 @@ impl Delivery {
             }
             _ => None,
         };
-        let messages =
+        // A mute silences warnings and info, never a critical alert.
+        let scope = notice
+            .subject
+            .as_deref()
+            .filter(|_| notice.severity != Severity::Critical)
+            .map(|subject| Scope::new(self.function, notice.rule.as_deref(), subject));
+        if let Some(scope) = &scope
+            && let Some(id) = self.muted(scope, outcome).await
+        {
+            outcome.muted += 1;
+            tracing::info!(severity = %notice.severity, route = %route.name, source = %notice.source, mute = %id, subject = %scope.subject, "alert muted");
+            return Ok(());
+        }
+        let mut messages =
             decorate(notice.alert.clone(), notice.severity, self.function).into_messages();
+        if let (Some(key), Target::Channel { .. }, Some(first)) =
+            (&self.actions, target, messages.first_mut())
+        {
+            *first = first.with_actions(key.block(scope.as_ref()));
+        }
         let (mut posted, mut skipped) = (0, 0);
         // The thread the alert's messages go to, once known.
         let mut thread_ts: Option<String> = None;
@@ -439,6 +476,29 @@ impl Delivery {
                 )))
             }
         }
+    }
+
+    /// The mute (its id) that silences `scope`'s alerts now, if any: of its rule, or of
+    /// every rule. The active mutes are read once per invocation; when they cannot be read,
+    /// nothing is muted (an alert too many rather than one lost), with a warning.
+    async fn muted(&self, scope: &Scope, outcome: &mut Outcome) -> Option<String> {
+        let store = self.store.as_ref()?;
+        if outcome.mutes.is_none() {
+            let active = if outcome.store_down.is_some() {
+                Default::default()
+            } else {
+                store.active_mutes(epoch()).await.unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "could not read the mutes: nothing is muted in this invocation");
+                    Default::default()
+                })
+            };
+            outcome.mutes = Some(active);
+        }
+        let active = outcome.mutes.as_ref()?;
+        let now = epoch();
+        [scope.id(), scope.any_rule().id()]
+            .into_iter()
+            .find(|id| active.get(id).is_some_and(|until| *until > now))
     }
 
     /// Until when a claim made now holds: the invocation's deadline plus a margin.

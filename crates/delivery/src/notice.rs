@@ -19,6 +19,10 @@ pub struct Notice {
     /// Alerts that share a thread key within `THREAD_WINDOW` go to one thread (Web API mode
     /// with `DEDUPE_TABLE`).
     pub thread: Option<String>,
+    /// What the alert is about, for mutes (a mute is function + rule + subject): a
+    /// CloudTrail principal, a Config resource, an audit cluster and user, an RDS resource,
+    /// a SendGrid list. The thread key unless set otherwise; `None`: it cannot be muted.
+    pub subject: Option<String>,
     /// Where the alert comes from: the same event gives the same source on every delivery
     /// (`sns/<MessageId>`, `s3/<bucket>/<key>@<etag>/<group>`, `window/<from>-<to>`); the
     /// message keys derive from it. Never the clock or the request id.
@@ -35,6 +39,7 @@ impl Notice {
             account: None,
             rule: None,
             thread: None,
+            subject: None,
             source: source.into(),
             route: None,
         }
@@ -51,8 +56,19 @@ impl Notice {
         self
     }
 
+    /// The thread key (and the subject, unless one is set).
     pub fn thread(mut self, key: impl Into<String>) -> Self {
-        self.thread = Some(key.into());
+        let key = key.into();
+        if self.subject.is_none() {
+            self.subject = Some(key.clone());
+        }
+        self.thread = Some(key);
+        self
+    }
+
+    /// What the alert is about, for mutes.
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
         self
     }
 

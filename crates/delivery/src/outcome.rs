@@ -36,6 +36,10 @@ pub struct Outcome {
     pub(crate) deduplicated: usize,
     pub(crate) dedupe_unavailable: usize,
     pub(crate) dropped: usize,
+    /// Alerts not posted because their scope is muted (`/opswatch`, the `Mute…` button).
+    pub(crate) muted: usize,
+    /// The active mutes (mute id → until, epoch seconds), read once per invocation.
+    pub(crate) mutes: Option<std::collections::HashMap<String, i64>>,
     pub(crate) replies: usize,
     pub(crate) slack_retries: u32,
     /// Posts whose outcome was unknown (Slack may have taken them).
@@ -69,6 +73,8 @@ impl Outcome {
             deduplicated: 0,
             dedupe_unavailable: 0,
             dropped: 0,
+            muted: 0,
+            mutes: None,
             replies: 0,
             slack_retries: 0,
             unknown_outcomes: 0,
@@ -112,6 +118,11 @@ impl Outcome {
     /// Messages posted so far.
     pub fn messages_posted(&self) -> usize {
         self.messages_posted
+    }
+
+    /// Alerts not posted because they were muted.
+    pub fn muted(&self) -> usize {
+        self.muted
     }
 
     /// Messages found already posted (not posted again).
@@ -188,6 +199,7 @@ impl Outcome {
             ("DedupeUnavailable", self.dedupe_unavailable),
             ("UnknownOutcomes", self.unknown_outcomes),
             ("Reconciled", self.reconciled),
+            ("Muted", self.muted),
         ]);
         let counts = Value::Object(self.extra.clone()).to_string();
         tracing::info!(
@@ -198,6 +210,7 @@ impl Outcome {
             deduplicated = self.deduplicated,
             dedupe_unavailable = self.dedupe_unavailable,
             dropped = self.dropped,
+            muted = self.muted,
             replies = self.replies,
             ignored = self.ignored,
             failed = self.failed(),
@@ -217,6 +230,9 @@ impl Outcome {
         r.insert("alerts".into(), json!(self.alerts));
         r.insert("messagesPosted".into(), json!(self.messages_posted));
         r.insert("deduplicated".into(), json!(self.deduplicated));
+        if self.muted > 0 {
+            r.insert("muted".into(), json!(self.muted));
+        }
         r.insert("ignored".into(), json!(self.ignored));
         for (k, v) in &self.extra {
             r.insert(k.clone(), v.clone());

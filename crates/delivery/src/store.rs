@@ -39,6 +39,10 @@
 //! its own work. What still fails is [`StoreError`]: the pipeline then fails the unit
 //! (the event source retries it) unless `DEDUPE_UNAVAILABLE=post`.
 
+mod actions;
+
+pub use actions::{MUTES, Mute, ack_pk};
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -68,6 +72,8 @@ pub struct Store {
     /// How long a claim holds when the invocation's deadline is not known: the Slack budget
     /// plus a margin.
     claim_for: Duration,
+    /// How long one call may be retried ([`RETRY_FOR`] unless [`Store::retry_for`]).
+    retry_for: Duration,
 }
 
 /// A message's claim.
@@ -153,7 +159,7 @@ fn jittered(cap: Duration) -> Duration {
 
 /// `f`'s call, made again after transient failures with exponential backoff for up to
 /// [`RETRY_FOR`].
-async fn retried<O, E, R, F, Fut>(f: F) -> Result<O, SdkError<E, R>>
+async fn retried_for<O, E, R, F, Fut>(retry_for: Duration, f: F) -> Result<O, SdkError<E, R>>
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
     F: Fn() -> Fut,
@@ -163,7 +169,7 @@ where
     let mut cap = Duration::from_millis(50);
     loop {
         match f().await {
-            Err(e) if transient(&e) && started.elapsed() + cap < RETRY_FOR => {
+            Err(e) if transient(&e) && started.elapsed() + cap < retry_for => {
                 tokio::time::sleep(jittered(cap)).await;
                 cap = (cap * 2).min(Duration::from_secs(1));
             }
@@ -231,7 +237,24 @@ impl Store {
             table,
             ttl,
             claim_for,
+            retry_for: RETRY_FOR,
         }
+    }
+
+    /// Retry a call for at most `d` (an interactive caller must answer within seconds).
+    pub fn retry_for(mut self, d: Duration) -> Self {
+        self.retry_for = d;
+        self
+    }
+
+    /// `f`'s call, made again after transient failures for up to this store's retry time.
+    async fn retried<O, E, R, F, Fut>(&self, f: F) -> Result<O, SdkError<E, R>>
+    where
+        E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<O, SdkError<E, R>>>,
+    {
+        retried_for(self.retry_for, f).await
     }
 
     fn error<E>(&self, e: &E) -> StoreError
@@ -253,7 +276,7 @@ impl Store {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<O, SdkError<E, R>>>,
     {
-        match retried(f).await {
+        match self.retried(f).await {
             Ok(o) => Ok(Written::Made(o)),
             Err(e) if condition_failed(&e) => Ok(Written::NotMade),
             Err(e) => Err(self.error(&e)),
@@ -289,7 +312,8 @@ impl Store {
             .table_name(&self.table)
             .key("pk", s(pk))
             .consistent_read(true);
-        let out = retried(|| call.clone().send())
+        let out = self
+            .retried(|| call.clone().send())
             .await
             .map_err(|e| self.error(&e))?;
         Ok(out.item)
@@ -344,7 +368,7 @@ impl Store {
         put: aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder,
     ) -> Result<Result<Item, Item>, StoreError> {
         use aws_sdk_dynamodb::operation::put_item::PutItemError;
-        match retried(|| put.clone().send()).await {
+        match self.retried(|| put.clone().send()).await {
             Ok(out) => Ok(Ok(out.attributes.unwrap_or_default())),
             Err(e) => match e.as_service_error() {
                 Some(PutItemError::ConditionalCheckFailedException(c)) => {
@@ -766,7 +790,7 @@ impl Store {
         } else {
             call.expression_attribute_values(":shown", n(shown as i64))
         };
-        match retried(|| call.clone().send()).await {
+        match self.retried(|| call.clone().send()).await {
             Ok(_) => Ok(None),
             Err(e) => match e.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(c)) => {

@@ -354,8 +354,35 @@ impl Delivery {
             else {
                 return;
             };
-            let edited = parent.with_note(&thread_note(counted.replies));
-            if let Err(e) = self.slack.update(channel, ts, &edited, setting).await {
+            // An acknowledged parent stays acknowledged. slack-actions records the
+            // acknowledgement before it edits, so a look after this edit sees one that
+            // raced it, and edits once more.
+            let acked = |a: Option<(String, i64)>| {
+                let noted = parent.with_note(&thread_note(counted.replies));
+                match a {
+                    Some((by, at)) => noted.acknowledged(&crate::ack_note(&by, at)),
+                    None => noted,
+                }
+            };
+            let before = if parent.has_actions() {
+                store.acked(channel, ts).await.ok().flatten()
+            } else {
+                None
+            };
+            let was_acked = before.is_some();
+            let edited = acked(before);
+            let mut result = self.slack.update(channel, ts, &edited, setting).await;
+            if result.is_ok()
+                && !was_acked
+                && parent.has_actions()
+                && let Ok(Some(a)) = store.acked(channel, ts).await
+            {
+                result = self
+                    .slack
+                    .update(channel, ts, &acked(Some(a)), setting)
+                    .await;
+            }
+            if let Err(e) = result {
                 failed += 1;
                 tracing::warn!(error = %e, thread_ts = ts, "could not edit the thread's parent with its count");
                 // Once more while holding the edit: letting go now would leave the count

@@ -677,3 +677,77 @@ async fn a_thread_takeover_whose_answer_was_lost_still_knows_what_it_took_over()
         ThreadClaim::Pending { claimed_at: now }
     );
 }
+
+#[tokio::test]
+async fn a_mute_holds_back_its_subjects_alerts_but_never_a_critical_one() {
+    use opswatch_delivery::store::Mute;
+    use opswatch_slack::actions::Scope;
+    let w = world().await;
+    let d = w
+        .delivery(&[("ACTIONS", "on"), ("SLACK_SIGNING_SECRET", "local-signing")])
+        .await;
+    let store = Store::new(
+        &w.config,
+        TABLE.into(),
+        Duration::from_secs(3600),
+        Duration::from_secs(30),
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    // sg-1 muted for every rule; sg-3's mute has ended.
+    for (subject, until) in [("acct/sg-1", now + 3600), ("acct/sg-3", now - 1)] {
+        let scope = Scope::new(FUNCTION, None, subject);
+        store
+            .mute(&Mute {
+                id: scope.id(),
+                scope,
+                until,
+                by: "U0ONCALL01".into(),
+                at: now - 10,
+            })
+            .await
+            .expect("mute");
+    }
+    let mut out = Outcome::new("SNS record");
+    for (source, subject, severity) in [
+        ("sns/1", "acct/sg-1", Severity::Warning),
+        ("sns/2", "acct/sg-2", Severity::Warning),
+        ("sns/3", "acct/sg-1", Severity::Critical),
+        ("sns/4", "acct/sg-3", Severity::Info),
+    ] {
+        let mut n = notice(source, Some(subject), 1).rule("configuration-change");
+        n.severity = severity;
+        d.deliver(n, &mut out).await.expect("delivered");
+    }
+    assert_eq!(out.muted(), 1);
+    let posted = w.slack.messages();
+    let texts: Vec<String> = posted.iter().map(|m| m.body().to_string()).collect();
+    assert_eq!(posted.len(), 3, "{texts:#?}");
+    assert!(
+        !texts.iter().any(|t| t.contains("alert from sns/1")),
+        "a muted alert was posted"
+    );
+    // Every alert carries the buttons; a critical one cannot be muted.
+    for m in &posted {
+        let blocks = m.blocks.to_string();
+        assert!(blocks.contains("opswatch_ack"), "{blocks}");
+        let critical = m.body().to_string().contains("alert from sns/3");
+        assert_eq!(blocks.contains("opswatch_mute"), !critical, "{blocks}");
+    }
+    // Lifted: sg-1 posts again.
+    let scope = Scope::new(FUNCTION, None, "acct/sg-1");
+    assert!(
+        store
+            .unmute(&scope.id(), now)
+            .await
+            .expect("unmute")
+            .is_some()
+    );
+    let mut out = Outcome::new("SNS record");
+    d.deliver(notice("sns/5", Some("acct/sg-1"), 1), &mut out)
+        .await
+        .expect("delivered");
+    assert_eq!((out.muted(), out.messages_posted()), (0, 1));
+}

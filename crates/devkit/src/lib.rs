@@ -12,6 +12,7 @@ pub mod runtime_api;
 pub mod sendgrid;
 pub mod slack;
 pub mod slack_api;
+pub mod slack_requests;
 
 pub use faults::{DynamoFaultProxy, DynamoFaults};
 pub use moto::{Moto, python_tool};

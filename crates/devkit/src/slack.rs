@@ -261,6 +261,27 @@ fn validate(path: &str, headers: &HeaderMap, body: &[u8]) -> Result<Value, (u16,
 
 /// Slack's checks on a message's content (`text`, `blocks`), shared by the webhook and the Web
 /// API fakes: the error code Slack answers, if any.
+/// A button or static select as Block Kit takes it: `action_id` at most 255 characters, a
+/// plain-text label at most 75, a button's `value` at most 2,000, a select's 1..=100
+/// options each with a value of at most 150.
+fn action_ok(e: &Value) -> bool {
+    let label_ok =
+        |t: &Value| t["type"] == "plain_text" && (1..=75).contains(&chars(t.get("text")));
+    let id_ok = chars(e.get("action_id")) <= 255;
+    match e["type"].as_str() {
+        Some("button") => id_ok && label_ok(&e["text"]) && chars(e.get("value")) <= 2000,
+        Some("static_select") => {
+            let options = e["options"].as_array().cloned().unwrap_or_default();
+            id_ok
+                && (1..=100).contains(&options.len())
+                && options
+                    .iter()
+                    .all(|o| label_ok(&o["text"]) && (1..=150).contains(&chars(o.get("value"))))
+        }
+        _ => false,
+    }
+}
+
 pub(crate) fn check_content(message: &Value) -> Result<(), &'static str> {
     let blocks = message
         .get("blocks")
@@ -309,6 +330,16 @@ pub(crate) fn check_content(message: &Value) -> Result<(), &'static str> {
                     return Err("invalid_blocks");
                 }
                 total += elements.iter().map(|e| chars(e.get("text"))).sum::<usize>();
+            }
+            Some("actions") => {
+                let elements = b
+                    .get("elements")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                if elements.is_empty() || elements.len() > 25 || !elements.iter().all(action_ok) {
+                    return Err("invalid_blocks");
+                }
             }
             Some("header" | "divider") => {}
             _ => return Err("invalid_blocks"),

@@ -29,6 +29,11 @@
 //! - `conversations.list`: `types` (`public_channel` by default, `private_channel`), each
 //!   needing its scope (`channels:read`, `groups:read`), `exclude_archived`, `limit`,
 //!   `cursor`; channels whose id starts with `G` are the private ones;
+//! - `chat.postEphemeral`: `channel` (id or name) and `user`; the message is kept apart
+//!   ([`SlackApiFake::ephemerals`]), as only that user sees it; an unknown user →
+//!   `user_not_found`, a user not in the channel → `user_not_in_channel`;
+//! - `usergroups.users.list`: `usergroup` (an id); needs `usergroups:read`; an unknown group →
+//!   `no_such_subteam`; answers its `users`;
 //! - message `ts` values are the wall clock in microseconds, unique and increasing, as
 //!   Slack's are (history's `oldest` compares with them).
 //!
@@ -158,6 +163,10 @@ struct Inner {
     /// Answer the first `chat.postMessage` of each marker key with a 500 (not posted).
     fail_first_posts: bool,
     keys_seen: std::collections::HashSet<String>,
+    /// User groups: id → members.
+    usergroups: Vec<(String, Vec<String>)>,
+    /// Messages posted with `chat.postEphemeral`: (channel id, user, text).
+    ephemerals: Vec<(String, String, String)>,
 }
 
 /// The fake; stops when dropped.
@@ -198,6 +207,7 @@ impl SlackApiFake {
                 "groups:history",
                 "channels:read",
                 "groups:read",
+                "usergroups:read",
             ]
             .map(String::from)
             .to_vec(),
@@ -207,6 +217,8 @@ impl SlackApiFake {
             delay: Duration::ZERO,
             fail_first_posts: false,
             keys_seen: Default::default(),
+            usergroups: Vec::new(),
+            ephemerals: Vec::new(),
         }));
         let app = Router::new()
             .route("/api/{method}", post(api))
@@ -228,6 +240,18 @@ impl SlackApiFake {
             member,
             archived,
         });
+    }
+
+    /// A user group (`S…`) and its members.
+    pub fn add_usergroup(&self, id: &str, users: &[&str]) {
+        self.lock()
+            .usergroups
+            .push((id.into(), users.iter().map(|u| u.to_string()).collect()));
+    }
+
+    /// The ephemeral messages posted: (channel id, user, text).
+    pub fn ephemerals(&self) -> Vec<(String, String, String)> {
+        self.lock().ephemerals.clone()
     }
 
     /// From now on the token is revoked (`token_revoked`).
@@ -709,6 +733,8 @@ fn handle(g: &mut Inner, method: &str, headers: &HeaderMap, body: &[u8]) -> Valu
             | "conversations.history"
             | "conversations.replies"
             | "conversations.list"
+            | "chat.postEphemeral"
+            | "usergroups.users.list"
     ) {
         return fail("unknown_method");
     }
@@ -737,6 +763,19 @@ fn handle(g: &mut Inner, method: &str, headers: &HeaderMap, body: &[u8]) -> Valu
     }
     if method == "conversations.list" {
         return list_channels(g, &args);
+    }
+    if method == "usergroups.users.list" {
+        if !g.scopes.iter().any(|s| s == "usergroups:read") {
+            return json!({"ok": false, "error": "missing_scope", "needed": "usergroups:read", "provided": g.scopes.join(",")});
+        }
+        let wanted = args
+            .get("usergroup")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        return match g.usergroups.iter().find(|(id, _)| id == wanted) {
+            Some((_, users)) => json!({"ok": true, "users": users}),
+            None => fail("no_such_subteam"),
+        };
     }
     if method.starts_with("conversations.") {
         return read_history(g, method, &args);
@@ -785,6 +824,20 @@ fn handle(g: &mut Inner, method: &str, headers: &HeaderMap, body: &[u8]) -> Valu
     }
     if let Err(code) = checked {
         return fail(code);
+    }
+    if method == "chat.postEphemeral" {
+        let user = str_arg("user").unwrap_or_default();
+        let is_user = user.len() >= 3
+            && user.starts_with(['U', 'W'])
+            && user
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        if !is_user {
+            return fail("user_not_found");
+        }
+        g.ephemerals.push((channel.id.clone(), user, text));
+        let ts = next_ts(g);
+        return json!({"ok": true, "message_ts": ts});
     }
     let thread_ts = str_arg("thread_ts");
     if let Some(parent) = &thread_ts {

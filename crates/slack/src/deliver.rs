@@ -549,6 +549,31 @@ impl Slack {
         .await
     }
 
+    /// Call a Web API method with JSON arguments (`form`: as a form, for the methods that
+    /// read); its whole answer when Slack says `ok`. `setting` names what configured the
+    /// channel in `body`, if any, for the error that says what to fix.
+    pub async fn call_method(
+        &self,
+        method: &'static str,
+        body: Value,
+        form: bool,
+        setting: &str,
+    ) -> Result<Value, SlackError> {
+        let channel = body["channel"].as_str().unwrap_or_default().to_owned();
+        let posted = self
+            .call(Call::Api {
+                token: self.token()?,
+                method,
+                body,
+                channel: &channel,
+                setting,
+                form,
+                once_unknown: false,
+            })
+            .await?;
+        Ok(posted.answer)
+    }
+
     /// The bot token a Web API call needs: without one, our own configuration error, found
     /// before any request.
     fn token(&self) -> Result<&BotToken, SlackError> {

@@ -6,11 +6,14 @@
 //! This crate does no AWS I/O: resolving secrets from Secrets Manager belongs to
 //! `opswatch-support`, and routing, exactly-once and threads to `opswatch-delivery`.
 
+pub mod actions;
+mod crypto;
 mod deliver;
 pub mod marker;
 mod message;
 mod mrkdwn;
 mod secret;
+pub mod signing;
 
 pub use deliver::{DEFAULT_API_URL, Posted, RetryPolicy, Slack, SlackError, Target};
 pub use message::{Alert, Block, Body, Message, NOTE_ROOM, limits};

@@ -12,9 +12,10 @@
 //! token) cannot make opswatch believe an alert was already posted. The finder also checks
 //! that the message came from the app's own `bot_id`.
 
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::Mac;
+
+use crate::crypto::{hex, mac, unhex};
 use serde_json::{Value, json};
-use sha2::Sha256;
 
 use crate::secret::BotToken;
 
@@ -32,25 +33,6 @@ impl std::fmt::Debug for MarkKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("MarkKey(<redacted>)")
     }
-}
-
-fn mac(key: &[u8]) -> Hmac<Sha256> {
-    // HMAC takes a key of any length: this cannot fail.
-    <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable!())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) || !s.is_ascii() {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
-        .collect()
 }
 
 impl MarkKey {

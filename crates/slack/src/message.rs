@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::mrkdwn::{Mrkdwn, truncate_plain};
 
-/// Room every message keeps for a note added after it was posted (a thread parent's "3 more
-/// in the thread"): characters of block text, and one block.
+/// Room every message keeps for each note added after it was posted (a thread parent's "3
+/// more in the thread", "Acknowledged by …"): characters of block text. The layout keeps
+/// room for two such notes, and two blocks (a note, the buttons).
 pub const NOTE_ROOM: usize = 120;
 
 /// Slack's documented limits, and the practical one on total block text.
@@ -29,6 +30,8 @@ pub mod limits {
     pub const BLOCKS: usize = 50;
     /// Beyond roughly this much block text Slack answers `msg_blocks_too_long`.
     pub const MESSAGE_TEXT: usize = 12_000;
+    /// Elements of an actions block.
+    pub const ACTION_ELEMENTS: usize = 25;
     /// The top-level `text` fallback (notifications, screen readers).
     pub const FALLBACK_TEXT: usize = 3000;
 }
@@ -42,20 +45,54 @@ pub struct Message {
 }
 
 impl Message {
-    /// This message with `note` added at the end, in its last context block when that has
-    /// room, else in a new one. The layout keeps room for it ([`NOTE_ROOM`]), so the result is
-    /// within Slack's limits whenever the message was.
+    /// This message with `note` added at the end (before its buttons), in its last context
+    /// block when that has room, else in a new one. The layout keeps room for it
+    /// ([`NOTE_ROOM`]), so the result is within Slack's limits whenever the message was.
     pub fn with_note(&self, note: &Mrkdwn) -> Message {
         let mut m = self.clone();
         let element = MrkdwnText::new(note.truncated(NOTE_ROOM));
-        match m.blocks.last_mut() {
+        // Before the buttons, if the message has them.
+        let at = m
+            .blocks
+            .iter()
+            .rposition(|b| !matches!(b, Block::Actions { .. }))
+            .map_or(0, |i| i + 1);
+        match at.checked_sub(1).and_then(|i| m.blocks.get_mut(i)) {
             Some(Block::Context { elements }) if elements.len() < limits::CONTEXT_ELEMENTS => {
                 elements.push(element)
             }
-            _ => m.blocks.push(Block::Context {
-                elements: vec![element],
-            }),
+            _ => m.blocks.insert(
+                at,
+                Block::Context {
+                    elements: vec![element],
+                },
+            ),
         }
+        m
+    }
+
+    /// This message with `block` (an actions block) at its end.
+    pub fn with_actions(&self, block: Block) -> Message {
+        let mut m = self.clone();
+        m.blocks.push(block);
+        m
+    }
+
+    /// Whether the message carries opswatch's alert buttons.
+    pub fn has_actions(&self) -> bool {
+        self.blocks.iter().any(|b| {
+            matches!(b, Block::Actions { block_id, .. } if block_id == crate::actions::BLOCK_ID)
+        })
+    }
+
+    /// The message as it stands once acknowledged: its buttons gone, and `note`
+    /// ("Acknowledged by … at …") in a context block of its own at the end.
+    pub fn acknowledged(&self, note: &Mrkdwn) -> Message {
+        let mut m = self.clone();
+        m.blocks.retain(|b| !matches!(b, Block::Actions { .. }));
+        m.blocks.push(Block::Context {
+            elements: vec![MrkdwnText::new(note.truncated(NOTE_ROOM))],
+        });
         m
     }
 
@@ -97,6 +134,9 @@ impl Message {
                     (elements.len() > CONTEXT_ELEMENTS).then_some("context elements")
                 }
                 Block::Divider => None,
+                Block::Actions { elements, .. } => (elements.is_empty()
+                    || elements.len() > limits::ACTION_ELEMENTS)
+                    .then_some("actions elements"),
             };
             if let Some(what) = broken {
                 return Some(format!("block {i}: its {what} is over Slack's limit"));
@@ -123,6 +163,12 @@ pub enum Block {
         elements: Vec<MrkdwnText>,
     },
     Divider,
+    /// Interactive elements (buttons, selects), as Block Kit takes them: see
+    /// [`crate::actions`].
+    Actions {
+        block_id: String,
+        elements: Vec<serde_json::Value>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -177,7 +223,7 @@ impl Block {
                 .map(|t| t.text.chars().count())
                 .sum(),
             Block::Context { elements } => elements.iter().map(|t| t.text.chars().count()).sum(),
-            Block::Divider => 0,
+            Block::Divider | Block::Actions { .. } => 0,
         }
     }
 }
@@ -260,9 +306,10 @@ impl Alert {
         let mut page_len: usize = page.iter().map(Block::text_len).sum();
         for block in body {
             let len = block.text_len();
-            // One block and NOTE_ROOM characters stay free for a note added later.
-            let full = page.len() + fixed_blocks + 1 > limits::BLOCKS - 1
-                || header_len + context_len + page_len + len > limits::MESSAGE_TEXT - NOTE_ROOM;
+            // Two blocks (a note added later, the buttons) and NOTE_ROOM characters of
+            // text stay free.
+            let full = page.len() + fixed_blocks + 1 > limits::BLOCKS - 2
+                || header_len + context_len + page_len + len > limits::MESSAGE_TEXT - 2 * NOTE_ROOM;
             if full && !page.is_empty() {
                 pages.push(std::mem::take(&mut page));
                 page_len = 0;
@@ -413,6 +460,9 @@ mod tests {
                     }
                 }
                 Block::Context { elements } => assert!(elements.len() <= limits::CONTEXT_ELEMENTS),
+                Block::Actions { elements, .. } => {
+                    assert!(elements.len() <= limits::ACTION_ELEMENTS)
+                }
                 Block::Divider => {}
             }
         }

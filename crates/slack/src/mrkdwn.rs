@@ -116,6 +116,25 @@ impl Mrkdwn {
         self
     }
 
+    /// Mention a Slack user by id (`<@U0123ABCD>`). Anything that is not a user id (`U…`
+    /// or `W…`, upper-case letters and digits) is shown as escaped text instead, so an id
+    /// from outside cannot become other markup (`<!channel>`).
+    pub fn push_user(&mut self, id: &str) -> &mut Self {
+        let is_id = (3..=32).contains(&id.len())
+            && id.starts_with(['U', 'W'])
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        if is_id {
+            self.0.push_str("<@");
+            self.0.push_str(id);
+            self.0.push('>');
+        } else {
+            self.push(id);
+        }
+        self
+    }
+
     /// Outside text for a line of a preformatted (```) block.
     pub fn code_line(outside: &str) -> Self {
         let mut m = Self::new();

@@ -13,4 +13,5 @@ mod rds_reports;
 mod security;
 mod sendgrid_bounce_poller;
 mod severity;
+mod slack_actions;
 mod slack_outages;
