@@ -63,6 +63,45 @@ pub async fn s3(moto: &Moto) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
+/// A CloudTrail log file of `records` (`{"Records": …}`, gzipped) at `key` in the trail's
+/// bucket.
+pub async fn put_log(moto: &Moto, key: &str, records: &[serde_json::Value]) {
+    let body = opswatch_devkit::fixtures::gzip(
+        serde_json::json!({ "Records": records })
+            .to_string()
+            .as_bytes(),
+    )
+    .expect("gzip");
+    s3(moto)
+        .await
+        .put_object()
+        .bucket(opswatch_devkit::fixtures::CLOUDTRAIL_BUCKET)
+        .key(key)
+        .body(body.into())
+        .send()
+        .await
+        .expect("put");
+}
+
+/// An SQS batch announcing log files as CloudTrail's SNS topic does, one message per
+/// (message id, key).
+pub fn sqs_for(messages: &[(&str, &str)]) -> Vec<u8> {
+    use serde_json::json;
+    let records: Vec<serde_json::Value> = messages
+        .iter()
+        .map(|(id, key)| {
+            let notice = json!({"s3Bucket": opswatch_devkit::fixtures::CLOUDTRAIL_BUCKET, "s3ObjectKey": [key]}).to_string();
+            json!({
+                "messageId": id,
+                "body": json!({"Type": "Notification", "MessageId": format!("sns-{id}"), "Message": notice}).to_string(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:111122223333:opswatch-cloudtrail",
+            })
+        })
+        .collect();
+    json!({ "Records": records }).to_string().into_bytes()
+}
+
 /// Put the sample log files where CloudTrail would have (`events/cloudtrail/s3-objects/`),
 /// and return the S3 client.
 pub async fn seed_cloudtrail_logs(moto: &Moto) -> aws_sdk_s3::Client {

@@ -58,7 +58,7 @@ pub const DEDUPE_TTL_FLOOR: Duration = Duration::from_secs(3600);
 pub const LONGEST_CLAIM: Duration = Duration::from_secs(900 + crate::CLAIM_MARGIN.as_secs());
 
 /// The keys a secret holding a bot token may use.
-const TOKEN_KEYS: &[&str] = &["token", "bot_token", "SLACK_BOT_TOKEN"];
+pub const TOKEN_KEYS: &[&str] = &["token", "bot_token", "SLACK_BOT_TOKEN"];
 /// The keys a secret holding a webhook URL may use.
 const WEBHOOK_KEYS: &[&str] = &["url", "webhook_url", "SLACK_WEBHOOK_URL"];
 
@@ -104,6 +104,50 @@ fn duration(name: &str, value: Option<String>, default: &str) -> Result<Duration
         .map_err(|why| format!("{name}: {why}"))
 }
 
+/// An on/off setting (`on`, `true`, `1`, `yes` / `off`, `false`, `0`, `no`, any case);
+/// `default` when unset.
+fn switch(name: &str, value: Option<String>, default: bool) -> Result<bool, String> {
+    match value.map(|v| v.to_ascii_lowercase()).as_deref() {
+        None => Ok(default),
+        Some("on" | "true" | "1" | "yes") => Ok(true),
+        Some("off" | "false" | "0" | "no") => Ok(false),
+        Some(other) => Err(format!("{name}: {other:?} is neither on nor off")),
+    }
+}
+
+impl Source {
+    /// The value if it is set, else the secret it names, else `None`.
+    pub fn pick(value: Option<String>, arn: Option<String>) -> Option<Self> {
+        match (value, arn) {
+            (Some(v), _) => Some(Source::Value(Secret::new(v))),
+            (None, Some(a)) => Some(Source::SecretArn(a)),
+            (None, None) => None,
+        }
+    }
+}
+
+/// `SLACK_API_URL`, or Slack's: the bot token goes there, so never in clear text across a
+/// network ([`opswatch_slack::credential_url`]).
+pub fn api_url(value: Option<String>) -> Result<String, String> {
+    let api_url = value.unwrap_or_else(|| opswatch_slack::DEFAULT_API_URL.to_owned());
+    opswatch_slack::credential_url(&api_url)
+        .map_err(|why| format!("{}: the URL {why}", env::SLACK_API_URL))?;
+    Ok(api_url)
+}
+
+/// `DEDUPE_TTL` (default `7d`), no shorter than [`DEDUPE_TTL_FLOOR`] and the longest claim.
+pub fn dedupe_ttl(value: Option<String>) -> Result<Duration, String> {
+    let dedupe_ttl = duration(env::DEDUPE_TTL, value, "7d")?;
+    if dedupe_ttl < DEDUPE_TTL_FLOOR.max(LONGEST_CLAIM) {
+        return Err(format!(
+            "{}: {}s is too short — a key must outlive its event's redeliveries (SQS visibility timeout × maxReceiveCount, EventBridge and async retries) and every claim: at least 1h",
+            env::DEDUPE_TTL,
+            dedupe_ttl.as_secs()
+        ));
+    }
+    Ok(dedupe_ttl)
+}
+
 impl Settings {
     /// From variables looked up by name (blank counts as unset, as SAM passes empty
     /// parameters).
@@ -113,11 +157,7 @@ impl Settings {
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
-        let source = |value: &str, arn: &str| match (get(value), get(arn)) {
-            (Some(v), _) => Some(Source::Value(Secret::new(v))),
-            (None, Some(a)) => Some(Source::SecretArn(a)),
-            (None, None) => None,
-        };
+        let source = |value: &str, arn: &str| Source::pick(get(value), get(arn));
         let token = source(env::SLACK_BOT_TOKEN, env::SLACK_BOT_TOKEN_SECRET_ARN);
         let webhook = source(env::SLACK_WEBHOOK_URL, env::SLACK_WEBHOOK_SECRET_ARN);
         let channel = get(env::SLACK_CHANNEL);
@@ -158,27 +198,10 @@ impl Settings {
                 Duration::from_secs_f64(secs)
             }
         };
-        let threads = match get(env::THREADS).map(|v| v.to_ascii_lowercase()).as_deref() {
-            None | Some("on" | "true" | "1" | "yes") => true,
-            Some("off" | "false" | "0" | "no") => false,
-            Some(other) => return Err(format!("THREADS: {other:?} is neither on nor off")),
-        };
+        let threads = switch(env::THREADS, get(env::THREADS), true)?;
         let thread_window = duration(env::THREAD_WINDOW, get(env::THREAD_WINDOW), "1h")?;
-        let api_url = get(env::SLACK_API_URL)
-            .map(|u| u.trim().to_owned())
-            .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| opswatch_slack::DEFAULT_API_URL.to_owned());
-        // The bot token goes to this URL: never in clear text across a network.
-        opswatch_slack::credential_url(&api_url)
-            .map_err(|why| format!("{}: the URL {why}", env::SLACK_API_URL))?;
-        let dedupe_ttl = duration(env::DEDUPE_TTL, get(env::DEDUPE_TTL), "7d")?;
-        if dedupe_ttl < DEDUPE_TTL_FLOOR.max(LONGEST_CLAIM) {
-            return Err(format!(
-                "{}: {}s is too short — a key must outlive its event's redeliveries (SQS visibility timeout × maxReceiveCount, EventBridge and async retries) and every claim: at least 1h",
-                env::DEDUPE_TTL,
-                dedupe_ttl.as_secs()
-            ));
-        }
+        let api_url = api_url(get(env::SLACK_API_URL))?;
+        let dedupe_ttl = dedupe_ttl(get(env::DEDUPE_TTL))?;
         let when_store_down = match get(env::DEDUPE_UNAVAILABLE)
             .map(|v| v.to_ascii_lowercase())
             .as_deref()
@@ -192,25 +215,23 @@ impl Settings {
                 ));
             }
         };
-        let actions = match get(env::ACTIONS).map(|v| v.to_ascii_lowercase()).as_deref() {
-            None | Some("off" | "false" | "0" | "no") => None,
-            Some("on" | "true" | "1" | "yes") => {
-                if get(env::DEDUPE_TABLE).is_none() {
-                    return Err(
-                        "ACTIONS=on needs DEDUPE_TABLE: mutes and acknowledgements are kept there"
-                            .into(),
-                    );
-                }
-                if token.is_none() {
-                    return Err("ACTIONS=on needs Web API mode: set SLACK_BOT_TOKEN or SLACK_BOT_TOKEN_SECRET_ARN (a webhook cannot receive button clicks)".into());
-                }
-                Some(
-                    source(env::SLACK_SIGNING_SECRET, env::SLACK_SIGNING_SECRET_ARN).ok_or(
-                        "ACTIONS=on needs the Slack app's signing secret: set SLACK_SIGNING_SECRET_ARN (or SLACK_SIGNING_SECRET)",
-                    )?,
-                )
+        let actions = if switch(env::ACTIONS, get(env::ACTIONS), false)? {
+            if get(env::DEDUPE_TABLE).is_none() {
+                return Err(
+                    "ACTIONS=on needs DEDUPE_TABLE: mutes and acknowledgements are kept there"
+                        .into(),
+                );
             }
-            Some(other) => return Err(format!("ACTIONS: {other:?} is neither on nor off")),
+            if token.is_none() {
+                return Err("ACTIONS=on needs Web API mode: set SLACK_BOT_TOKEN or SLACK_BOT_TOKEN_SECRET_ARN (a webhook cannot receive button clicks)".into());
+            }
+            Some(
+                source(env::SLACK_SIGNING_SECRET, env::SLACK_SIGNING_SECRET_ARN).ok_or(
+                    "ACTIONS=on needs the Slack app's signing secret: set SLACK_SIGNING_SECRET_ARN (or SLACK_SIGNING_SECRET)",
+                )?,
+            )
+        } else {
+            None
         };
         Ok(Self {
             actions,
@@ -228,7 +249,9 @@ impl Settings {
     }
 }
 
-async fn read(
+/// A value given directly, or read from its secret (plainly, or as JSON under one of
+/// `keys`); `what` names it in the error.
+pub async fn read(
     config: &aws_config::SdkConfig,
     source: &Source,
     keys: &[&str],

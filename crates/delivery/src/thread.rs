@@ -357,29 +357,28 @@ impl Delivery {
             // An acknowledged parent stays acknowledged. slack-actions records the
             // acknowledgement before it edits, so a look after this edit sees one that
             // raced it, and edits once more.
-            let acked = |a: Option<(String, i64)>| {
+            let noted = |ack: Option<(String, i64)>| {
                 let noted = parent.with_note(&thread_note(counted.replies));
-                match a {
+                match ack {
                     Some((by, at)) => noted.acknowledged(&crate::ack_note(&by, at)),
                     None => noted,
                 }
             };
-            let before = if parent.has_actions() {
+            let buttons = parent.has_actions();
+            let ack = if buttons {
                 store.acked(channel, ts).await.ok().flatten()
             } else {
                 None
             };
-            let was_acked = before.is_some();
-            let edited = acked(before);
-            let mut result = self.slack.update(channel, ts, &edited, setting).await;
+            let may_race = buttons && ack.is_none();
+            let mut result = self.slack.update(channel, ts, &noted(ack), setting).await;
             if result.is_ok()
-                && !was_acked
-                && parent.has_actions()
-                && let Ok(Some(a)) = store.acked(channel, ts).await
+                && may_race
+                && let Ok(Some(ack)) = store.acked(channel, ts).await
             {
                 result = self
                     .slack
-                    .update(channel, ts, &acked(Some(a)), setting)
+                    .update(channel, ts, &noted(Some(ack)), setting)
                     .await;
             }
             if let Err(e) = result {

@@ -46,6 +46,13 @@ fn text(m: Mrkdwn) -> Value {
     render::ephemeral(&m)
 }
 
+/// The answer to a button whose value opswatch did not make, or made for another action.
+fn unverified() -> Value {
+    text(Mrkdwn::trusted(
+        ":no_entry: This button's value does not verify: nothing changed.",
+    ))
+}
+
 impl Actions {
     /// One request, start to answer (`now` is epoch seconds), with its metrics: `Unsigned`
     /// (not Slack's, stale, or a replay), `DedupeUnavailable`, `Actions` (requests acted
@@ -137,10 +144,10 @@ impl Actions {
             for g in &self.groups {
                 let answer = self
                     .slack
-                    .call_method(
+                    .read(
                         "usergroups.users.list",
                         json!({"usergroup": g}),
-                        true,
+                        "",
                         "ACTIONS_ALLOWED_USERGROUPS",
                     )
                     .await?;
@@ -182,7 +189,7 @@ impl Actions {
         let body = json!({"channel": channel, "user": user, "text": answer["text"], "blocks": answer["blocks"]});
         if let Err(e) = self
             .slack
-            .call_method("chat.postEphemeral", body, false, TOKEN_SETTING)
+            .call_method("chat.postEphemeral", body, TOKEN_SETTING)
             .await
         {
             tracing::warn!(error = %e, "could not answer the user");
@@ -199,9 +206,7 @@ impl Actions {
         }
         let Some(action) = self.key.open(&c.value) else {
             tracing::warn!(user = %c.user, action = %c.action_id, "refused: the button's value was not made by opswatch");
-            return Some(text(Mrkdwn::trusted(
-                ":no_entry: This button's value does not verify: nothing changed.",
-            )));
+            return Some(unverified());
         };
         if let Err(answer) = self.gate(&c.user).await {
             return Some(answer);
@@ -214,18 +219,16 @@ impl Actions {
             (UNMUTE, Action::Unmute { id }) => self.unmute_click(c, now, &id).await,
             _ => {
                 tracing::warn!(user = %c.user, action = %c.action_id, "refused: the value belongs to another action");
-                Some(text(Mrkdwn::trusted(
-                    ":no_entry: This button's value does not verify: nothing changed.",
-                )))
+                Some(unverified())
             }
         }
     }
 
-    fn failed(e: &dyn std::fmt::Display, what: &str) -> Option<Value> {
+    fn failed(e: &dyn std::fmt::Display, what: &str) -> Value {
         tracing::error!(error = %e, "{what}");
-        Some(text(Mrkdwn::trusted(
+        text(Mrkdwn::trusted(
             ":warning: opswatch could not do that just now (see its log); try again.",
-        )))
+        ))
     }
 
     async fn ack(&self, c: &Click, now: i64) -> Option<Value> {
@@ -251,7 +254,7 @@ impl Actions {
                 m.push(&opswatch_support::rfc3339(at));
                 return Some(text(m));
             }
-            Err(e) => return Self::failed(&e, "could not record the acknowledgement"),
+            Err(e) => return Some(Self::failed(&e, "could not record the acknowledgement")),
         }
         tracing::info!(user = %c.user, channel = %c.channel, ts = %c.message_ts, "alert acknowledged");
         let edited = message.acknowledged(&opswatch_delivery::ack_note(&c.user, now));
@@ -260,7 +263,10 @@ impl Actions {
             .update(&c.channel, &c.message_ts, &edited, TOKEN_SETTING)
             .await
         {
-            return Self::failed(&e, "acknowledged, but could not edit the message");
+            return Some(Self::failed(
+                &e,
+                "acknowledged, but could not edit the message",
+            ));
         }
         None
     }
@@ -287,9 +293,7 @@ impl Actions {
             });
         let Some(scope) = scope else {
             tracing::warn!(user = %c.user, mute = id, "refused: the mute does not match its alert");
-            return Some(text(Mrkdwn::trusted(
-                ":no_entry: This button's value does not verify: nothing changed.",
-            )));
+            return Some(unverified());
         };
         let m = Mute {
             id: id.to_owned(),
@@ -299,7 +303,7 @@ impl Actions {
             at: now,
         };
         if let Err(e) = self.store.mute(&m).await {
-            return Self::failed(&e, "could not record the mute");
+            return Some(Self::failed(&e, "could not record the mute"));
         }
         tracing::info!(user = %c.user, mute = id, function = %m.scope.function, rule = %m.scope.rule, subject = %m.scope.subject, until = m.until, "muted");
         let (fallback, blocks) = render::muted(&m, label, &self.key);
@@ -307,10 +311,13 @@ impl Actions {
         let body = json!({"channel": c.channel, "thread_ts": thread, "text": fallback, "blocks": blocks, "unfurl_links": false});
         if let Err(e) = self
             .slack
-            .call_method("chat.postMessage", body, false, TOKEN_SETTING)
+            .call_method("chat.postMessage", body, TOKEN_SETTING)
             .await
         {
-            return Self::failed(&e, "muted, but could not say so in the thread");
+            return Some(Self::failed(
+                &e,
+                "muted, but could not say so in the thread",
+            ));
         }
         None
     }
@@ -318,7 +325,7 @@ impl Actions {
     async fn unmute_click(&self, c: &Click, now: i64, id: &str) -> Option<Value> {
         let lifted = match self.store.unmute(id, now).await {
             Ok(m) => m,
-            Err(e) => return Self::failed(&e, "could not lift the mute"),
+            Err(e) => return Some(Self::failed(&e, "could not lift the mute")),
         };
         tracing::info!(user = %c.user, mute = id, was_active = lifted.is_some(), "unmuted");
         let (fallback, blocks) = render::unmuted(&c.user, now, lifted.as_ref().map(|m| &m.scope));
@@ -326,7 +333,7 @@ impl Actions {
             json!({"channel": c.channel, "ts": c.message_ts, "text": fallback, "blocks": blocks});
         if let Err(e) = self
             .slack
-            .call_method("chat.update", body, false, TOKEN_SETTING)
+            .call_method("chat.update", body, TOKEN_SETTING)
             .await
         {
             tracing::warn!(error = %e, "unmuted, but could not edit the announcement");
@@ -350,7 +357,7 @@ impl Actions {
                     tracing::info!(user = %c.user, mutes = list.len(), "mutes listed");
                     render::mutes(&list)
                 }
-                Err(e) => Self::failed(&e, "could not read the mutes").unwrap_or_default(),
+                Err(e) => Self::failed(&e, "could not read the mutes"),
             },
             ["unmute", id] if is_mute_id(id) => match self.store.unmute(id, now).await {
                 Ok(Some(m)) => {
@@ -361,7 +368,7 @@ impl Actions {
                 Ok(None) => text(Mrkdwn::trusted(
                     "No active mute has that id (`/opswatch mutes` lists them).",
                 )),
-                Err(e) => Self::failed(&e, "could not lift the mute").unwrap_or_default(),
+                Err(e) => Self::failed(&e, "could not lift the mute"),
             },
             _ => render::usage(),
         }

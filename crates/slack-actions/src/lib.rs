@@ -17,7 +17,9 @@ pub mod request;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use opswatch_delivery::config::{SIGNING_SECRET_KEYS, env as delivery_env};
+use opswatch_delivery::config::{
+    self as delivery_config, SIGNING_SECRET_KEYS, Source, TOKEN_KEYS, env as delivery_env,
+};
 use opswatch_delivery::store::Store;
 use opswatch_slack::actions::ActionKey;
 use opswatch_slack::{BotToken, RetryPolicy, Secret, Slack};
@@ -38,31 +40,27 @@ pub mod env {
     pub const ACTIONS_ALLOWED_USERGROUPS: &str = "ACTIONS_ALLOWED_USERGROUPS";
 }
 
-const TOKEN_KEYS: &[&str] = &["token", "bot_token", "SLACK_BOT_TOKEN"];
-
 fn epoch() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// A value set directly or read from Secrets Manager.
+/// A value set directly (`value`) or read from the Secrets Manager secret `arn` names.
 async fn read_setting(
     config: &aws_config::SdkConfig,
     value: &str,
     arn: &str,
     keys: &[&str],
+    what: &str,
 ) -> Result<Option<Secret>, String> {
-    if let Some(v) = var(value) {
-        return Ok(Some(Secret::new(v)));
+    match Source::pick(var(value), var(arn)) {
+        None => Ok(None),
+        Some(source) => delivery_config::read(config, &source, keys, what)
+            .await
+            .map(Some)
+            .map_err(|e| e.to_string()),
     }
-    let Some(a) = var(arn) else { return Ok(None) };
-    let text = opswatch_support::read_secret(config, &a)
-        .await
-        .map_err(|e| e.to_string())?;
-    opswatch_support::secret_value(&text, keys)
-        .map(Some)
-        .map_err(|why| format!("the secret {a}: {why}"))
 }
 
 fn ids(name: &str, first: &[char], example: &str) -> Result<Vec<String>, String> {
@@ -90,6 +88,7 @@ impl Actions {
             delivery_env::SLACK_SIGNING_SECRET,
             delivery_env::SLACK_SIGNING_SECRET_ARN,
             SIGNING_SECRET_KEYS,
+            "Slack signing secret",
         )
         .await?
         .ok_or("set SLACK_SIGNING_SECRET_ARN (or SLACK_SIGNING_SECRET): requests are verified with the Slack app's signing secret")?;
@@ -98,6 +97,7 @@ impl Actions {
             delivery_env::SLACK_BOT_TOKEN,
             delivery_env::SLACK_BOT_TOKEN_SECRET_ARN,
             TOKEN_KEYS,
+            "Slack bot token",
         )
         .await?
         .ok_or("set SLACK_BOT_TOKEN_SECRET_ARN (or SLACK_BOT_TOKEN): acknowledging and announcing mutes use the Web API")?;
@@ -105,16 +105,8 @@ impl Actions {
             BotToken::parse(token.expose()).map_err(|e| format!("the Slack bot token: {e}"))?;
         let table = var(delivery_env::DEDUPE_TABLE)
             .ok_or("set DEDUPE_TABLE: mutes, acknowledgements and seen signatures live there")?;
-        let api_url = var(delivery_env::SLACK_API_URL)
-            .unwrap_or_else(|| opswatch_slack::DEFAULT_API_URL.to_owned());
-        opswatch_slack::credential_url(&api_url)
-            .map_err(|why| format!("SLACK_API_URL: the URL {why}"))?;
-        let ttl = match var(delivery_env::DEDUPE_TTL) {
-            None => Duration::from_secs(7 * 86_400),
-            Some(v) => opswatch_support::window::parse_duration(&v)
-                .map(|s| Duration::from_secs(s as u64))
-                .map_err(|why| format!("DEDUPE_TTL: {why}"))?,
-        };
+        let api_url = delivery_config::api_url(var(delivery_env::SLACK_API_URL))?;
+        let ttl = delivery_config::dedupe_ttl(var(delivery_env::DEDUPE_TTL))?;
         let users = ids(env::ACTIONS_ALLOWED_USERS, &['U', 'W'], "U0123ABCD")?;
         let groups = ids(env::ACTIONS_ALLOWED_USERGROUPS, &['S'], "S0123ABCD")?;
         if users.is_empty() && groups.is_empty() {

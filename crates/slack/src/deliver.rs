@@ -364,19 +364,7 @@ impl Slack {
     pub async fn bot_id(&self, setting: &str) -> Result<String, SlackError> {
         self.bot_id
             .get_or_try_init(|| async {
-                let answer = self
-                    .call(Call::Api {
-                        token: self.token()?,
-                        method: "auth.test",
-                        body: json!({}),
-                        channel: "",
-                        setting,
-                        form: true,
-                        once_unknown: false,
-                    })
-                    .await
-                    .map_err(SlackError::read)?
-                    .answer;
+                let answer = self.read("auth.test", json!({}), "", setting).await?;
                 answer["bot_id"]
                     .as_str()
                     .filter(|b| !b.is_empty())
@@ -453,19 +441,7 @@ impl Slack {
         mut pick: impl FnMut(&Value) -> Option<T>,
     ) -> Result<Option<T>, SlackError> {
         for _page in 0..pages {
-            let answer = self
-                .call(Call::Api {
-                    token: self.token()?,
-                    method,
-                    body: body.clone(),
-                    channel,
-                    setting,
-                    form: true,
-                    once_unknown: false,
-                })
-                .await
-                .map_err(SlackError::read)?
-                .answer;
+            let answer = self.read(method, body.clone(), channel, setting).await?;
             if let Some(found) = pick(&answer) {
                 return Ok(Some(found));
             }
@@ -549,14 +525,39 @@ impl Slack {
         .await
     }
 
-    /// Call a Web API method with JSON arguments (`form`: as a form, for the methods that
-    /// read); its whole answer when Slack says `ok`. `setting` names what configured the
-    /// channel in `body`, if any, for the error that says what to fix.
+    /// Call a Web API method that reads (its arguments as a form, as those methods take
+    /// them): its whole answer when Slack says `ok`. A read changes nothing, so its outcome
+    /// is never unknown ([`SlackError::read`]). `channel` and `setting` name what was
+    /// configured, for the error that says what to fix.
+    pub async fn read(
+        &self,
+        method: &'static str,
+        body: Value,
+        channel: &str,
+        setting: &str,
+    ) -> Result<Value, SlackError> {
+        let posted = self
+            .call(Call::Api {
+                token: self.token()?,
+                method,
+                body,
+                channel,
+                setting,
+                form: true,
+                once_unknown: false,
+            })
+            .await
+            .map_err(SlackError::read)?;
+        Ok(posted.answer)
+    }
+
+    /// Call a Web API method that writes, with JSON arguments: its whole answer when Slack
+    /// says `ok`. `setting` names what configured the channel in `body`, if any, for the
+    /// error that says what to fix.
     pub async fn call_method(
         &self,
         method: &'static str,
         body: Value,
-        form: bool,
         setting: &str,
     ) -> Result<Value, SlackError> {
         let channel = body["channel"].as_str().unwrap_or_default().to_owned();
@@ -567,7 +568,7 @@ impl Slack {
                 body,
                 channel: &channel,
                 setting,
-                form,
+                form: false,
                 once_unknown: false,
             })
             .await?;

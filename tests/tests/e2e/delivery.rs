@@ -2,7 +2,7 @@
 //! redeliveries and partial failures, threads (also between two cold starts racing), and
 //! configuration errors — against moto's DynamoDB and the fake Slack Web API.
 
-use opswatch_devkit::fixtures::{self, CLOUDTRAIL_BUCKET, CLOUDTRAIL_PREFIX};
+use opswatch_devkit::fixtures::CLOUDTRAIL_PREFIX;
 use opswatch_devkit::slack_api::{ApiReply, DEMO_TOKEN, SlackApiFake};
 use opswatch_e2e::*;
 use serde_json::{Value, json};
@@ -312,36 +312,6 @@ async fn routes_send_each_alert_to_its_channel_or_webhook() {
         "{alerts}"
     );
     assert!(!alerts.contains("acct-marker-1"), "{alerts}");
-}
-
-async fn put_log(moto: &Moto, key: &str, records: &[Value]) {
-    let body = fixtures::gzip(json!({ "Records": records }).to_string().as_bytes()).expect("gzip");
-    s3(moto)
-        .await
-        .put_object()
-        .bucket(CLOUDTRAIL_BUCKET)
-        .key(key)
-        .body(body.into())
-        .send()
-        .await
-        .expect("put");
-}
-
-/// An SQS batch announcing log files, one message per (message id, key).
-fn sqs_for(messages: &[(&str, &str)]) -> Vec<u8> {
-    let records: Vec<Value> = messages
-        .iter()
-        .map(|(id, key)| {
-            let notice = json!({"s3Bucket": CLOUDTRAIL_BUCKET, "s3ObjectKey": [key]}).to_string();
-            json!({
-                "messageId": id,
-                "body": json!({"Type": "Notification", "MessageId": format!("sns-{id}"), "Message": notice}).to_string(),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:111122223333:opswatch-cloudtrail",
-            })
-        })
-        .collect();
-    json!({ "Records": records }).to_string().into_bytes()
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use opswatch_devkit::fixtures::{self, CLOUDTRAIL_BUCKET, CLOUDTRAIL_PREFIX};
+use opswatch_devkit::fixtures::{CLOUDTRAIL_BUCKET, CLOUDTRAIL_PREFIX};
 use opswatch_devkit::slack_api::{ApiChaos, DEMO_TOKEN, Faults, SlackApiFake};
 use opswatch_devkit::{DynamoFaultProxy, DynamoFaults};
 use opswatch_e2e::*;
@@ -75,8 +75,9 @@ async fn load() -> Load {
     opswatch_devkit::dynamodb::create_table(&sdk_config(&moto).await, TABLE)
         .await
         .expect("the dedupe table");
-    let s3 = s3(&moto).await;
-    s3.create_bucket()
+    s3(&moto)
+        .await
+        .create_bucket()
         .bucket(CLOUDTRAIL_BUCKET)
         .send()
         .await
@@ -88,15 +89,7 @@ async fn load() -> Load {
             "{CLOUDTRAIL_PREFIX}111122223333_CloudTrail_us-east-1_20261125T09{:02}Z_fault{f}.json.gz",
             10 + f
         );
-        let body =
-            fixtures::gzip(json!({ "Records": records }).to_string().as_bytes()).expect("gzip");
-        s3.put_object()
-            .bucket(CLOUDTRAIL_BUCKET)
-            .key(&key)
-            .body(body.into())
-            .send()
-            .await
-            .expect("put");
+        put_log(&moto, &key, &records).await;
         keys.push(key);
     }
     Load { moto, keys }
@@ -137,19 +130,12 @@ fn injected(slack: Faults, dynamo: &DynamoFaultProxy) -> String {
 
 /// An SQS batch announcing the log files of `pending` (message id `m-<file>`).
 fn batch(keys: &[String], pending: &BTreeSet<usize>) -> Vec<u8> {
-    let records: Vec<Value> = pending
+    let ids: Vec<(String, &str)> = pending
         .iter()
-        .map(|&f| {
-            let notice = json!({"s3Bucket": CLOUDTRAIL_BUCKET, "s3ObjectKey": [keys[f]]}).to_string();
-            json!({
-                "messageId": format!("m-{f}"),
-                "body": json!({"Type": "Notification", "MessageId": format!("sns-{f}"), "Message": notice}).to_string(),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:111122223333:opswatch-cloudtrail",
-            })
-        })
+        .map(|&f| (format!("m-{f}"), keys[f].as_str()))
         .collect();
-    json!({ "Records": records }).to_string().into_bytes()
+    let messages: Vec<(&str, &str)> = ids.iter().map(|(id, k)| (id.as_str(), *k)).collect();
+    sqs_for(&messages)
 }
 
 /// What happened to the invocations of one run.

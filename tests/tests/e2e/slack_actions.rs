@@ -6,7 +6,7 @@
 //! were.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use opswatch_devkit::fixtures::{self, CLOUDTRAIL_BUCKET, CLOUDTRAIL_PREFIX};
+use opswatch_devkit::fixtures::{CLOUDTRAIL_BUCKET, CLOUDTRAIL_PREFIX};
 use opswatch_devkit::slack_api::{ApiMessage, DEMO_TOKEN, SlackApiFake};
 use opswatch_devkit::slack_requests::{
     self as slack, SIGNING_SECRET, button_value, mute_option, now, signature, url_event,
@@ -66,24 +66,8 @@ impl World {
     async fn log_file(&self, name: &str, events: &[(&str, &str)]) -> Invoked {
         let key = format!("{CLOUDTRAIL_PREFIX}{name}.json.gz");
         let records: Vec<Value> = events.iter().map(|(u, m)| record(u, m)).collect();
-        let body =
-            fixtures::gzip(json!({ "Records": records }).to_string().as_bytes()).expect("gzip");
-        s3(&self.moto)
-            .await
-            .put_object()
-            .bucket(CLOUDTRAIL_BUCKET)
-            .key(&key)
-            .body(body.into())
-            .send()
-            .await
-            .expect("put");
-        let notice = json!({"s3Bucket": CLOUDTRAIL_BUCKET, "s3ObjectKey": [key]}).to_string();
-        let sqs = json!({"Records": [{
-            "messageId": format!("m-{name}"),
-            "body": json!({"Type": "Notification", "MessageId": format!("sns-{name}"), "Message": notice}).to_string(),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": "arn:aws:sqs:us-east-1:111122223333:opswatch-cloudtrail",
-        }]});
+        put_log(&self.moto, &key, &records).await;
+        let sqs = sqs_for(&[(&format!("m-{name}"), &key)]);
         let invoked = lambda(CLOUDTRAIL, "cloudtrail-event-handler", self.moto.aws_env())
             .env("SLACK_BOT_TOKEN", DEMO_TOKEN)
             .env("SLACK_CHANNEL", "#alerts")
@@ -92,7 +76,7 @@ impl World {
             .env("ACTIONS", "on")
             .env("SLACK_SIGNING_SECRET", SIGNING_SECRET)
             .secret(SIGNING_SECRET)
-            .invoke(sqs.to_string().as_bytes())
+            .invoke(&sqs)
             .await
             .expect("runs");
         assert_eq!(
