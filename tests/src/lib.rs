@@ -63,6 +63,23 @@ pub async fn s3(moto: &Moto) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
+/// moto with the dedupe table `table` and CloudTrail's (empty) bucket, for tests that put
+/// their own log files ([`put_log`]).
+pub async fn moto_with_table_and_trail_bucket(table: &str) -> Moto {
+    let moto = Moto::start().expect("moto");
+    opswatch_devkit::dynamodb::create_table(&sdk_config(&moto).await, table)
+        .await
+        .expect("the dedupe table");
+    s3(&moto)
+        .await
+        .create_bucket()
+        .bucket(opswatch_devkit::fixtures::CLOUDTRAIL_BUCKET)
+        .send()
+        .await
+        .expect("bucket");
+    moto
+}
+
 /// A CloudTrail log file of `records` (`{"Records": …}`, gzipped) at `key` in the trail's
 /// bucket.
 pub async fn put_log(moto: &Moto, key: &str, records: &[serde_json::Value]) {

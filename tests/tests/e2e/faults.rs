@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use opswatch_devkit::fixtures::{CLOUDTRAIL_BUCKET, CLOUDTRAIL_PREFIX};
+use opswatch_devkit::fixtures::CLOUDTRAIL_PREFIX;
 use opswatch_devkit::slack_api::{ApiChaos, DEMO_TOKEN, Faults, SlackApiFake};
 use opswatch_devkit::{DynamoFaultProxy, DynamoFaults};
 use opswatch_e2e::*;
@@ -71,17 +71,7 @@ struct Load {
 
 /// moto with the dedupe table and [`FILES`] log files in the trail's bucket.
 async fn load() -> Load {
-    let moto = Moto::start().expect("moto");
-    opswatch_devkit::dynamodb::create_table(&sdk_config(&moto).await, TABLE)
-        .await
-        .expect("the dedupe table");
-    s3(&moto)
-        .await
-        .create_bucket()
-        .bucket(CLOUDTRAIL_BUCKET)
-        .send()
-        .await
-        .expect("bucket");
+    let moto = moto_with_table_and_trail_bucket(TABLE).await;
     let mut keys = Vec::new();
     for f in 0..FILES {
         let records: Vec<Value> = (0..EVENTS_PER_FILE).map(|i| record(f, i)).collect();

@@ -6,7 +6,7 @@
 //! were.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use opswatch_devkit::fixtures::{CLOUDTRAIL_BUCKET, CLOUDTRAIL_PREFIX};
+use opswatch_devkit::fixtures::CLOUDTRAIL_PREFIX;
 use opswatch_devkit::slack_api::{ApiMessage, DEMO_TOKEN, SlackApiFake};
 use opswatch_devkit::slack_requests::{
     self as slack, SIGNING_SECRET, button_value, mute_option, now, signature, url_event,
@@ -30,17 +30,7 @@ struct World {
 }
 
 async fn world() -> World {
-    let moto = Moto::start().expect("moto");
-    opswatch_devkit::dynamodb::create_table(&sdk_config(&moto).await, TABLE)
-        .await
-        .expect("the dedupe table");
-    s3(&moto)
-        .await
-        .create_bucket()
-        .bucket(CLOUDTRAIL_BUCKET)
-        .send()
-        .await
-        .expect("bucket");
+    let moto = moto_with_table_and_trail_bucket(TABLE).await;
     let api = SlackApiFake::start(DEMO_TOKEN)
         .await
         .expect("fake Slack API");
