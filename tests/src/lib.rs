@@ -70,14 +70,19 @@ pub async fn moto_with_table_and_trail_bucket(table: &str) -> Moto {
     opswatch_devkit::dynamodb::create_table(&sdk_config(&moto).await, table)
         .await
         .expect("the dedupe table");
-    s3(&moto)
+    trail_bucket(&moto).await;
+    moto
+}
+
+/// CloudTrail's (empty) bucket in moto, for [`put_log`].
+pub async fn trail_bucket(moto: &Moto) {
+    s3(moto)
         .await
         .create_bucket()
         .bucket(opswatch_devkit::fixtures::CLOUDTRAIL_BUCKET)
         .send()
         .await
         .expect("bucket");
-    moto
 }
 
 /// A CloudTrail log file of `records` (`{"Records": …}`, gzipped) at `key` in the trail's

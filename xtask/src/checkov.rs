@@ -30,6 +30,8 @@ const FEATURES_ON: &[&[(&str, &str)]] = &[
             "SlackSigningSecretArn",
             "arn:aws:secretsmanager:us-east-1:111122223333:secret:opswatch/slack-signing",
         ),
+        ("AccountNamesFromOrganizations", "\"true\""),
+        ("OrgAccounts", "all"),
     ],
     &[
         ("SesEventArchive", "\"true\""),

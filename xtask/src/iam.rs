@@ -22,10 +22,32 @@ use std::path::Path;
 use serde_json::Value;
 
 /// Calls that name no resource, so IAM can only grant them on `*`: (action, why).
-pub const STAR_RESOURCES: &[(&str, &str)] = &[(
-    "rds:DescribePendingMaintenanceActions",
-    "a list call with no resource in the request; it reads only maintenance metadata",
-)];
+pub const STAR_RESOURCES: &[(&str, &str)] = &[
+    (
+        "rds:DescribePendingMaintenanceActions",
+        "a list call with no resource in the request; it reads only maintenance metadata",
+    ),
+    (
+        "organizations:ListAccounts",
+        "a list call with no resource-level permissions; it reads account ids, names and states",
+    ),
+];
+
+/// Actions that must name exactly which resources: (action, what each resource must look
+/// like). `sts:AssumeRole` only into a role named in full (`…:role/<name>`, never `*`);
+/// `organizations:ListTagsForResource` only on accounts.
+fn scoped_resource(action: &str, resource: &str) -> Option<&'static str> {
+    match action {
+        "sts:AssumeRole" => {
+            let name = resource.rsplit_once(":role/").map(|(_, n)| n);
+            (!name.is_some_and(|n| !n.is_empty() && !n.contains('*')))
+                .then_some("a role named in full (arn:…:iam::<account>:role/<name>)")
+        }
+        "organizations:ListTagsForResource" => (!resource.contains(":account/"))
+            .then_some("an organization's accounts (arn:…:organizations::…:account/o-…/…)"),
+        _ => None,
+    }
+}
 
 const MANAGED_ALLOWED: &[&str] = &["AWSLambdaBasicExecutionRole"];
 
@@ -162,8 +184,10 @@ pub fn crate_services(manifest: &str) -> BTreeSet<String> {
             });
         }
         if line.starts_with("opswatch-delivery") {
-            // The dedupe table of the delivery pipeline.
+            // The dedupe table of the delivery pipeline; Organizations for account names
+            // and tags (ACCOUNT_NAMES=organizations).
             out.insert("dynamodb".to_owned());
+            out.insert("organizations".to_owned());
         }
         if line.starts_with("opswatch-support") {
             for feature in ["s3", "ssm"] {
@@ -339,11 +363,114 @@ pub fn check(template: &Value, crates: &Path) -> Vec<String> {
                     {
                         problems.push(format!("{who}: {action} on Resource \"*\""));
                     }
+                    for r in &resources {
+                        if let Some(must) = scoped_resource(action, r) {
+                            problems.push(format!("{who}: {action} on {r}, not {must}"));
+                        }
+                    }
                 }
             }
         }
     }
     problems
+}
+
+/// What the member accounts' role (`org/member-role.yaml`) may grant: reading pending
+/// maintenance and the windows and tags of the resources that have it.
+const MEMBER_ROLE_ACTIONS: &[&str] = &[
+    "rds:DescribePendingMaintenanceActions",
+    "rds:DescribeDBClusters",
+    "rds:DescribeDBInstances",
+];
+
+/// `org/member-role.yaml`'s problems: a role and nothing else; RDS `Describe*` calls the
+/// checker makes and nothing else, `*` only for the list call; no managed policy; trusted
+/// by exactly one principal, the role ARN a parameter names (its pattern a role's), with
+/// `sts:AssumeRole` alone.
+pub fn check_member_role(template: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let resources = template["Resources"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let parameters = &template["Parameters"];
+    if resources.is_empty() {
+        problems.push("member role: no resources".to_owned());
+    }
+    for (id, r) in &resources {
+        if r["Type"] != "AWS::IAM::Role" {
+            problems.push(format!("member role: {id} is a {}, not a role", r["Type"]));
+            continue;
+        }
+        let p = &r["Properties"];
+        if !p["ManagedPolicyArns"].is_null() {
+            problems.push(format!("member role: {id} has managed policies"));
+        }
+        for s in statements(&p["AssumeRolePolicyDocument"]) {
+            if s["Effect"] != "Allow" {
+                continue;
+            }
+            if strings(&s["Action"]) != ["sts:AssumeRole"] {
+                problems.push(format!("member role: {id} trusts for {}", s["Action"]));
+            }
+            let principal = s["Principal"].as_object().cloned().unwrap_or_default();
+            let param = principal
+                .get("AWS")
+                .and_then(|a| a["Ref"].as_str())
+                .filter(|_| principal.len() == 1);
+            match param {
+                Some(name)
+                    if parameters[name]["AllowedPattern"]
+                        .as_str()
+                        .is_some_and(|p| p.contains(":role/")) => {}
+                _ => problems.push(format!(
+                    "member role: {id} trusts {}, not one role ARN from a parameter whose pattern is a role's",
+                    s["Principal"]
+                )),
+            }
+        }
+        for policy in p["Policies"].as_array().into_iter().flatten() {
+            for s in statements(&policy["PolicyDocument"]) {
+                if s["Effect"] != "Allow" {
+                    continue;
+                }
+                let resources = strings(&s["Resource"]);
+                for action in strings(&s["Action"]) {
+                    if !MEMBER_ROLE_ACTIONS.contains(&action.as_str()) {
+                        problems.push(format!(
+                            "member role: {id} grants {action}, which the checker does not call"
+                        ));
+                    }
+                    if resources.iter().any(|r| r == "*")
+                        && !STAR_RESOURCES.iter().any(|(a, _)| *a == action)
+                    {
+                        problems.push(format!("member role: {id}: {action} on Resource \"*\""));
+                    }
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// `org/member-role.yaml` as JSON (CloudFormation's short forms read by the SAM
+/// translator's YAML loader).
+fn member_role_template() -> Result<Value, String> {
+    let out = std::process::Command::new(crate::python::bin("python"))
+        .args([
+            "-c",
+            "import json,sys\nfrom samtranslator.yaml_helper import yaml_parse\nprint(json.dumps(yaml_parse(open(sys.argv[1]).read())))",
+        ])
+        .arg(crate::root().join("org/member-role.yaml"))
+        .output()
+        .map_err(|e| format!("reading org/member-role.yaml: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "org/member-role.yaml:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("org/member-role.yaml: {e}"))
 }
 
 /// `cargo xtask test`'s step: transform with the pinned SAM translator, then check.
@@ -367,12 +494,13 @@ pub fn check_template() -> Result<(), String> {
         &template,
         &crate::root().join("crates"),
     ));
+    problems.extend(check_member_role(&member_role_template()?));
     let roles = template["Resources"].as_object().map_or(0, |r| {
         r.values().filter(|r| r["Type"] == "AWS::IAM::Role").count()
     });
     if problems.is_empty() {
         eprintln!(
-            "template IAM: {roles} roles, no wildcard action, each function only the services it calls; DedupeTtl outlasts every queue's redeliveries, and every posting function alarms on DedupeUnavailable"
+            "template IAM: {roles} roles, no wildcard action, each function only the services it calls; DedupeTtl outlasts every queue's redeliveries, and every posting function alarms on DedupeUnavailable; org/member-role.yaml reads pending RDS maintenance only, trusted by the checker's role alone"
         );
         Ok(())
     } else {
@@ -569,6 +697,126 @@ mod tests {
                 .iter()
                 .any(|p| p.contains("not limited to the function URL")),
             "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn assume_role_only_into_a_named_role_and_tags_only_of_accounts() {
+        let dir = tempdir::Dir::new(&[(
+            "thing/Cargo.toml",
+            "[dependencies]\naws-sdk-sts.workspace = true\nopswatch-delivery.workspace = true\n",
+        )]);
+        let good = [
+            json!({"Effect": "Allow", "Action": "sts:AssumeRole",
+                "Resource": {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}"}}),
+            json!({"Effect": "Allow", "Action": "organizations:ListTagsForResource",
+                "Resource": {"Fn::Sub": "arn:${AWS::Partition}:organizations::*:account/o-*/*"}}),
+            json!({"Effect": "Allow", "Action": "organizations:ListAccounts", "Resource": "*"}),
+        ];
+        for statement in good {
+            assert_eq!(
+                check(&template(statement.clone(), basic()), dir.path()),
+                Vec::<String>::new(),
+                "{statement}"
+            );
+        }
+        for (statement, says) in [
+            (
+                json!({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}),
+                "sts:AssumeRole on Resource \"*\"",
+            ),
+            (
+                json!({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::*:role/*"}),
+                "not a role named in full",
+            ),
+            (
+                json!({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::222233334444:root"}),
+                "not a role named in full",
+            ),
+            (
+                json!({"Effect": "Allow", "Action": "organizations:ListTagsForResource", "Resource": "arn:aws:organizations::*:ou/o-*/*"}),
+                "not an organization's accounts",
+            ),
+        ] {
+            let problems = check(&template(statement.clone(), basic()), dir.path());
+            assert!(
+                problems.iter().any(|p| p.contains(says)),
+                "{statement}: {problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_member_role_reads_maintenance_for_the_checker_only() {
+        let role = |trust: Value, actions: Value, resource: Value| {
+            json!({
+                "Parameters": {"CheckerRoleArn": {"Type": "String", "AllowedPattern": "^arn:aws:iam::[0-9]{12}:role/.+$"},
+                               "Other": {"Type": "String"}},
+                "Resources": {"MemberRole": {"Type": "AWS::IAM::Role", "Properties": {
+                    "AssumeRolePolicyDocument": {"Statement": [trust]},
+                    "Policies": [{"PolicyName": "p", "PolicyDocument": {"Statement": [
+                        {"Effect": "Allow", "Action": actions, "Resource": resource}]}}]}}}
+            })
+        };
+        let trust = json!({"Effect": "Allow", "Principal": {"AWS": {"Ref": "CheckerRoleArn"}}, "Action": "sts:AssumeRole"});
+        let describe = json!(["rds:DescribeDBClusters", "rds:DescribeDBInstances"]);
+        let arn = json!("arn:aws:rds:*:1:cluster:*");
+        assert_eq!(
+            check_member_role(&role(trust.clone(), describe.clone(), arn.clone())),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            check_member_role(&role(
+                trust.clone(),
+                json!("rds:DescribePendingMaintenanceActions"),
+                json!("*")
+            )),
+            Vec::<String>::new()
+        );
+        let mut everyone = trust.clone();
+        everyone["Principal"] = json!({"AWS": "*"});
+        let mut unpatterned = trust.clone();
+        unpatterned["Principal"] = json!({"AWS": {"Ref": "Other"}});
+        let mut service = trust.clone();
+        service["Principal"] =
+            json!({"AWS": {"Ref": "CheckerRoleArn"}, "Service": "lambda.amazonaws.com"});
+        let mut tagging = trust.clone();
+        tagging["Action"] = json!(["sts:AssumeRole", "sts:TagSession"]);
+        for (template, says) in [
+            (
+                role(everyone, describe.clone(), arn.clone()),
+                "not one role ARN",
+            ),
+            (
+                role(unpatterned, describe.clone(), arn.clone()),
+                "not one role ARN",
+            ),
+            (
+                role(service, describe.clone(), arn.clone()),
+                "not one role ARN",
+            ),
+            (role(tagging, describe.clone(), arn.clone()), "trusts for"),
+            (
+                role(trust.clone(), json!("rds:ModifyDBCluster"), arn.clone()),
+                "grants rds:ModifyDBCluster",
+            ),
+            (
+                role(trust.clone(), json!("rds:DescribeDBClusters"), json!("*")),
+                "on Resource \"*\"",
+            ),
+        ] {
+            let problems = check_member_role(&template);
+            assert!(
+                problems.iter().any(|p| p.contains(says)),
+                "{says}: {problems:?}"
+            );
+        }
+        let mut extra = role(trust, describe, arn);
+        extra["Resources"]["Topic"] = json!({"Type": "AWS::SNS::Topic"});
+        assert!(
+            check_member_role(&extra)
+                .iter()
+                .any(|p| p.contains("not a role"))
         );
     }
 

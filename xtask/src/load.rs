@@ -14,6 +14,10 @@
 //! `cargo xtask bench load slack-actions`: what Slack waits for after a click, cold and
 //! warm ([`actions`]).
 //!
+//! `cargo xtask bench load organization` (also in the full run): rds-maintenance-checker
+//! across an organization of 100 accounts × 4 regions, the fake RDS and STS answering each
+//! request after 20 ms (an API round trip), at `ORG_CONCURRENCY` 1, 8 and 32 ([`org`]).
+//!
 //! Then (alone: `cargo xtask bench load reconcile`) the reconcile step, which only the Web API can take (it reads the channel's
 //! history): 1,000 CloudTrail log files posted through the fake Web API, and 1,000 more
 //! whose every message's first post is answered with a 500, so that each is looked for
@@ -107,10 +111,11 @@ pub async fn bench(only: Option<&str>) -> Result<(), String> {
     if let Some(o) = only
         && o != "reconcile"
         && o != "slack-actions"
+        && o != "organization"
         && !all.contains(&o)
     {
         return Err(format!(
-            "bench load {o}: unknown; known: reconcile, slack-actions, {}",
+            "bench load {o}: unknown; known: reconcile, slack-actions, organization, {}",
             all.join(", ")
         ));
     }
@@ -120,13 +125,13 @@ pub async fn bench(only: Option<&str>) -> Result<(), String> {
     }
     let names: Vec<&str> = match only {
         None => all.to_vec(),
-        Some("reconcile") => Vec::new(),
+        Some("reconcile" | "organization") => Vec::new(),
         Some(f) => vec![f],
     };
-    let build: &[&str] = if names.is_empty() {
-        &["cloudtrail-event-handler"]
-    } else {
-        &names
+    let build: &[&str] = match only {
+        Some("organization") => &["rds-maintenance-checker"],
+        _ if names.is_empty() => &["cloudtrail-event-handler"],
+        _ => &names,
     };
     eprintln!("bench load: building {} (release)", build.join(", "));
     crate::build_bins(build, true)?;
@@ -158,6 +163,18 @@ pub async fn bench(only: Option<&str>) -> Result<(), String> {
         }
     }
 
+    let org_rows = match only {
+        None | Some("organization") => {
+            let slack = SlackFake::start().await.map_err(|e| e.to_string())?;
+            let mut rows = Vec::new();
+            for concurrency in [1, 8, 32] {
+                rows.push(org(concurrency, &slack).await?);
+            }
+            rows
+        }
+        Some(_) => Vec::new(),
+    };
+
     let reconcile_rows = match only {
         None | Some("reconcile") => {
             let (web, looked) = reconcile(&tables).await?;
@@ -173,7 +190,7 @@ pub async fn bench(only: Option<&str>) -> Result<(), String> {
         "{:<26} {:<12} {:<44} {:>6} {:>9} {:>12} {:>9} {:>10}",
         "function", "mode", "load", "invoc.", "seconds", "items/s", "messages", "peak RSS"
     );
-    for r in rows.iter().chain(&reconcile_rows) {
+    for r in rows.iter().chain(&org_rows).chain(&reconcile_rows) {
         println!(
             "{:<26} {:<12} {:<44} {:>6} {:>9.2} {:>12.0} {:>9} {:>7.1} MB",
             r.function,
@@ -205,6 +222,20 @@ pub async fn bench(only: Option<&str>) -> Result<(), String> {
             per(again),
             again.messages,
         );
+    }
+    if let [one, rest @ ..] = org_rows.as_slice() {
+        println!(
+            "\nacross an organization (100 accounts × 4 regions, each API answer after 20 ms), by ORG_CONCURRENCY:"
+        );
+        for r in std::iter::once(one).chain(rest) {
+            println!(
+                "  {:<8} {:>6.2} s ({:>4.1}x faster than 1 at a time), peak RSS {:.1} MB",
+                r.mode,
+                r.secs,
+                one.secs / r.secs,
+                r.peak_mb
+            );
+        }
     }
     let [web, looked] = reconcile_rows.as_slice() else {
         return Ok(());
@@ -557,6 +588,7 @@ async fn rds(dedupe: Option<&Dedupe>, again: bool, slack: &SlackFake) -> Result<
                     h = i % 24
                 )),
                 cluster: None,
+                tags: Vec::new(),
             })
             .collect(),
     });
@@ -577,6 +609,96 @@ async fn rds(dedupe: Option<&Dedupe>, again: bool, slack: &SlackFake) -> Result<
         mode: mode(dedupe, again),
         load: "1,000 resources, 10 API pages".into(),
         items: 1000,
+        invocations: 1,
+        secs,
+        messages: slack.received().len() - before,
+        peak_mb,
+    })
+}
+
+/// The organization row: 100 accounts (the function's own and 99 members, each entered
+/// with `AssumeRole`) × 4 regions, two clusters with a pending action in each region, their
+/// windows and tags described; every answer of the fake RDS and STS comes after 20 ms.
+async fn org(concurrency: usize, slack: &SlackFake) -> Result<Row, String> {
+    const REGIONS: [&str; 4] = ["us-east-1", "eu-west-1", "ap-southeast-2", "sa-east-1"];
+    let accounts: Vec<String> = (0..100)
+        .map(|i| format!("{:012}", 200_000_000_000u64 + i))
+        .collect();
+    let arn = |account: &str, region: &str, n: usize| {
+        format!("arn:aws:rds:{region}:{account}:cluster:orders-{n}")
+    };
+    let mut resources = Vec::new();
+    let mut fleet = Fleet::default();
+    for (i, account) in accounts.iter().enumerate() {
+        for region in REGIONS {
+            for n in 0..2 {
+                resources.push(Resource {
+                    resource_identifier: arn(account, region, n),
+                    pending_maintenance_action_details: vec![Action {
+                        action: "system-update".into(),
+                        description: Some("Aurora PostgreSQL 16.6".into()),
+                        auto_applied_after_date: Some(format!(
+                            "2026-12-{:02}T00:00:00Z",
+                            1 + i % 28
+                        )),
+                        forced_apply_date: None,
+                        opt_in_status: None,
+                        current_apply_date: None,
+                    }],
+                });
+                fleet.clusters.push(Described {
+                    identifier: format!("orders-{n}"),
+                    arn: arn(account, region, n),
+                    preferred_maintenance_window: Some("sun:03:00-sun:03:30".into()),
+                    cluster: None,
+                    tags: vec![("team".into(), format!("team-{}", i % 10))],
+                });
+            }
+        }
+    }
+    let fake = RdsFake::start(resources).await.map_err(|e| e.to_string())?;
+    fake.describe(fleet);
+    fake.home_account(&accounts[0]);
+    for a in &accounts[1..] {
+        fake.member_role(a, "opswatch-rds-reader", None);
+    }
+    fake.latency(Duration::from_millis(20));
+    let before = slack.received().len();
+    let event = json!({"version": "0", "id": "load", "detail-type": "Scheduled Event",
+        "source": "aws.events", "time": "2026-11-25T08:00:00Z", "region": "us-east-1",
+        "resources": [], "detail": {}});
+    eprintln!(
+        "bench load: rds-maintenance-checker, 100 accounts × 4 regions, ORG_CONCURRENCY={concurrency}"
+    );
+    let answers = lambda("rds-maintenance-checker", no_aws(), slack, None)
+        .env("AWS_ENDPOINT_URL_RDS", fake.url())
+        .env("AWS_ENDPOINT_URL_STS", fake.url())
+        .env("RDS_REGIONS", REGIONS.join(","))
+        .env("ORG_ACCOUNTS", accounts.join(","))
+        .env("MEMBER_ROLE_NAME", "opswatch-rds-reader")
+        .env("ORG_CONCURRENCY", concurrency.to_string())
+        .invoke_many(&[event.to_string().into_bytes()])
+        .await
+        .map_err(|e| e.to_string())?;
+    let (secs, peak_mb) = check("rds-maintenance-checker", &answers)?;
+    let response = match &answers[0].outcome {
+        Outcome::Response(body) => serde_json::from_str::<Value>(body).unwrap_or_default(),
+        _ => Value::Null,
+    };
+    if response["actions"] != 800 || response["failedRegions"] != json!([]) {
+        return Err(format!(
+            "the organization run did not read every account: {response}"
+        ));
+    }
+    Ok(Row {
+        function: "rds-maintenance-checker",
+        mode: match concurrency {
+            1 => "org ×1",
+            8 => "org ×8",
+            _ => "org ×32",
+        },
+        load: "100 accounts × 4 regions, 800 actions".into(),
+        items: 800,
         invocations: 1,
         secs,
         messages: slack.received().len() - before,

@@ -16,10 +16,11 @@ pub fn main() -> Result<(), String> {
             .args(["--", "-D", "warnings"]),
     )?;
 
-    step("cfn-lint template.yaml");
+    step("cfn-lint template.yaml org/member-role.yaml");
     crate::run(
         std::process::Command::new(crate::python::bin("cfn-lint"))
-            .arg(crate::root().join("template.yaml")),
+            .arg(crate::root().join("template.yaml"))
+            .arg(crate::root().join("org/member-role.yaml")),
     )?;
 
     step("sam validate --lint");

@@ -195,7 +195,7 @@ impl Watcher {
             let (severity, rule) = weigh::weigh(&line, self.failed_threshold);
             let account = batch.account.as_deref();
             groups
-                .group(&self.delivery, severity, account, Some(rule), || {
+                .group(&self.delivery, severity, account, Some(rule), None, || {
                     weigh::thread(&line)
                 })
                 .push(line);

@@ -129,8 +129,14 @@ impl Filter {
             exclude_principals: list(env::EXCLUDE_PRINCIPALS),
             include_accounts: list(env::INCLUDE_ACCOUNTS),
             exclude_accounts: list(env::EXCLUDE_ACCOUNTS),
-            account_names: AccountNames::parse(&get(env::ACCOUNT_NAMES).unwrap_or_default())
-                .map_err(|e| format!("{}: {e}", env::ACCOUNT_NAMES))?,
+            // `organizations`: the delivery pipeline reads them ([`crate::Handler::from_env`]).
+            account_names: match get(env::ACCOUNT_NAMES) {
+                Some(v) if v.trim().eq_ignore_ascii_case("organizations") => {
+                    AccountNames::default()
+                }
+                v => AccountNames::parse(&v.unwrap_or_default())
+                    .map_err(|e| format!("{}: {e}", env::ACCOUNT_NAMES))?,
+            },
             only_errors,
             only_console_logins,
         })

@@ -3,7 +3,10 @@
 //! the delivery pipeline; SQS messages that failed are reported so that only they are
 //! retried.
 
-use opswatch_delivery::{BAD_INPUT, Delivery, DeliveryError, Groups, Outcome};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use opswatch_delivery::{BAD_INPUT, Delivery, DeliveryError, Groups, Outcome, Tags};
 use opswatch_support::{Failure, error_chain};
 use serde_json::Value;
 
@@ -133,7 +136,13 @@ impl Handler {
                         kept(&r, &verdict);
                         counts.alerted = 1;
                         let mut groups = Groups::default();
-                        self.gather(&r, &verdict, &mut groups);
+                        let tags = match weigh::account(&r) {
+                            Some(a) if self.delivery.uses_account_tags() => {
+                                self.delivery.account_tags(a).await
+                            }
+                            _ => None,
+                        };
+                        self.gather(&r, &verdict, tags.as_deref(), &mut groups);
                         let notices =
                             groups.into_notices(&source, |d: Digest| Some(d.into_alert(None)));
                         for notice in notices {
@@ -191,6 +200,10 @@ impl Handler {
             }
             let (bytes, version) = self.fetch(bucket, key).await?;
             let mut groups = Groups::default();
+            // Tag routes on the accounts' tags: the alerted events wait until every account
+            // of the file has its tags (read once per execution environment).
+            let by_account_tags = self.delivery.uses_account_tags();
+            let mut held = Vec::new();
             // One judge per file: secret reads are counted per principal across it.
             let mut judge = self.rules.reading(&self.filter);
             let seen = match record::read_log(&bytes, |r, raw| {
@@ -200,7 +213,11 @@ impl Handler {
                     Ok(verdict) => {
                         kept(&r, &verdict);
                         counts.alerted += 1;
-                        self.gather(&r, &verdict, &mut groups);
+                        if by_account_tags {
+                            held.push((r, verdict));
+                        } else {
+                            self.gather(&r, &verdict, None, &mut groups);
+                        }
                     }
                     Err(dropped) => counts.drop(dropped.why),
                 }
@@ -219,6 +236,21 @@ impl Handler {
                     });
                 }
             };
+            if by_account_tags {
+                let mut tags: HashMap<String, Option<Arc<Tags>>> = HashMap::new();
+                for (r, _) in &held {
+                    if let Some(a) = weigh::account(r)
+                        && !tags.contains_key(a)
+                    {
+                        let t = self.delivery.account_tags(a).await;
+                        tags.insert(a.to_owned(), t);
+                    }
+                }
+                for (r, verdict) in &held {
+                    let t = weigh::account(r).and_then(|a| tags.get(a)?.as_deref());
+                    self.gather(r, verdict, t, &mut groups);
+                }
+            }
             counts.events_unreadable += seen.unreadable;
             counts.files += 1;
             counts.decompressed_bytes += seen.bytes;
@@ -234,13 +266,20 @@ impl Handler {
 
     /// Add one event to its group: by route, and by account and principal where the route
     /// threads.
-    fn gather(&self, r: &Record, verdict: &Verdict, groups: &mut Groups<Digest>) {
+    fn gather(
+        &self,
+        r: &Record,
+        verdict: &Verdict,
+        account_tags: Option<&Tags>,
+        groups: &mut Groups<Digest>,
+    ) {
         groups
             .group(
                 &self.delivery,
                 verdict.severity,
                 weigh::account(r),
                 verdict.rule(),
+                account_tags,
                 || weigh::thread(r),
             )
             .add(r, verdict, &self.filter.account_names);

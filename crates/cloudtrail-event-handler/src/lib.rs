@@ -34,7 +34,10 @@ impl Handler {
     /// Build the clients once, from the environment.
     pub async fn from_env() -> Result<Self, lambda_runtime::Error> {
         let config = opswatch_support::aws_config().await;
-        let filter = filter::Filter::from_lookup(|k| std::env::var(k).ok())?;
+        let mut filter = filter::Filter::from_lookup(|k| std::env::var(k).ok())?;
+        let delivery = opswatch_delivery::Delivery::from_env(FUNCTION, &config).await?;
+        // `ACCOUNT_NAMES=organizations`: the names the pipeline read from Organizations.
+        filter.account_names = filter.account_names.or(delivery.names());
         // `RULES` wins; else the parameter's value (the template sets both, one empty).
         let rules_json = match (
             opswatch_support::var(rules::env::RULES),
@@ -52,7 +55,7 @@ impl Handler {
             &filter.account_names,
         )?;
         Ok(Self {
-            delivery: opswatch_delivery::Delivery::from_env(FUNCTION, &config).await?,
+            delivery,
             s3: opswatch_support::s3_client(&config),
             filter,
             rules,

@@ -71,15 +71,19 @@ impl Notifier {
             None => format!("sns-body/{}", opswatch_delivery::keys::digest(message)),
         };
         let notice = match notification {
-            Notification::ItemChange(c) => {
-                item_notice(render::item_change(&c, Source::Notification), &c, source)
-            }
-            Notification::Compliance(c) => {
-                Notice::new(render::compliance(&c), weigh::compliance(&c), source)
-                    .account(c.aws_account_id.clone().unwrap_or_default())
-                    .rule(weigh::COMPLIANCE_CHANGE)
-                    .thread(weigh::thread(c.aws_account_id.as_deref(), &c.resource_id))
-            }
+            Notification::ItemChange(c) => item_notice(
+                render::item_change(&c, Source::Notification, self.delivery.names()),
+                &c,
+                source,
+            ),
+            Notification::Compliance(c) => Notice::new(
+                render::compliance(&c, self.delivery.names()),
+                weigh::compliance(&c),
+                source,
+            )
+            .account(c.aws_account_id.clone().unwrap_or_default())
+            .rule(weigh::COMPLIANCE_CHANGE)
+            .thread(weigh::thread(c.aws_account_id.as_deref(), &c.resource_id)),
             Notification::Oversized(o) => self.oversized(&o, source).await,
             Notification::Notice {
                 message_type,
@@ -116,17 +120,21 @@ impl Notifier {
                     .unwrap_or_default()
             );
             tracing::warn!(reason = %why, "oversized item not in S3");
-            return unread(render::oversized_unread(o, why.trim()));
+            return unread(render::oversized_unread(
+                o,
+                why.trim(),
+                self.delivery.names(),
+            ));
         }
         match self.fetch_item(o).await {
             Ok(change) => item_notice(
-                render::item_change(&change, Source::OversizedFromS3),
+                render::item_change(&change, Source::OversizedFromS3, self.delivery.names()),
                 &change,
                 source,
             ),
             Err(why) => {
                 tracing::warn!(location = ?o.s3_delivery_summary.s3_bucket_location, reason = %why, "could not read the oversized item from S3");
-                unread(render::oversized_unread(o, &why))
+                unread(render::oversized_unread(o, &why, self.delivery.names()))
             }
         }
     }
@@ -160,9 +168,26 @@ impl Notifier {
 fn item_notice(alert: Alert, c: &ItemChange, source: String) -> Notice {
     let item = &c.configuration_item;
     let (severity, rule) = weigh::item(c);
+    // The resource's tags, for tag routes.
+    let tags = item
+        .tags
+        .as_ref()
+        .map(|t| {
+            t.iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    (k.clone(), v)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     Notice::new(alert, severity, source)
         .account(item.aws_account_id.clone().unwrap_or_default())
         .rule(rule)
+        .tags(tags)
         .thread(weigh::thread(
             item.aws_account_id.as_deref(),
             &item.resource_id,

@@ -8,6 +8,7 @@
 use std::cmp::Ordering;
 
 use opswatch_slack::{Alert, Mrkdwn};
+use opswatch_support::AccountNames;
 use serde_json::Value;
 
 use crate::notification::{
@@ -23,7 +24,7 @@ pub enum Source {
 }
 
 /// An item change (CREATE / UPDATE / DELETE).
-pub fn item_change(change: &ItemChange, source: Source) -> Alert {
+pub fn item_change(change: &ItemChange, source: Source, names: &AccountNames) -> Alert {
     let item = &change.configuration_item;
     let change_type = change
         .configuration_item_diff
@@ -43,7 +44,7 @@ pub fn item_change(change: &ItemChange, source: Source) -> Alert {
                 .collect::<Vec<_>>()
         })
         .unwrap_or_default();
-    let mut alert = resource_alert(item, &change_type);
+    let mut alert = resource_alert(item, &change_type, names);
     if lines.is_empty() {
         alert = alert.lines(vec![Mrkdwn::trusted("_No property changes were listed._")]);
     }
@@ -57,7 +58,7 @@ pub fn item_change(change: &ItemChange, source: Source) -> Alert {
 }
 
 /// An oversized notification whose item could not be read: the summary and where it is.
-pub fn oversized_unread(o: &Oversized, why: &str) -> Alert {
+pub fn oversized_unread(o: &Oversized, why: &str, names: &AccountNames) -> Alert {
     let item = &o.configuration_item_summary;
     let change_type = item
         .change_type
@@ -69,13 +70,13 @@ pub fn oversized_unread(o: &Oversized, why: &str) -> Alert {
         None => line.push_trusted("no S3 location"),
     };
     line.push_trusted(". It could not be read: ").push(why);
-    resource_alert(item, &change_type)
+    resource_alert(item, &change_type, names)
         .lines(vec![line])
         .context(console_link(item))
 }
 
 /// A rule's compliance verdict on a resource changed.
-pub fn compliance(c: &ComplianceChange) -> Alert {
+pub fn compliance(c: &ComplianceChange, names: &AccountNames) -> Alert {
     let new = c
         .new_evaluation_result
         .as_ref()
@@ -102,7 +103,7 @@ pub fn compliance(c: &ComplianceChange) -> Alert {
         .field("Compliance", verdict)
         .field("Resource", Mrkdwn::text(&c.resource_id))
         .field("Type", Mrkdwn::text(&c.resource_type))
-        .field("Account", opt(c.aws_account_id.as_deref()))
+        .field("Account", account(c.aws_account_id.as_deref(), names))
         .field("Region", opt(c.aws_region.as_deref()))
         .field(
             "Evaluated",
@@ -132,7 +133,7 @@ pub fn compliance(c: &ComplianceChange) -> Alert {
     alert
 }
 
-fn resource_alert(item: &ConfigurationItem, change_type: &str) -> Alert {
+fn resource_alert(item: &ConfigurationItem, change_type: &str, names: &AccountNames) -> Alert {
     let verb = match change_type {
         "CREATE" => "created",
         "DELETE" => "deleted",
@@ -156,7 +157,7 @@ fn resource_alert(item: &ConfigurationItem, change_type: &str) -> Alert {
         .field("Resource", resource)
         .field("Type", Mrkdwn::text(&item.resource_type))
         .field("Change", Mrkdwn::text(change_type))
-        .field("Account", opt(item.aws_account_id.as_deref()))
+        .field("Account", account(item.aws_account_id.as_deref(), names))
         .field("Region", opt(item.aws_region.as_deref()))
         .field(
             "Captured",
@@ -170,6 +171,11 @@ fn icon(change_type: &str) -> &'static str {
         "DELETE" => "🗑️",
         _ => "✏️",
     }
+}
+
+/// The account's id and, when it has one, its name: `222233334444 (payments)`.
+fn account(id: Option<&str>, names: &AccountNames) -> Mrkdwn {
+    opt(id.map(|id| names.label(id)).as_deref())
 }
 
 fn opt(s: Option<&str>) -> Mrkdwn {
@@ -669,43 +675,71 @@ mod snapshots {
     #[test]
     fn security_group_ingress() {
         insta::assert_json_snapshot!(
-            item_change(&change("security-group-ingress.json"), Source::Notification)
-                .into_messages()
+            item_change(
+                &change("security-group-ingress.json"),
+                Source::Notification,
+                &AccountNames::default()
+            )
+            .into_messages()
         );
     }
 
     #[test]
     fn route_table_routes() {
         insta::assert_json_snapshot!(
-            item_change(&change("route-table-routes.json"), Source::Notification).into_messages()
+            item_change(
+                &change("route-table-routes.json"),
+                Source::Notification,
+                &AccountNames::default()
+            )
+            .into_messages()
         );
     }
 
     #[test]
     fn network_acl_entries() {
         insta::assert_json_snapshot!(
-            item_change(&change("network-acl-entries.json"), Source::Notification).into_messages()
+            item_change(
+                &change("network-acl-entries.json"),
+                Source::Notification,
+                &AccountNames::default()
+            )
+            .into_messages()
         );
     }
 
     #[test]
     fn s3_bucket_created() {
         insta::assert_json_snapshot!(
-            item_change(&change("s3-bucket-created.json"), Source::Notification).into_messages()
+            item_change(
+                &change("s3-bucket-created.json"),
+                Source::Notification,
+                &AccountNames::default()
+            )
+            .into_messages()
         );
     }
 
     #[test]
     fn ec2_instance_deleted() {
         insta::assert_json_snapshot!(
-            item_change(&change("ec2-instance-deleted.json"), Source::Notification).into_messages()
+            item_change(
+                &change("ec2-instance-deleted.json"),
+                Source::Notification,
+                &AccountNames::default()
+            )
+            .into_messages()
         );
     }
 
     #[test]
     fn tag_with_mention_is_escaped() {
-        let messages =
-            item_change(&change("tag-with-mention.json"), Source::Notification).into_messages();
+        let messages = item_change(
+            &change("tag-with-mention.json"),
+            Source::Notification,
+            &AccountNames::default(),
+        )
+        .into_messages();
         let json = serde_json::to_string(&messages).expect("serialisable");
         assert!(!json.contains("<!channel>"), "{json}");
         assert!(json.contains("&lt;!channel&gt;"), "{json}");
@@ -717,7 +751,7 @@ mod snapshots {
         let Notification::Compliance(c) = sample("compliance-change.json") else {
             panic!("compliance sample")
         };
-        insta::assert_json_snapshot!(compliance(&c).into_messages());
+        insta::assert_json_snapshot!(compliance(&c, &AccountNames::default()).into_messages());
     }
 
     #[test]
@@ -733,11 +767,12 @@ mod snapshots {
             serde_json::from_str(&std::fs::read_to_string(path).expect("object")).expect("item");
         insta::assert_json_snapshot!(
             "oversized_from_s3",
-            item_change(&item, Source::OversizedFromS3).into_messages()
+            item_change(&item, Source::OversizedFromS3, &AccountNames::default()).into_messages()
         );
         insta::assert_json_snapshot!(
             "oversized_unread",
-            oversized_unread(&o, "S3 GetObject: NoSuchKey").into_messages()
+            oversized_unread(&o, "S3 GetObject: NoSuchKey", &AccountNames::default())
+                .into_messages()
         );
     }
 }

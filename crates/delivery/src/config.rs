@@ -44,6 +44,17 @@ pub mod env {
     pub const ACTIONS: &str = "ACTIONS";
     pub const SLACK_SIGNING_SECRET: &str = "SLACK_SIGNING_SECRET";
     pub const SLACK_SIGNING_SECRET_ARN: &str = "SLACK_SIGNING_SECRET_ARN";
+    /// `111122223333=prod,…`, or `organizations`: every account's name from Organizations.
+    pub const ACCOUNT_NAMES: &str = "ACCOUNT_NAMES";
+}
+
+/// Where account names come from (`ACCOUNT_NAMES`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Names {
+    /// `111122223333=prod,444455556666=staging` (blank: none).
+    Fixed(opswatch_support::AccountNames),
+    /// `organizations`: `ListAccounts` once per cold start; account tags for tag routes.
+    Organizations,
 }
 
 /// The keys a secret holding the signing secret may use.
@@ -95,6 +106,7 @@ pub struct Settings {
     pub when_store_down: crate::WhenStoreDown,
     /// `ACTIONS=on`: the signing secret the buttons' values are signed under.
     pub actions: Option<Source>,
+    pub account_names: Names,
 }
 
 fn duration(name: &str, value: Option<String>, default: &str) -> Result<Duration, String> {
@@ -233,7 +245,19 @@ impl Settings {
         } else {
             None
         };
+        let account_names = match get(env::ACCOUNT_NAMES) {
+            Some(v) if v.eq_ignore_ascii_case("organizations") => Names::Organizations,
+            v => Names::Fixed(
+                opswatch_support::AccountNames::parse(&v.unwrap_or_default()).map_err(|e| {
+                    format!(
+                        "{}: {e}, or \"organizations\" to read them from AWS Organizations",
+                        env::ACCOUNT_NAMES
+                    )
+                })?,
+            ),
+        };
         Ok(Self {
+            account_names,
             actions,
             token,
             channel,
@@ -361,10 +385,31 @@ impl Delivery {
         if store.is_none() && settings.thread_window.is_some() && slack.has_token() {
             tracing::debug!("threads need DEDUPE_TABLE: alerts are posted without threads");
         }
+        let (names, org) = match settings.account_names {
+            Names::Fixed(names) => (names, None),
+            Names::Organizations => {
+                let org = crate::org::Org::new(config);
+                let accounts = org.accounts().await.map_err(|why| {
+                    ConfigError::Invalid(format!(
+                        "{}=organizations: {why} (the function needs organizations:ListAccounts, from the management account or a delegated administrator)",
+                        env::ACCOUNT_NAMES
+                    ))
+                })?;
+                tracing::info!(
+                    accounts = accounts.len(),
+                    "account names read from Organizations"
+                );
+                let names = opswatch_support::AccountNames::from_pairs(
+                    accounts.into_iter().map(|a| (a.id, a.name)),
+                );
+                (names, Some(org))
+            }
+        };
         Ok(
             Delivery::new(function, slack, routes, store, settings.thread_window)
                 .when_store_down(settings.when_store_down)
-                .actions(actions),
+                .actions(actions)
+                .accounts(names, org),
         )
     }
 }

@@ -1,6 +1,8 @@
 //! Many events of one source on their way to alerts (a CloudTrail log file, an audit batch):
 //! split by route first, so each destination gets exactly its events, and — where the route
-//! threads — by thread key, one alert and one thread each. Each group keeps what the
+//! threads — by thread key, one alert and one thread each. An event's route is decided by
+//! its own attributes, tags included, so resources of two teams in one log file or digest
+//! go to their own teams' channels. Each group keeps what the
 //! function gathers for its alert (`T`), its highest severity, and the rules and accounts of
 //! its events; [`Groups::into_notices`] makes one [`Notice`] per group, in a stable order.
 
@@ -8,7 +10,7 @@ use std::collections::BTreeMap;
 
 use opswatch_slack::Alert;
 
-use crate::{Delivery, Notice, RouteId, Severity};
+use crate::{Delivery, Notice, RouteId, Severity, Tags};
 
 /// One group's identity: its route and, where that route threads, its thread key.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -47,9 +49,10 @@ impl<T: Default> Groups<T> {
         severity: Severity,
         account: Option<&str>,
         rule: Option<&str>,
+        tags: Option<&Tags>,
         thread: impl FnOnce() -> String,
     ) -> &mut T {
-        let route = delivery.route_of(severity, account, rule);
+        let route = delivery.route_of(severity, account, rule, tags);
         let key = Key {
             route,
             thread: delivery.threads(route).then(thread),
@@ -64,8 +67,9 @@ impl<T: Default> Groups<T> {
         severity: Severity,
         account: Option<&str>,
         rule: Option<&str>,
+        tags: Option<&Tags>,
     ) -> &mut T {
-        let route = delivery.route_of(severity, account, rule);
+        let route = delivery.route_of(severity, account, rule, tags);
         self.entry(
             Key {
                 route,

@@ -24,6 +24,7 @@ pub mod config;
 mod groups;
 pub mod keys;
 mod notice;
+pub mod org;
 pub mod outcome;
 mod reconcile;
 pub mod routes;
@@ -31,18 +32,20 @@ mod severity;
 pub mod store;
 mod thread;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use opswatch_slack::actions::{ActionKey, Scope};
 use opswatch_slack::{Alert, Mrkdwn, Posted, Slack, SlackError, Target};
+use opswatch_support::AccountNames;
 
 pub use config::ConfigError;
 pub use groups::Groups;
 pub use notice::{DeliveryError, Notice};
 pub use outcome::{BAD_INPUT, CONFIGURATION_ERROR, Outcome, SLACK_DELIVERY_FAILED};
 use reconcile::Looked;
-pub use routes::{Attributes, RouteId, Routes};
+pub use routes::{Attributes, RouteId, Routes, Tags};
 pub use severity::{Severity, is_world, world_open_ingress};
 use store::{Claim, Store};
 pub use store::{Saved, StoreError};
@@ -73,6 +76,10 @@ pub struct Delivery {
     when_store_down: WhenStoreDown,
     /// `ACTIONS=on`: the key the buttons' values are signed with.
     actions: Option<ActionKey>,
+    /// `ACCOUNT_NAMES`: account id → name.
+    names: AccountNames,
+    /// `ACCOUNT_NAMES=organizations`: the organization, for account tags.
+    org: Option<org::Org>,
 }
 
 /// A claim outlives its invocation's deadline by this much. Lambda stops an invocation at
@@ -175,6 +182,45 @@ impl Delivery {
             parent_takes: budget + Duration::from_secs(5),
             when_store_down: WhenStoreDown::Fail,
             actions: None,
+            names: AccountNames::default(),
+            org: None,
+        }
+    }
+
+    /// The accounts' names (`ACCOUNT_NAMES`), and the organization when they come from it.
+    pub fn accounts(mut self, names: AccountNames, org: Option<org::Org>) -> Self {
+        self.names = names;
+        self.org = org;
+        self
+    }
+
+    /// Account id → name (`ACCOUNT_NAMES`, or Organizations' names).
+    pub fn names(&self) -> &AccountNames {
+        &self.names
+    }
+
+    /// The organization (`ACCOUNT_NAMES=organizations`).
+    pub fn organization(&self) -> Option<&org::Org> {
+        self.org.as_ref()
+    }
+
+    /// Whether tag routes match accounts' tags: a route matches on tags and names come from
+    /// Organizations.
+    pub fn uses_account_tags(&self) -> bool {
+        self.org.is_some() && self.routes.use_tags()
+    }
+
+    /// The account's tags in Organizations, for tag routes: `None` when no route matches on
+    /// tags, names do not come from Organizations, or they cannot be read (logged; the alert
+    /// then takes the route it has without them: better the default channel than none).
+    pub async fn account_tags(&self, account: &str) -> Option<Arc<Tags>> {
+        let org = self.org.as_ref().filter(|_| self.routes.use_tags())?;
+        match org.tags(account).await {
+            Ok(tags) => Some(tags),
+            Err(why) => {
+                tracing::warn!(account = %account, error = %why, "the account's tags cannot be read: tag routes do not match its alerts");
+                None
+            }
         }
     }
 
@@ -197,12 +243,14 @@ impl Delivery {
         severity: Severity,
         account: Option<&str>,
         rule: Option<&str>,
+        tags: Option<&Tags>,
     ) -> RouteId {
         self.routes.route(&Attributes {
             function: self.function,
             severity,
             account,
             rule,
+            tags,
         })
     }
 
@@ -262,6 +310,7 @@ impl Delivery {
                 notice.severity,
                 notice.account.as_deref(),
                 notice.rule.as_deref(),
+                notice.tags.as_ref(),
             )
         });
         let route = self.routes.get(id);

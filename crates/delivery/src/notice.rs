@@ -16,6 +16,9 @@ pub struct Notice {
     pub account: Option<String>,
     /// The rule that raised it (`root-activity`, `compliance-change`, …), for routes.
     pub rule: Option<String>,
+    /// The tags of what the alert is about (a Config item's, an RDS resource's, the
+    /// account's in Organizations), for tag routes.
+    pub tags: Option<crate::Tags>,
     /// Alerts that share a thread key within `THREAD_WINDOW` go to one thread (Web API mode
     /// with `DEDUPE_TABLE`).
     pub thread: Option<String>,
@@ -38,6 +41,7 @@ impl Notice {
             severity,
             account: None,
             rule: None,
+            tags: None,
             thread: None,
             subject: None,
             source: source.into(),
@@ -53,6 +57,12 @@ impl Notice {
 
     pub fn rule(mut self, rule: impl Into<String>) -> Self {
         self.rule = Some(rule.into());
+        self
+    }
+
+    /// The tags tag routes match (an empty set matches no tag route).
+    pub fn tags(mut self, tags: crate::Tags) -> Self {
+        self.tags = Some(tags);
         self
     }
 

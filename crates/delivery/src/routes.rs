@@ -3,13 +3,17 @@
 //! (`SLACK_CHANNEL`, else the webhook, else a dry run).
 //!
 //! An entry matches on any of `function`, `severity`, `account`, `rule` — each a string or an
-//! array of strings, a trailing `*` matching a prefix, compared ignoring ASCII case; an
-//! absent key matches anything, and a key the alert has no value for (an alert without an
-//! account) does not match. An entry names exactly one target: `channel` (Web API mode),
-//! `webhook_url` or `webhook_secret_arn`, or `"drop": true`.
+//! array of strings, a trailing `*` matching a prefix, compared ignoring ASCII case — and
+//! `tag`, an object of tag keys and values (`{"team": "payments"}`: every key must be among
+//! the alert's tags, compared exactly, its value matched like the others). An absent key
+//! matches anything, and a key the alert has no value for (an alert without an account, or
+//! without that tag) does not match. An entry names exactly one target: `channel` (Web API
+//! mode), `webhook_url` or `webhook_secret_arn`, or `"drop": true`.
 //!
 //! Everything that can be wrong with the text is found here, before any event is handled:
 //! the error is one line naming the entry and the key (never a webhook URL).
+
+use std::collections::BTreeMap;
 
 use opswatch_slack::{Secret, Target};
 use opswatch_support::Patterns;
@@ -32,11 +36,16 @@ const KEYS: &[&str] = &[
     "severity",
     "account",
     "rule",
+    "tag",
     "channel",
     "webhook_url",
     "webhook_secret_arn",
     "drop",
 ];
+
+/// Tags (key → value): a resource's (a Config item's, an RDS resource's `TagList`) or its
+/// account's in Organizations.
+pub type Tags = BTreeMap<String, String>;
 
 /// What routes match an alert on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +54,8 @@ pub struct Attributes<'a> {
     pub severity: Severity,
     pub account: Option<&'a str>,
     pub rule: Option<&'a str>,
+    /// The tags of what the alert is about (`None`: it has none).
+    pub tags: Option<&'a Tags>,
 }
 
 /// A route as written in `SLACK_ROUTES`.
@@ -54,6 +65,8 @@ pub struct RouteSpec {
     pub severity: Option<Vec<Severity>>,
     pub account: Option<Patterns>,
     pub rule: Option<Patterns>,
+    /// Tag key (exact) → value patterns.
+    pub tag: Option<Vec<(String, Patterns)>>,
     pub target: RouteTarget,
 }
 
@@ -81,6 +94,13 @@ impl RouteSpec {
                 .is_none_or(|s| s.contains(&a.severity))
             && by(&self.account, a.account)
             && by(&self.rule, a.rule)
+            && self.tag.as_ref().is_none_or(|wanted| {
+                a.tags.is_some_and(|tags| {
+                    wanted
+                        .iter()
+                        .all(|(k, p)| tags.get(k).is_some_and(|v| p.matches(v)))
+                })
+            })
     }
 }
 
@@ -202,11 +222,46 @@ fn entry(e: &Value) -> Result<RouteSpec, String> {
     let patterns = |key: &str| -> Result<Option<Patterns>, String> {
         Ok(strings(key)?.map(Patterns::from_items))
     };
+    let tag = match map.get("tag") {
+        None => None,
+        Some(Value::Object(tags)) if !tags.is_empty() => Some(
+            tags.iter()
+                .map(|(k, v)| {
+                    // AWS tag keys: 1–128 characters, compared exactly.
+                    if k.is_empty() || k.chars().count() > 128 {
+                        return Err(format!("\"tag\" key {k:?} is not a tag key (1 to 128 characters)"));
+                    }
+                    // Values as every other matcher has them; `"*"` matches any value.
+                    let values = match v {
+                        Value::String(s) if !s.trim().is_empty() => vec![s.clone()],
+                        Value::Array(a) if !a.is_empty() => a
+                            .iter()
+                            .map(|x| x.as_str().filter(|s| !s.trim().is_empty()).map(str::to_owned))
+                            .collect::<Option<Vec<_>>>()
+                            .ok_or_else(|| format!("\"tag\" {k:?} must hold non-empty strings"))?,
+                        _ => {
+                            return Err(format!(
+                                "\"tag\" {k:?} must be a non-empty string or a non-empty array of strings (\"*\" matches any value)"
+                            ));
+                        }
+                    };
+                    Ok((k.clone(), Patterns::from_items(values)))
+                })
+                .collect::<Result<Vec<_>, String>>()?,
+        ),
+        Some(_) => {
+            return Err(
+                "\"tag\" must be a non-empty object of tag keys and values, like {\"team\": \"payments\"}"
+                    .into(),
+            );
+        }
+    };
     Ok(RouteSpec {
         function: function.map(Patterns::from_items),
         severity,
         account: patterns("account")?,
         rule: patterns("rule")?,
+        tag,
         target,
     })
 }
@@ -278,6 +333,13 @@ impl Routes {
     pub fn threads(&self, id: RouteId) -> bool {
         self.get(id).target.as_ref().is_some_and(Target::threads)
     }
+
+    /// Whether some route matches on tags: only then are an account's tags looked up.
+    pub fn use_tags(&self) -> bool {
+        self.routes
+            .iter()
+            .any(|r| r.spec.as_ref().is_some_and(|s| s.tag.is_some()))
+    }
 }
 
 fn label(target: &Target) -> String {
@@ -304,6 +366,7 @@ mod tests {
             severity,
             account,
             rule,
+            tags: None,
         }
     }
 
@@ -439,6 +502,79 @@ mod tests {
         let e = error(r#"[{"webhook_url": "hooks.slack.com/services/SENTINEL"}]"#);
         assert!(!e.contains("SENTINEL"), "{e}");
         assert_eq!(parse("  ").unwrap(), Vec::new());
+    }
+
+    #[test]
+    fn tag_routes_match_keys_exactly_and_values_like_the_rest() {
+        let r = routes(
+            r##"[
+              {"tag": {"team": "payments", "env": ["prod*", "live"]}, "channel": "#payments-prod"},
+              {"tag": {"team": "payments"}, "channel": "#payments"},
+              {"tag": {"Owner": "*"}, "severity": "critical", "channel": "#owned"}
+            ]"##,
+        );
+        assert!(r.use_tags());
+        let tags = |pairs: &[(&str, &str)]| -> Tags {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        fn with(t: &Tags, severity: Severity) -> Attributes<'_> {
+            Attributes {
+                tags: Some(t),
+                ..attrs("rds-maintenance-checker", severity, None, None)
+            }
+        }
+        use Severity::*;
+        let both = tags(&[("team", "Payments"), ("env", "production")]);
+        check(&r, with(&both, Info), "channel:payments-prod");
+        let live = tags(&[("team", "payments"), ("env", "live")]);
+        check(&r, with(&live, Info), "channel:payments-prod");
+        let team = tags(&[("team", "payments"), ("env", "staging")]);
+        check(&r, with(&team, Info), "channel:payments");
+        // Keys compare exactly: `Team` is not `team`.
+        let other_case = tags(&[("Team", "payments")]);
+        check(&r, with(&other_case, Info), "channel:alerts");
+        // `*` matches any value, the empty one too; the other keys still have to match.
+        let owned = tags(&[("Owner", "")]);
+        check(&r, with(&owned, Critical), "channel:owned");
+        check(&r, with(&owned, Warning), "channel:alerts");
+        // An alert without tags matches no tag route.
+        check(
+            &r,
+            attrs("rds-maintenance-checker", Critical, None, None),
+            "channel:alerts",
+        );
+        assert!(!routes(r##"[{"severity": "info", "channel": "#i"}]"##).use_tags());
+        for (json, expected) in [
+            (
+                r##"[{"tag": {}, "channel": "#a"}]"##,
+                "\"tag\" must be a non-empty object",
+            ),
+            (
+                r##"[{"tag": "team=payments", "channel": "#a"}]"##,
+                "\"tag\" must be a non-empty object",
+            ),
+            (
+                r##"[{"tag": {"team": ""}, "channel": "#a"}]"##,
+                "\"tag\" \"team\" must be a non-empty string",
+            ),
+            (
+                r##"[{"tag": {"team": [1]}, "channel": "#a"}]"##,
+                "\"tag\" \"team\" must hold non-empty strings",
+            ),
+            (
+                r##"[{"tag": {"": "x"}, "channel": "#a"}]"##,
+                "is not a tag key",
+            ),
+        ] {
+            let e = error(json);
+            assert!(
+                e.starts_with("SLACK_ROUTES[0]: ") && e.contains(expected),
+                "{json}: {e}"
+            );
+        }
     }
 
     #[test]

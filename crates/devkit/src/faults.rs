@@ -96,6 +96,110 @@ fn dynamo_error(status: StatusCode, kind: &str, message: &str) -> Response {
         .into_response()
 }
 
+/// Pass one call on to `upstream` unchanged: its status, content type and body.
+async fn forward(
+    http: &reqwest::Client,
+    upstream: &str,
+    method: Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<(reqwest::StatusCode, String, Bytes), Response> {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut request = http.request(method, format!("{upstream}{path}")).body(body);
+    for (k, v) in headers {
+        if k != "host" && k != "content-length" {
+            request = request.header(k, v);
+        }
+    }
+    let answer = request
+        .send()
+        .await
+        .map_err(|e| (StatusCode::BAD_GATEWAY, e.to_string()).into_response())?;
+    let status = answer.status();
+    let content_type = answer
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/x-amz-json-1.0")
+        .to_owned();
+    Ok((
+        status,
+        content_type,
+        answer.bytes().await.unwrap_or_default(),
+    ))
+}
+
+/// A proxy in front of moto's Organizations that throttles the first calls as AWS
+/// Organizations does — HTTP 400 `TooManyRequestsException` — and passes the rest on.
+pub struct OrgThrottleProxy {
+    server: crate::Served,
+    inner: Arc<ThrottleInner>,
+}
+
+struct ThrottleInner {
+    upstream: String,
+    http: reqwest::Client,
+    first: u64,
+    calls: AtomicU64,
+}
+
+impl OrgThrottleProxy {
+    /// Throttle the first `first` calls.
+    pub async fn start(upstream: &str, first: u64) -> std::io::Result<Self> {
+        let inner = Arc::new(ThrottleInner {
+            upstream: upstream.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
+            first,
+            calls: AtomicU64::new(0),
+        });
+        let app = Router::new().fallback(throttle).with_state(inner.clone());
+        let server = crate::Served::start(0, app).await?;
+        Ok(Self { server, inner })
+    }
+
+    /// `AWS_ENDPOINT_URL_ORGANIZATIONS`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.server.addr)
+    }
+
+    /// Calls seen (throttled ones included).
+    pub fn calls(&self) -> u64 {
+        self.inner.calls.load(Ordering::Relaxed)
+    }
+}
+
+async fn throttle(
+    State(inner): State<Arc<ThrottleInner>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if inner.calls.fetch_add(1, Ordering::Relaxed) < inner.first {
+        return (
+            StatusCode::BAD_REQUEST,
+            [("content-type", "application/x-amz-json-1.1")],
+            serde_json::json!({
+                "__type": "TooManyRequestsException",
+                "Message": "AWS Organizations can't complete your request because another request is already in progress. Try again later.",
+                "Type": "ListAccounts",
+            })
+            .to_string(),
+        )
+            .into_response();
+    }
+    match forward(&inner.http, &inner.upstream, method, &uri, &headers, body).await {
+        Ok((status, content_type, bytes)) => (
+            StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY),
+            [("content-type", content_type)],
+            bytes,
+        )
+            .into_response(),
+        Err(bad) => bad,
+    }
+}
+
 async fn proxy(
     State(inner): State<Arc<Inner>>,
     method: Method,
@@ -115,28 +219,11 @@ async fn proxy(
         );
     }
     let lose = r < f.throttle_per_mille + f.lost_answer_per_mille;
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let mut request = inner
-        .http
-        .request(method, format!("{}{path}", inner.upstream))
-        .body(body);
-    for (k, v) in &headers {
-        if k != "host" && k != "content-length" {
-            request = request.header(k, v);
-        }
-    }
-    let answer = match request.send().await {
-        Ok(a) => a,
-        Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
-    };
-    let status = answer.status();
-    let content_type = answer
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/x-amz-json-1.0")
-        .to_owned();
-    let bytes = answer.bytes().await.unwrap_or_default();
+    let (status, content_type, bytes) =
+        match forward(&inner.http, &inner.upstream, method, &uri, &headers, body).await {
+            Ok(a) => a,
+            Err(bad) => return bad,
+        };
     if lose {
         inner.lost.fetch_add(1, Ordering::Relaxed);
         return dynamo_error(

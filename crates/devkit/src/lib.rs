@@ -14,7 +14,7 @@ pub mod slack;
 pub mod slack_api;
 pub mod slack_requests;
 
-pub use faults::{DynamoFaultProxy, DynamoFaults};
+pub use faults::{DynamoFaultProxy, DynamoFaults, OrgThrottleProxy};
 pub use moto::{Moto, python_tool};
 pub use rds::{RdsFake, RegionFailure};
 pub use runtime_api::{Invoked, LocalLambda, Outcome};

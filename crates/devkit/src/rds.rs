@@ -22,6 +22,20 @@
 //!   can be made to fail every request: throttled (400 `Throttling`) or denied (403
 //!   `AccessDenied`).
 //!
+//! - Accounts: the SigV4 access key says who asks. Keys that [`RdsFake`]'s STS handed out
+//!   (below) belong to the account whose role was assumed; any other key is the home account
+//!   ([`RdsFake::home_account`], `111122223333` by default). Each account sees only the
+//!   resources whose ARN names it.
+//! - STS, on the same endpoint (`AWS_ENDPOINT_URL_STS`; the credential scope's service is
+//!   `sts`), `Version=2011-06-15`: `GetCallerIdentity` and `AssumeRole` (`RoleArn`,
+//!   `RoleSessionName`, `DurationSeconds` 900–43200, `ExternalId`). A role exists only where
+//!   [`RdsFake::member_role`] put it; assuming a missing role, or with the wrong external id,
+//!   is 403 `AccessDenied` as STS words it; a malformed request is 400 `ValidationError`.
+//!   Each `AssumeRole` hands out a fresh access key (`ASIA…`) tied to that account.
+//! - [`RdsFake::latency`] delays every answer (a real API's round trip, for load runs);
+//!   [`RdsFake::misroute`] makes one account's key see another's resources (a fault: the
+//!   function must not show them under the asking account's name).
+//!
 //! The fixture format is the AWS CLI's output of `aws rds describe-pending-maintenance-actions`.
 
 use std::collections::HashMap;
@@ -77,6 +91,21 @@ pub struct Described {
     /// An instance's cluster (`DBClusterIdentifier`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
+    /// `TagList`: (key, value).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CliTag {
+    key: String,
+    #[serde(default)]
+    value: String,
+}
+
+fn cli_tags(tags: Vec<CliTag>) -> Vec<(String, String)> {
+    tags.into_iter().map(|t| (t.key, t.value)).collect()
 }
 
 #[derive(serde::Deserialize)]
@@ -87,6 +116,8 @@ struct CliCluster {
     #[serde(rename = "DBClusterArn")]
     arn: String,
     preferred_maintenance_window: Option<String>,
+    #[serde(default)]
+    tag_list: Vec<CliTag>,
 }
 
 #[derive(serde::Deserialize)]
@@ -99,6 +130,8 @@ struct CliInstance {
     preferred_maintenance_window: Option<String>,
     #[serde(rename = "DBClusterIdentifier")]
     cluster: Option<String>,
+    #[serde(default)]
+    tag_list: Vec<CliTag>,
 }
 
 #[derive(serde::Deserialize)]
@@ -129,6 +162,7 @@ impl Fleet {
                     arn: c.arn,
                     preferred_maintenance_window: c.preferred_maintenance_window,
                     cluster: None,
+                    tags: cli_tags(c.tag_list),
                 })
                 .collect(),
             instances: o
@@ -139,6 +173,7 @@ impl Fleet {
                     arn: i.arn,
                     preferred_maintenance_window: i.preferred_maintenance_window,
                     cluster: i.cluster,
+                    tags: cli_tags(i.tag_list),
                 })
                 .collect(),
         })
@@ -158,6 +193,10 @@ pub enum RegionFailure {
 #[derive(Clone, Debug)]
 pub struct Request {
     pub region: String,
+    /// `rds` or `sts`.
+    pub service: String,
+    /// The account the request's key belongs to.
+    pub account: String,
     pub params: Vec<(String, String)>,
     pub status: u16,
 }
@@ -171,7 +210,23 @@ impl Request {
     }
 }
 
+/// A member account's role, as [`RdsFake::member_role`] made it.
+#[derive(Clone, Debug)]
+struct Role {
+    name: String,
+    external_id: Option<String>,
+}
+
+/// The account a key not handed out by the fake's STS belongs to.
+pub const HOME_ACCOUNT: &str = "111122223333";
+
 struct Inner {
+    home: String,
+    /// Access key → account, for keys `AssumeRole` handed out.
+    sessions: HashMap<String, String>,
+    roles: HashMap<String, Role>,
+    misroute: HashMap<String, String>,
+    latency: Option<std::time::Duration>,
     resources: Vec<Resource>,
     fleet: Fleet,
     failing: HashMap<String, RegionFailure>,
@@ -202,6 +257,11 @@ impl RdsFake {
     /// On a chosen loopback port (0: any free one).
     pub async fn start_on(port: u16, resources: Vec<Resource>) -> std::io::Result<Self> {
         let inner = Arc::new(Mutex::new(Inner {
+            home: HOME_ACCOUNT.to_owned(),
+            sessions: HashMap::new(),
+            roles: HashMap::new(),
+            misroute: HashMap::new(),
+            latency: None,
             resources,
             fleet: Fleet::default(),
             failing: HashMap::new(),
@@ -265,6 +325,33 @@ impl RdsFake {
         format!("http://{}", self.server.addr)
     }
 
+    /// The account of keys the fake's STS did not hand out (the function's own).
+    pub fn home_account(&self, account: &str) {
+        self.lock().home = account.to_owned();
+    }
+
+    /// A role `name` in `account` that the home account may assume (with `external_id`,
+    /// when given, as its trust policy's `sts:ExternalId` condition).
+    pub fn member_role(&self, account: &str, name: &str, external_id: Option<&str>) {
+        self.lock().roles.insert(
+            account.to_owned(),
+            Role {
+                name: name.to_owned(),
+                external_id: external_id.map(str::to_owned),
+            },
+        );
+    }
+
+    /// A fault: requests made as `from` are answered with `to`'s resources.
+    pub fn misroute(&self, from: &str, to: &str) {
+        self.lock().misroute.insert(from.to_owned(), to.to_owned());
+    }
+
+    /// Delay every answer by `d` (a real API's round trip).
+    pub fn latency(&self, d: std::time::Duration) {
+        self.lock().latency = Some(d);
+    }
+
     /// Make every request for `region` fail.
     pub fn fail_region(&self, region: &str, failure: RegionFailure) {
         self.lock().failing.insert(region.to_owned(), failure);
@@ -310,9 +397,9 @@ fn error(status: StatusCode, kind: &str, code: &str, message: &str, request_id: 
     (status, [("content-type", "text/xml")], body).into_response()
 }
 
-/// The region of a SigV4 `Authorization` header's credential scope
+/// (access key, region, service) of a SigV4 `Authorization` header's credential scope
 /// (`Credential=AKID/20261125/eu-west-1/rds/aws4_request`).
-fn signed_region(headers: &HeaderMap) -> Option<String> {
+fn signed(headers: &HeaderMap) -> Option<(String, String, String)> {
     let auth = headers.get("authorization")?.to_str().ok()?;
     let rest = auth.strip_prefix("AWS4-HMAC-SHA256 ")?;
     let credential = rest
@@ -320,14 +407,15 @@ fn signed_region(headers: &HeaderMap) -> Option<String> {
         .map(str::trim)
         .find_map(|p| p.strip_prefix("Credential="))?;
     let mut scope = credential.split('/');
-    let (_key, _date, region, service, terminal) = (
+    let (key, _date, region, service, terminal) = (
         scope.next()?,
         scope.next()?,
         scope.next()?,
         scope.next()?,
         scope.next()?,
     );
-    (service == "rds" && terminal == "aws4_request").then(|| region.to_owned())
+    (matches!(service, "rds" | "sts") && terminal == "aws4_request")
+        .then(|| (key.to_owned(), region.to_owned(), service.to_owned()))
 }
 
 async fn query(
@@ -335,6 +423,10 @@ async fn query(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    let latency = inner.lock().unwrap_or_else(|p| p.into_inner()).latency;
+    if let Some(d) = latency {
+        tokio::time::sleep(d).await;
+    }
     let mut g = inner.lock().unwrap_or_else(|p| p.into_inner());
     g.next_request += 1;
     let request_id = format!("00000000-0000-4000-8000-{:012}", g.next_request);
@@ -347,10 +439,26 @@ async fn query(
     } else {
         Vec::new()
     };
-    let region = signed_region(&headers);
-    let response = answer(&g, region.as_deref(), &params, &request_id);
+    let signed = signed(&headers);
+    let account = signed
+        .as_ref()
+        .and_then(|(key, ..)| g.sessions.get(key).cloned())
+        .unwrap_or_else(|| g.home.clone());
+    let (region, service) = match &signed {
+        Some((_, r, s)) => (Some(r.as_str()), s.as_str()),
+        None => (None, "rds"),
+    };
+    let response = if service == "sts" {
+        sts(&mut g, &account, &params, &request_id)
+    } else {
+        // A misrouted account is answered with another's resources.
+        let seen = g.misroute.get(&account).cloned().unwrap_or(account.clone());
+        answer(&g, region, &seen, &params, &request_id)
+    };
     g.requests.push(Request {
-        region: region.unwrap_or_default(),
+        region: region.unwrap_or_default().to_owned(),
+        service: service.to_owned(),
+        account,
         params,
         status: response.status().as_u16(),
     });
@@ -365,6 +473,7 @@ fn serde_urlencoded_pairs(body: &[u8]) -> Vec<(String, String)> {
 fn answer(
     g: &Inner,
     region: Option<&str>,
+    account: &str,
     params: &[(String, String)],
     request_id: &str,
 ) -> Response {
@@ -488,7 +597,9 @@ fn answer(
     }
     let take = g.page_size.map_or(max_records, |n| n.min(max_records));
     if action != "DescribePendingMaintenanceActions" {
-        return describe(g, action, region, &filters, start, take, request_id);
+        return describe(
+            g, action, region, account, &filters, start, take, request_id,
+        );
     }
     let resource_identifier = param("ResourceIdentifier");
 
@@ -496,6 +607,7 @@ fn answer(
         .resources
         .iter()
         .filter(|r| arn_part(&r.resource_identifier, 3) == Some(region))
+        .filter(|r| arn_part(&r.resource_identifier, 4) == Some(account))
         .filter(|r| resource_identifier.is_none_or(|id| r.resource_identifier == id))
         .filter(|r| {
             filters
@@ -545,10 +657,12 @@ fn answer(
 
 /// `DescribeDBClusters` / `DescribeDBInstances`: the region's resources that match every
 /// filter, one page.
+#[allow(clippy::too_many_arguments)]
 fn describe(
     g: &Inner,
     action: &str,
     region: &str,
+    account: &str,
     filters: &[(String, Vec<String>)],
     start: usize,
     take: usize,
@@ -577,6 +691,7 @@ fn describe(
     let matching: Vec<&Described> =
         list.iter()
             .filter(|d| arn_part(&d.arn, 3) == Some(region))
+            .filter(|d| arn_part(&d.arn, 4) == Some(account))
             .filter(|d| {
                 filters.iter().all(|(name, values)| match name.as_str() {
                     "db-cluster-id" if !clusters => d.cluster.as_ref().is_some_and(|c| {
@@ -607,6 +722,17 @@ fn describe(
                 xml_escape(w)
             ));
         }
+        if !d.tags.is_empty() {
+            xml.push_str("        <TagList>\n");
+            for (k, v) in &d.tags {
+                xml.push_str(&format!(
+                    "          <Tag>\n            <Key>{}</Key>\n            <Value>{}</Value>\n          </Tag>\n",
+                    xml_escape(k),
+                    xml_escape(v)
+                ));
+            }
+            xml.push_str("        </TagList>\n");
+        }
         if let (false, Some(c)) = (clusters, &d.cluster) {
             xml.push_str(&format!(
                 "        <DBClusterIdentifier>{}</DBClusterIdentifier>\n",
@@ -625,6 +751,152 @@ fn describe(
     (StatusCode::OK, [("content-type", "text/xml")], xml).into_response()
 }
 
+const STS_NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+
+fn sts_error(status: StatusCode, code: &str, message: &str, request_id: &str) -> Response {
+    let body = format!(
+        "<ErrorResponse xmlns=\"{STS_NS}\">\n  <Error>\n    <Type>Sender</Type>\n    <Code>{code}</Code>\n    <Message>{}</Message>\n  </Error>\n  <RequestId>{request_id}</RequestId>\n</ErrorResponse>\n",
+        xml_escape(message)
+    );
+    (status, [("content-type", "text/xml")], body).into_response()
+}
+
+/// The caller's ARN as STS shows it.
+fn caller_arn(g: &Inner, account: &str) -> String {
+    match g.roles.get(account).filter(|_| account != g.home) {
+        Some(role) => format!("arn:aws:sts::{account}:assumed-role/{}/opswatch", role.name),
+        None => format!(
+            "arn:aws:sts::{account}:assumed-role/opswatch-rds-maintenance-checker/rds-maintenance-checker"
+        ),
+    }
+}
+
+/// STS: `GetCallerIdentity` and `AssumeRole`, as the API reference documents them.
+fn sts(g: &mut Inner, caller: &str, params: &[(String, String)], request_id: &str) -> Response {
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    if param("Version").as_deref() != Some("2011-06-15") {
+        return sts_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameterValue",
+            "Version must be 2011-06-15",
+            request_id,
+        );
+    }
+    let ok = |action: &str, result: String| {
+        let body = format!(
+            "<{action}Response xmlns=\"{STS_NS}\">\n  <{action}Result>\n{result}  </{action}Result>\n  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</{action}Response>\n"
+        );
+        (StatusCode::OK, [("content-type", "text/xml")], body).into_response()
+    };
+    match param("Action").as_deref() {
+        Some("GetCallerIdentity") => ok(
+            "GetCallerIdentity",
+            format!(
+                "    <Arn>{}</Arn>\n    <UserId>AROAFAKE:opswatch</UserId>\n    <Account>{caller}</Account>\n",
+                caller_arn(g, caller)
+            ),
+        ),
+        Some("AssumeRole") => {
+            let invalid =
+                |m: &str| sts_error(StatusCode::BAD_REQUEST, "ValidationError", m, request_id);
+            let Some(role_arn) = param("RoleArn") else {
+                return invalid(
+                    "1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null",
+                );
+            };
+            let Some(session) = param("RoleSessionName").filter(|s| (2..=64).contains(&s.len()))
+            else {
+                return invalid(
+                    "1 validation error detected: Value at 'roleSessionName' failed to satisfy constraint: Member must have length between 2 and 64",
+                );
+            };
+            if let Some(d) = param("DurationSeconds")
+                && !d.parse::<u32>().is_ok_and(|d| (900..=43_200).contains(&d))
+            {
+                return invalid(
+                    "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+                );
+            }
+            let parts: Vec<&str> = role_arn.splitn(6, ':').collect();
+            let (account, name) = match parts[..] {
+                ["arn", _, "iam", "", account, resource] if account.len() == 12 => {
+                    match resource.strip_prefix("role/") {
+                        Some(name) => (account.to_owned(), name.to_owned()),
+                        None => return invalid(&format!("{role_arn} is invalid")),
+                    }
+                }
+                _ => return invalid(&format!("{role_arn} is invalid")),
+            };
+            // The trust policy: the role exists, and its external id condition holds.
+            let allowed = g.roles.get(&account).is_some_and(|r| {
+                r.name == name
+                    && (r.external_id.is_none()
+                        || param("ExternalId").as_deref() == r.external_id.as_deref())
+            });
+            if !allowed {
+                return sts_error(
+                    StatusCode::FORBIDDEN,
+                    "AccessDenied",
+                    &format!(
+                        "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+                        caller_arn(g, caller)
+                    ),
+                    request_id,
+                );
+            }
+            let key = format!("ASIA{account}{:06}", g.next_request);
+            g.sessions.insert(key.clone(), account.clone());
+            let expires = std::time::SystemTime::now() + std::time::Duration::from_secs(900);
+            let expires = expires
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let expiration = rfc3339(expires);
+            ok(
+                "AssumeRole",
+                format!(
+                    "    <AssumedRoleUser>\n      <Arn>arn:aws:sts::{account}:assumed-role/{name}/{session}</Arn>\n      <AssumedRoleId>AROAFAKE{account}:{session}</AssumedRoleId>\n    </AssumedRoleUser>\n    <Credentials>\n      <AccessKeyId>{key}</AccessKeyId>\n      <SecretAccessKey>fake-secret-{key}</SecretAccessKey>\n      <SessionToken>fake-token-{key}</SessionToken>\n      <Expiration>{expiration}</Expiration>\n    </Credentials>\n    <PackedPolicySize>0</PackedPolicySize>\n"
+                ),
+            )
+        }
+        other => sts_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidAction",
+            &format!(
+                "Could not find operation {} for version 2011-06-15",
+                other.unwrap_or("(none)")
+            ),
+            request_id,
+        ),
+    }
+}
+
+/// `2026-12-05T04:00:00Z` for Unix seconds (the civil calendar from days, proleptic
+/// Gregorian).
+fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3_600,
+        rem % 3_600 / 60,
+        rem % 60
+    )
+}
+
 /// Part `i` of an ARN (`arn:partition:service:region:account:type:name`).
 fn arn_part(arn: &str, i: usize) -> Option<&str> {
     arn.splitn(7, ':').nth(i)
@@ -641,4 +913,14 @@ fn matches(r: &Resource, filter: &str, values: &[String]) -> bool {
         && values
             .iter()
             .any(|v| v == arn || arn_part(arn, 6) == Some(v.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(1_796_443_200), "2026-12-05T04:00:00Z");
+        assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
 }

@@ -7,13 +7,14 @@
 use std::time::Duration;
 
 use opswatch_delivery::{BAD_INPUT, Delivery, Groups, Notice, Outcome, Severity};
-use opswatch_support::Failure;
+use opswatch_support::{AccountNames, Failure};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::model::{self, Arn, Change, Pending, Window};
+use crate::org::{Identity, OrgSettings, Which};
 use crate::rds::{self, Query};
-use crate::render::{Digest, RegionFailure};
+use crate::render::{Digest, OrgSummary, RegionFailure};
 use crate::report::{self, State};
 use crate::window::MaintenanceWindow;
 
@@ -48,6 +49,8 @@ pub struct Checker {
     pub delivery: Delivery,
     /// One client per region of `RDS_REGIONS`, in that order.
     pub regions: Vec<(String, aws_sdk_rds::Client)>,
+    /// Across an organization (`ORG_ACCOUNTS`).
+    pub org: Option<OrgReader>,
     pub queries: Vec<Query>,
     pub warn_days: i64,
     pub notify_when_empty: bool,
@@ -56,11 +59,41 @@ pub struct Checker {
     pub remind: i64,
 }
 
+/// What reading an organization needs, made once per cold start.
+pub struct OrgReader {
+    pub settings: OrgSettings,
+    pub sts: aws_sdk_sts::Client,
+    /// The function's own account and partition.
+    pub identity: Identity,
+    /// Organizations, for `ORG_ACCOUNTS=all`.
+    pub organization: opswatch_delivery::org::Org,
+    /// The function's AWS configuration, which the member accounts' clients start from.
+    pub base: aws_config::SdkConfig,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FailedRegion {
-    pub region: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     pub error: String,
 }
+
+/// What one run read: the actions, what could not be read, and the units (regions, or
+/// account/region pairs) that were.
+#[derive(Default)]
+struct Fetched {
+    pending: Vec<Pending>,
+    failed: Vec<RegionFailure>,
+    read: Vec<String>,
+    /// Across an organization: what was asked, skipped and named.
+    org: Option<OrgSummary>,
+    names: AccountNames,
+}
+
+/// One region's answer: its pending actions, or why it could not be read.
+type RegionResult = (String, Result<Vec<Pending>, String>);
 
 impl Checker {
     /// The response: `{"regions", "failedRegions", "actions", "resources", "dueSoon",
@@ -90,15 +123,35 @@ impl Checker {
                     .into(),
             ));
         }
-        let (mut pending, failed) = self.fetch().await;
+        let fetched = match &self.org {
+            None => self.fetch().await,
+            Some(org) => self.fetch_org(org, out).await?,
+        };
+        let Fetched {
+            mut pending,
+            failed,
+            read,
+            org,
+            names: account_names,
+        } = fetched;
         let names: Vec<String> = self.regions.iter().map(|(r, _)| r.clone()).collect();
-        if !names.is_empty() && failed.len() == names.len() {
+        if read.is_empty() && !failed.is_empty() {
+            let what = if self.org.is_some() {
+                "every account failed"
+            } else {
+                "every region failed"
+            };
             let all = failed
                 .iter()
-                .map(|f| format!("{}: {}", f.region, f.why))
+                .take(5)
+                .map(|f| format!("{}: {}", f.label(&account_names), f.why))
                 .collect::<Vec<_>>()
                 .join("; ");
-            return Err(("RdsUnavailable", format!("every region failed: {all}")));
+            let more = match failed.len() {
+                n if n > 5 => format!("; …and {} more", n - 5),
+                _ => String::new(),
+            };
+            return Err(("RdsUnavailable", format!("{what}: {all}{more}")));
         }
         model::sort(&mut pending, now);
         let digest = Digest {
@@ -107,6 +160,8 @@ impl Checker {
             regions: &names,
             failed: &failed,
             pending: &pending,
+            names: &account_names,
+            org,
         };
         let mut resources: Vec<&str> = pending.iter().map(|p| p.arn.as_str()).collect();
         resources.sort_unstable();
@@ -118,6 +173,7 @@ impl Checker {
                 failed
                     .iter()
                     .map(|f| FailedRegion {
+                        account: f.account.clone(),
                         region: f.region.clone(),
                         error: f.why.clone(),
                     })
@@ -143,7 +199,7 @@ impl Checker {
             },
         );
         if mode == Mode::Changes {
-            return self.changes(digest, &failed, out).await;
+            return self.changes(digest, &read, out).await;
         }
         // The scheduled run is the source: a retried run finds what it already posted.
         let source = format!("run/{now}/{}", names.join(","));
@@ -184,8 +240,13 @@ impl Checker {
         digest: &Digest<'_>,
         p: &Pending,
     ) -> &'g mut T {
-        let account = Arn::parse(&p.arn).map(|a| a.account);
-        groups.by_route(&self.delivery, digest.severity(p), account, Some(RULE))
+        groups.by_route(
+            &self.delivery,
+            digest.severity(p),
+            p.account_id(),
+            Some(RULE),
+            Some(&p.tags),
+        )
     }
 
     /// The changes report: what changed since the last delivered one, by route; each
@@ -193,7 +254,7 @@ impl Checker {
     async fn changes(
         &self,
         digest: Digest<'_>,
-        failed: &[RegionFailure],
+        read: &[String],
         out: &mut Outcome,
     ) -> Result<(), (&'static str, String)> {
         let now = digest.now;
@@ -201,7 +262,10 @@ impl Checker {
         let mut regions: Vec<&String> = digest.regions.iter().collect();
         regions.sort();
         regions.dedup();
-        let scope = format!("changes/{regions:?}/{:?}", self.queries);
+        let mut scope = format!("changes/{regions:?}/{:?}", self.queries);
+        if let Some(org) = &self.org {
+            scope.push_str(&format!("/org:{}", org.settings.scope()));
+        }
         let (state, version) = match self.delivery.load_state(&scope).await {
             Ok(Some(saved)) => match State::parse(&saved.body) {
                 Ok(state) => (state, Some(saved.version)),
@@ -253,13 +317,7 @@ impl Checker {
                 }
             }
         }
-        let read: Vec<String> = digest
-            .regions
-            .iter()
-            .filter(|g| !failed.iter().any(|f| &f.region == *g))
-            .cloned()
-            .collect();
-        self.save(&scope, state, version, &read, &r.keys, &delivered, out)
+        self.save(&scope, state, version, read, &r.keys, &delivered, out)
             .await;
         match stopped {
             Some(stop) => Err(stop),
@@ -311,50 +369,215 @@ impl Checker {
         );
     }
 
-    /// Every region at once; each region's actions, or why it could not be read.
-    async fn fetch(&self) -> (Vec<Pending>, Vec<RegionFailure>) {
-        let mut tasks = tokio::task::JoinSet::new();
-        for (i, (region, client)) in self.regions.iter().enumerate() {
-            let (region, client, queries) = (region.clone(), client.clone(), self.queries.clone());
-            tasks.spawn(async move {
-                let mut result = rds::pending(&client, &region, &queries).await;
-                if let Ok(list) = &mut result {
-                    attach_windows(&client, list).await;
+    /// Every region of the function's own account at once.
+    async fn fetch(&self) -> Fetched {
+        let results = read_regions(&self.regions, &self.queries, None).await;
+        let mut f = Fetched {
+            names: self.delivery.names().clone(),
+            ..Fetched::default()
+        };
+        f.settle(None, results);
+        f
+    }
+
+    /// Every account of the organization that `ORG_ACCOUNTS` names, at most
+    /// `ORG_CONCURRENCY` at once, each with all its regions at once. An account that cannot
+    /// be entered, or a region of it that cannot be read, is named; the others still report.
+    async fn fetch_org(
+        &self,
+        org: &OrgReader,
+        out: &mut Outcome,
+    ) -> Result<Fetched, (&'static str, String)> {
+        let mut names = self.delivery.names().clone();
+        let mut skipped = Vec::new();
+        let accounts: Vec<String> = match &org.settings.which {
+            Which::Listed(ids) => ids.clone(),
+            Which::All => {
+                let all = org
+                    .organization
+                    .accounts()
+                    .await
+                    .map_err(|why| ("OrganizationsUnavailable", why))?;
+                names =
+                    AccountNames::from_pairs(all.iter().map(|a| (a.id.clone(), a.name.clone())))
+                        .or(&names);
+                let mut active = Vec::new();
+                for a in all {
+                    if a.active() {
+                        active.push(a.id);
+                    } else {
+                        tracing::info!(account = %a.id, status = %a.status, "account skipped: not active");
+                        skipped.push(a.id);
+                    }
                 }
-                (i, region, result)
+                active
+            }
+        };
+        let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(org.settings.concurrency));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, account) in accounts.iter().enumerate() {
+            let semaphore = semaphore.clone();
+            let account = account.clone();
+            let own = (account == org.identity.account).then(|| self.regions.clone());
+            let (sts, settings, partition, base) = (
+                org.sts.clone(),
+                org.settings.clone(),
+                org.identity.partition.clone(),
+                org.base.clone(),
+            );
+            let regions: Vec<String> = self.regions.iter().map(|(r, _)| r.clone()).collect();
+            let queries = self.queries.clone();
+            tasks.spawn(async move {
+                let Ok(_permit) = semaphore.acquire_owned().await else {
+                    return (i, account, Err("the run was stopped".to_owned()));
+                };
+                // The function's own account, with its own credentials.
+                let clients = match own {
+                    Some(clients) => clients,
+                    None => match crate::org::enter(
+                        &sts, &settings, &partition, &account, &base, &regions,
+                    )
+                    .await
+                    {
+                        Ok(clients) => clients,
+                        Err(why) => return (i, account, Err(why)),
+                    },
+                };
+                let results = read_regions(&clients, &queries, Some(&account)).await;
+                (i, account, Ok(results))
             });
         }
-        let mut results = Vec::with_capacity(self.regions.len());
+        let mut done: Vec<(usize, String, Result<Vec<RegionResult>, String>)> =
+            Vec::with_capacity(accounts.len());
         while let Some(joined) = tasks.join_next().await {
             match joined {
-                Ok(r) => results.push(r),
-                Err(e) => tracing::error!(error = %e, "a region's task failed"),
+                Ok(r) => done.push(r),
+                Err(e) => tracing::error!(error = %e, "an account's task failed"),
             }
         }
-        results.sort_by_key(|(i, ..)| *i);
-        let mut pending = Vec::new();
-        let mut failed = Vec::new();
-        let mut seen = vec![false; self.regions.len()];
-        for (i, region, result) in results {
+        done.sort_by_key(|(i, ..)| *i);
+        let mut f = Fetched {
+            names,
+            ..Fetched::default()
+        };
+        let mut seen = vec![false; accounts.len()];
+        let mut entered = 0;
+        for (i, account, result) in done {
             seen[i] = true;
             match result {
-                Ok(list) => pending.extend(list),
+                Ok(results) => {
+                    entered += 1;
+                    f.settle(Some(&account), results);
+                }
                 Err(why) => {
-                    tracing::error!(region = %region, error = %why, "DescribePendingMaintenanceActions failed");
-                    failed.push(RegionFailure { region, why });
+                    tracing::error!(account = %account, error = %why, "the account could not be entered");
+                    f.failed.push(RegionFailure {
+                        account: Some(account),
+                        region: None,
+                        why,
+                    });
                 }
             }
         }
-        for (i, (region, _)) in self.regions.iter().enumerate() {
+        for (i, account) in accounts.iter().enumerate() {
             if !seen[i] {
-                failed.push(RegionFailure {
-                    region: region.clone(),
-                    why: "the region's task did not finish".into(),
+                f.failed.push(RegionFailure {
+                    account: Some(account.clone()),
+                    region: None,
+                    why: "the account's task did not finish".into(),
                 });
             }
         }
-        (pending, failed)
+        out.set("accounts", accounts.len());
+        out.set("accountsEntered", entered);
+        out.set("accountsSkipped", skipped.clone());
+        f.org = Some(OrgSummary {
+            asked: accounts.len(),
+            skipped: skipped.len(),
+        });
+        Ok(f)
     }
+}
+
+impl Fetched {
+    /// One account's region results: actions kept, failures named, read units noted.
+    fn settle(&mut self, account: Option<&str>, results: Vec<RegionResult>) {
+        for (region, result) in results {
+            match result {
+                Ok(list) => {
+                    self.read.push(match account {
+                        Some(a) => format!("{a}/{region}"),
+                        None => region,
+                    });
+                    self.pending.extend(list);
+                }
+                Err(why) => {
+                    tracing::error!(account = account.unwrap_or_default(), region = %region, error = %why, "DescribePendingMaintenanceActions failed");
+                    self.failed.push(RegionFailure {
+                        account: account.map(str::to_owned),
+                        region: Some(region),
+                        why,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Every region of one account at once (its pending actions, then the windows and tags of
+/// the resources that have them), in the order given. Across an organization (`account`),
+/// each action is marked with the account it was read from, and one whose ARN names another
+/// account is dropped: it would be shown under the wrong name.
+async fn read_regions(
+    clients: &[(String, aws_sdk_rds::Client)],
+    queries: &[Query],
+    account: Option<&str>,
+) -> Vec<RegionResult> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, (region, client)) in clients.iter().enumerate() {
+        let (region, client, queries) = (region.clone(), client.clone(), queries.to_vec());
+        let account = account.map(str::to_owned);
+        tasks.spawn(async move {
+            let mut result = rds::pending(&client, &region, &queries).await;
+            if let (Ok(list), Some(account)) = (&mut result, &account) {
+                let before = list.len();
+                list.retain(|p| Arn::parse(&p.arn).is_some_and(|a| a.account == account));
+                if list.len() < before {
+                    tracing::warn!(account = %account, region = %region, dropped = before - list.len(), "actions whose ARN names another account were dropped");
+                }
+                for p in list.iter_mut() {
+                    p.account = Some(account.clone());
+                }
+            }
+            if let Ok(list) = &mut result {
+                attach_windows(&client, list).await;
+            }
+            (i, region, result)
+        });
+    }
+    let mut results = Vec::with_capacity(clients.len());
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(r) => results.push(r),
+            Err(e) => tracing::error!(error = %e, "a region's task failed"),
+        }
+    }
+    results.sort_by_key(|(i, ..)| *i);
+    let mut seen = vec![false; clients.len()];
+    let mut out = Vec::with_capacity(clients.len());
+    for (i, region, result) in results {
+        seen[i] = true;
+        out.push((region, result));
+    }
+    for (i, (region, _)) in clients.iter().enumerate() {
+        if !seen[i] {
+            out.push((
+                region.clone(),
+                Err("the region's task did not finish".into()),
+            ));
+        }
+    }
+    out
 }
 
 /// Each action's maintenance window: its resource's, read once per resource.
@@ -365,9 +588,10 @@ async fn attach_windows(client: &aws_sdk_rds::Client, list: &mut [Pending]) {
     if arns.is_empty() {
         return;
     }
-    let windows = rds::windows(client, &arns).await;
+    let found = rds::windows(client, &arns).await;
     for p in list.iter_mut() {
-        p.window = match windows.get(&p.arn) {
+        let f = found.get(&p.arn);
+        p.window = match f.and_then(|f| f.window.as_ref()) {
             Some(Ok(spec)) => match MaintenanceWindow::parse(spec) {
                 Ok(w) => Window::Known(w),
                 Err(why) => Window::Unknown(why),
@@ -375,5 +599,8 @@ async fn attach_windows(client: &aws_sdk_rds::Client, list: &mut [Pending]) {
             Some(Err(why)) => Window::Unknown(why.clone()),
             None => Window::NotAsked,
         };
+        if let Some(f) = f {
+            p.tags = f.tags.clone();
+        }
     }
 }

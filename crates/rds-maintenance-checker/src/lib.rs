@@ -6,11 +6,14 @@
 //! - [`report`]: the changes-only report — new, changed, reminded; its state (pure);
 //! - [`rds`]: DescribePendingMaintenanceActions in one region, all pages, filters; the
 //!   windows of the resources that have actions (DescribeDBClusters/DescribeDBInstances);
-//! - [`handler`]: one run — every region at once, one digest or the changes, failed
-//!   regions named.
+//! - [`org`]: across an organization — which accounts, the member role, entering one
+//!   account (STS `AssumeRole`);
+//! - [`handler`]: one run — every region (of every account) at once, one digest or the
+//!   changes, failed regions and accounts named.
 
 pub mod handler;
 pub mod model;
+pub mod org;
 pub mod rds;
 pub mod render;
 pub mod report;
@@ -78,6 +81,8 @@ impl Checker {
         if let Some(bad) = regions.iter().find(|r| !valid_region(r)) {
             return Err(format!("{}: {bad:?} is not a region name", env::RDS_REGIONS).into());
         }
+        // Checked before anything is asked of AWS: a bad setting is one line at cold start.
+        let org_settings = org::OrgSettings::from_lookup(|k| std::env::var(k).ok())?;
         let clients = regions
             .into_iter()
             .map(|r| {
@@ -97,7 +102,26 @@ impl Checker {
             .into());
         }
         let remind_hours = opswatch_support::count_var(env::REMIND_HOURS, 24)?;
+        let org = match org_settings {
+            None => None,
+            Some(settings) => {
+                let sts = aws_sdk_sts::Client::new(&config);
+                let identity = org::identity(&sts).await?;
+                tracing::info!(account = %identity.account, accounts = %settings.scope(), concurrency = settings.concurrency, "reading across the organization");
+                Some(handler::OrgReader {
+                    settings,
+                    sts,
+                    identity,
+                    organization: delivery
+                        .organization()
+                        .cloned()
+                        .unwrap_or_else(|| opswatch_delivery::org::Org::new(&config)),
+                    base: config.clone(),
+                })
+            }
+        };
         Ok(Self {
+            org,
             delivery,
             mode,
             remind: i64::try_from(remind_hours)

@@ -21,6 +21,11 @@ pub struct Pending {
     pub window: Window,
     /// What a changes report says of it (`None` in a digest).
     pub change: Option<Change>,
+    /// The account it was read from, across an organization (`ORG_ACCOUNTS`); `None`: the
+    /// function's own account, as its ARN says.
+    pub account: Option<String>,
+    /// The resource's tags (`TagList`), for tag routes.
+    pub tags: opswatch_delivery::Tags,
 }
 
 /// Why a changes report shows an action.
@@ -224,6 +229,22 @@ impl Pending {
 
     /// The window, where it decides when the action applies (an action with no date and no
     /// opt-in waits for no window).
+    /// What it was read as part of: its region, or `<account>/<region>` across an
+    /// organization. A changes report forgets an action only in a unit that was read.
+    pub fn unit(&self) -> String {
+        match &self.account {
+            Some(a) => format!("{a}/{}", self.region),
+            None => self.region.clone(),
+        }
+    }
+
+    /// The account it belongs to: the one it was read from, else its ARN's.
+    pub fn account_id(&self) -> Option<&str> {
+        self.account
+            .as_deref()
+            .or_else(|| Arn::parse(&self.arn).map(|a| a.account))
+    }
+
     pub fn window_key(&self) -> Option<&str> {
         if self.due().is_none() && self.opt_in_status.is_none() {
             return None;
@@ -284,6 +305,7 @@ pub fn sort(list: &mut [Pending], now: i64) {
             .then_with(|| a.opt_in_status.cmp(&b.opt_in_status))
             .then_with(|| a.window_key().cmp(&b.window_key()))
             .then_with(|| a.region.cmp(&b.region))
+            .then_with(|| a.account.cmp(&b.account))
             .then_with(|| a.kind().cmp(&b.kind()))
             .then_with(|| a.name().cmp(b.name()))
     });
@@ -320,6 +342,8 @@ mod tests {
             current_apply: None,
             window: Window::NotAsked,
             change: None,
+            account: None,
+            tags: Default::default(),
         }
     }
 

@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use aws_smithy_async::future::pagination_stream::PaginationStream;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use opswatch_delivery::Tags;
+
 use crate::model::{Arn, Kind, Pending, Window};
 
 /// One way of asking: no filter (everything), or the API's `db-cluster-id` /
@@ -80,6 +82,8 @@ pub async fn pending(
                         current_apply: a.current_apply_date().map(|d| d.secs()),
                         window: Window::NotAsked,
                         change: None,
+                        account: None,
+                        tags: Default::default(),
                     };
                     // Both filters may name the same resource; report it once.
                     if !out.contains(&p) {
@@ -108,11 +112,26 @@ where
     Ok(())
 }
 
-/// (ARN, window) of one described resource.
-type Described = (Option<String>, Option<String>);
+/// (ARN, window, tags) of one described resource.
+type Described = (Option<String>, Option<String>, Tags);
 
-fn pair(arn: Option<&str>, window: Option<&str>) -> Described {
-    (arn.map(str::to_owned), window.map(str::to_owned))
+fn described(
+    arn: Option<&str>,
+    window: Option<&str>,
+    tags: &[aws_sdk_rds::types::Tag],
+) -> Described {
+    (
+        arn.map(str::to_owned),
+        window.map(str::to_owned),
+        tags.iter()
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_owned(),
+                    t.value().unwrap_or_default().to_owned(),
+                ))
+            })
+            .collect(),
+    )
 }
 
 fn filter(name: &str, values: &[String]) -> Filter {
@@ -122,31 +141,54 @@ fn filter(name: &str, values: &[String]) -> Filter {
         .build()
 }
 
-/// Each asked resource's window from what the API described, or why there is none.
+/// What is known of a resource with pending actions: its maintenance window (as RDS spells
+/// it) or why it could not be read, and its tags.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Found {
+    pub window: Option<Result<String, String>>,
+    pub tags: Tags,
+}
+
+/// Each asked resource's window and tags from what the API described, or why there are
+/// none.
 fn settle(
     asked: &[String],
     found: Result<Vec<Described>, String>,
     api: &str,
-    out: &mut HashMap<String, Result<String, String>>,
+    out: &mut HashMap<String, Found>,
 ) {
     let found = match found {
         Ok(found) => found,
         Err(why) => {
             for arn in asked {
-                out.insert(arn.clone(), Err(format!("{api}: {why}")));
+                out.insert(
+                    arn.clone(),
+                    Found {
+                        window: Some(Err(format!("{api}: {why}"))),
+                        tags: Tags::new(),
+                    },
+                );
             }
             return;
         }
     };
     for arn in asked {
-        let window = found
+        let d = found
             .iter()
-            .find(|(a, _)| a.as_deref() == Some(arn.as_str()))
-            .map(|(_, w)| w.clone());
-        let answer = match window {
-            Some(Some(w)) => Ok(w),
-            Some(None) => Err(format!("{api} gives no PreferredMaintenanceWindow")),
-            None => Err(format!("{api} does not know it (deleted?)")),
+            .find(|(a, ..)| a.as_deref() == Some(arn.as_str()));
+        let answer = match d {
+            Some((_, Some(w), tags)) => Found {
+                window: Some(Ok(w.clone())),
+                tags: tags.clone(),
+            },
+            Some((_, None, tags)) => Found {
+                window: Some(Err(format!("{api} gives no PreferredMaintenanceWindow"))),
+                tags: tags.clone(),
+            },
+            None => Found {
+                window: Some(Err(format!("{api} does not know it (deleted?)"))),
+                tags: Tags::new(),
+            },
         };
         out.insert(arn.clone(), answer);
     }
@@ -155,14 +197,12 @@ fn settle(
 /// How many identifiers one `DescribeDBClusters`/`DescribeDBInstances` filter carries.
 const FILTER_VALUES: usize = 50;
 
-/// The maintenance window of each resource of one region that has pending actions: its
-/// `PreferredMaintenanceWindow` as RDS spells it, or why it could not be read. Clusters
-/// come from `DescribeDBClusters`, instances from `DescribeDBInstances`, each filtered to
-/// those resources (by ARN), every page; other kinds of resource have no window here.
-pub async fn windows(
-    client: &aws_sdk_rds::Client,
-    arns: &[&str],
-) -> HashMap<String, Result<String, String>> {
+/// The maintenance window and tags of each resource of one region that has pending
+/// actions: its `PreferredMaintenanceWindow` as RDS spells it, or why it could not be read,
+/// and its `TagList`. Clusters come from `DescribeDBClusters`, instances from
+/// `DescribeDBInstances`, each filtered to those resources (by ARN), every page; other
+/// kinds of resource have no window here.
+pub async fn windows(client: &aws_sdk_rds::Client, arns: &[&str]) -> HashMap<String, Found> {
     let mut out = HashMap::new();
     let (mut clusters, mut instances) = (Vec::new(), Vec::new());
     for arn in arns {
@@ -172,7 +212,12 @@ pub async fn windows(
             _ => {
                 out.insert(
                     arn.to_string(),
-                    Err("not a DB cluster or instance: no maintenance window to read".into()),
+                    Found {
+                        window: Some(Err(
+                            "not a DB cluster or instance: no maintenance window to read".into(),
+                        )),
+                        tags: Tags::new(),
+                    },
                 );
             }
         }
@@ -185,11 +230,13 @@ pub async fn windows(
             .send();
         let mut found = Vec::new();
         let read = each_page(pages, |page| {
-            found.extend(
-                page.db_clusters()
-                    .iter()
-                    .map(|c| pair(c.db_cluster_arn(), c.preferred_maintenance_window())),
-            )
+            found.extend(page.db_clusters().iter().map(|c| {
+                described(
+                    c.db_cluster_arn(),
+                    c.preferred_maintenance_window(),
+                    c.tag_list(),
+                )
+            }))
         })
         .await;
         settle(chunk, read.map(|()| found), "DescribeDBClusters", &mut out);
@@ -202,11 +249,13 @@ pub async fn windows(
             .send();
         let mut found = Vec::new();
         let read = each_page(pages, |page| {
-            found.extend(
-                page.db_instances()
-                    .iter()
-                    .map(|i| pair(i.db_instance_arn(), i.preferred_maintenance_window())),
-            )
+            found.extend(page.db_instances().iter().map(|i| {
+                described(
+                    i.db_instance_arn(),
+                    i.preferred_maintenance_window(),
+                    i.tag_list(),
+                )
+            }))
         })
         .await;
         settle(chunk, read.map(|()| found), "DescribeDBInstances", &mut out);
@@ -296,6 +345,16 @@ mod response_properties {
         <DBInstanceArn>arn:aws:rds:us-east-1:111122223333:db:legacy-pg</DBInstanceArn>
         <Engine>postgres</Engine>
         <PreferredMaintenanceWindow>thu:03:00-thu:03:30</PreferredMaintenanceWindow>
+        <TagList>
+          <Tag>
+            <Key>team</Key>
+            <Value>payments &amp; billing</Value>
+          </Tag>
+          <Tag>
+            <Key>env</Key>
+            <Value></Value>
+          </Tag>
+        </TagList>
       </DBInstance>
     </DBInstances>
   </DescribeDBInstancesResult>
@@ -311,6 +370,13 @@ mod response_properties {
         status: u16,
         body: Vec<u8>,
     ) -> std::collections::HashMap<String, Result<String, String>> {
+        found(status, body)
+            .into_iter()
+            .filter_map(|(arn, f)| Some((arn, f.window?)))
+            .collect()
+    }
+
+    fn found(status: u16, body: Vec<u8>) -> std::collections::HashMap<String, super::Found> {
         let s = served();
         *s.answer.lock().expect("answer") = (status, body);
         let other = "arn:aws:rds:us-east-1:111122223333:db:other";
@@ -325,6 +391,13 @@ mod response_properties {
             w["arn:aws:rds:us-east-1:111122223333:db:other"],
             Err("DescribeDBInstances does not know it (deleted?)".to_owned())
         );
+        // Its tags come with it (an empty value is a value).
+        let tags = &found(200, INSTANCES.as_bytes().to_vec())[LEGACY].tags;
+        assert_eq!(
+            tags.get("team").map(String::as_str),
+            Some("payments & billing")
+        );
+        assert_eq!(tags.get("env").map(String::as_str), Some(""));
         let denied = describe(403, ERROR.as_bytes().to_vec());
         assert!(
             denied[LEGACY]
@@ -398,6 +471,8 @@ mod response_properties {
             regions: &regions,
             failed: &[],
             pending: &list,
+            names: &opswatch_support::AccountNames::default(),
+            org: None,
         };
         for m in digest
             .alert(true)

@@ -6,6 +6,7 @@ use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
 use opswatch_delivery::Severity;
 use opswatch_slack::{Alert, Mrkdwn};
+use opswatch_support::AccountNames;
 
 use crate::model::{
     Applies, Arn, Change, DateKind, Kind, Pending, Window, count_changes, days_until, relative,
@@ -77,12 +78,40 @@ fn hours(secs: i64) -> String {
     }
 }
 
-/// A region whose API could not be read, and why.
+/// What could not be read, and why: a region (of an account, across an organization), or
+/// a whole account that could not be entered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RegionFailure {
-    pub region: String,
+    pub account: Option<String>,
+    /// `None`: the account could not be entered at all.
+    pub region: Option<String>,
     pub why: String,
 }
+
+impl RegionFailure {
+    /// `eu-west-1`, `222233334444 (payments) eu-west-1`, `222233334444 (payments)`.
+    pub fn label(&self, names: &AccountNames) -> String {
+        match (&self.account, &self.region) {
+            (Some(a), Some(r)) => format!("{} {r}", names.label(a)),
+            (Some(a), None) => names.label(a),
+            (None, Some(r)) => r.clone(),
+            (None, None) => "?".into(),
+        }
+    }
+}
+
+/// Across an organization: how many accounts were asked, and how many were skipped (not
+/// active).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrgSummary {
+    pub asked: usize,
+    pub skipped: usize,
+}
+
+/// At most this many failures are listed; the rest are counted.
+const FAILURES_SHOWN: usize = 10;
+/// At most this many accounts are named in the header's field; more are counted.
+const ACCOUNTS_NAMED: usize = 5;
 
 /// What one run found.
 #[derive(Clone, Copy)]
@@ -95,6 +124,10 @@ pub struct Digest<'a> {
     pub failed: &'a [RegionFailure],
     /// Sorted with [`crate::model::sort`].
     pub pending: &'a [Pending],
+    /// Account id → name.
+    pub names: &'a AccountNames,
+    /// Across an organization (`ORG_ACCOUNTS`).
+    pub org: Option<OrgSummary>,
 }
 
 impl Digest<'_> {
@@ -102,16 +135,24 @@ impl Digest<'_> {
         self.pending.iter().filter(|p| self.is_due_soon(p)).count()
     }
 
-    /// The accounts of the actions, each once, in order.
+    /// The accounts of the actions, each once, in order, with their names; counted when
+    /// there are many.
     fn accounts(&self) -> String {
         let mut accounts: Vec<&str> = self
             .pending
             .iter()
-            .filter_map(|p| Arn::parse(&p.arn).map(|a| a.account))
+            .filter_map(Pending::account_id)
             .collect();
         accounts.sort_unstable();
         accounts.dedup();
-        accounts.join(", ")
+        if accounts.len() > ACCOUNTS_NAMED {
+            return format!("{} accounts", accounts.len());
+        }
+        accounts
+            .iter()
+            .map(|a| self.names.label(a))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// When `p` applies, seen at this digest's time.
@@ -162,36 +203,77 @@ impl Digest<'_> {
             }
             fallback.push(')');
         }
-        if !self.failed.is_empty() {
-            fallback.push_str(&format!(
-                "; {} of {} regions could not be read",
-                self.failed.len(),
+        match (&self.org, self.failed.len()) {
+            (_, 0) => {}
+            (None, n) => fallback.push_str(&format!(
+                "; {n} of {} regions could not be read",
                 self.regions.len()
-            ));
+            )),
+            (Some(_), n) => fallback.push_str(&format!(
+                "; {n} account{} or region{} could not be read",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "" } else { "s" },
+            )),
         }
 
-        let mut alert = Alert::new(header, fallback)
-            .field(
+        let mut alert = Alert::new(header, fallback);
+        alert = match &self.org {
+            None => alert.field(
                 "Regions",
                 Mrkdwn::text(&format!(
                     "{} ({ok_regions} of {} read)",
                     self.regions.join(", "),
                     self.regions.len()
                 )),
-            )
-            .field("Account", Mrkdwn::text(&self.accounts()));
+            ),
+            Some(org) => {
+                let unentered = self.failed.iter().filter(|f| f.region.is_none()).count();
+                let mut accounts = format!(
+                    "{} of {} read",
+                    org.asked - unentered.min(org.asked),
+                    org.asked
+                );
+                if org.skipped > 0 {
+                    accounts.push_str(&format!(", {} not active (skipped)", org.skipped));
+                }
+                alert
+                    .field("Regions", Mrkdwn::text(&self.regions.join(", ")))
+                    .field("Accounts", Mrkdwn::text(&accounts))
+            }
+        };
+        alert = alert.field(
+            if self.org.is_some() {
+                "With actions"
+            } else {
+                "Account"
+            },
+            Mrkdwn::text(&self.accounts()),
+        );
         if !self.failed.is_empty() {
             let mut m = Mrkdwn::new();
-            for (i, f) in self.failed.iter().enumerate() {
+            for (i, f) in self.failed.iter().take(FAILURES_SHOWN).enumerate() {
                 if i > 0 {
                     m.push_trusted("\n");
                 }
                 m.push_trusted(":x: ");
-                m.push_bold(&f.region);
+                m.push_bold(&f.label(self.names));
                 m.push_trusted(" — ");
                 m.push(&opswatch_slack::truncate_plain(&f.why, 300));
             }
-            alert = alert.field("Regions that failed", m);
+            if self.failed.len() > FAILURES_SHOWN {
+                m.push(&format!(
+                    "\n…and {} more (in the log and the response)",
+                    self.failed.len() - FAILURES_SHOWN
+                ));
+            }
+            alert = alert.field(
+                if self.org.is_some() {
+                    "Could not be read"
+                } else {
+                    "Regions that failed"
+                },
+                m,
+            );
         }
         let mut context = Mrkdwn::text(&format!(
             "As of {} · days are calendar days (UTC) · :rotating_light: due within a day · :warning: within {} days",
@@ -236,7 +318,14 @@ impl Digest<'_> {
             ));
         }
         Alert::new(header, fallback)
-            .field("Account", Mrkdwn::text(&self.accounts()))
+            .field(
+                if self.org.is_some() {
+                    "With changes"
+                } else {
+                    "Account"
+                },
+                Mrkdwn::text(&self.accounts()),
+            )
             .lines(self.lines())
             .context(Mrkdwn::text(&format!(
                 "Changes since the last report, as of {} · {} other pending action{} unchanged · reminders {} ahead · the full list comes with the digest",
@@ -332,18 +421,19 @@ impl Digest<'_> {
         let kind = first.kind();
         let n = group.len();
         let due = &when;
+        // Across an organization, the account each group belongs to, by name.
+        let place = match &first.account {
+            Some(a) => format!("{} · {}", first.region, self.names.label(a)),
+            None => first.region.clone(),
+        };
         let lead = |continued: bool| {
             let mut m = Mrkdwn::trusted("        ");
             if continued {
-                m.push(&format!(
-                    "… {n} {} in {}, continued (",
-                    kind.noun(n),
-                    first.region
-                ));
+                m.push(&format!("… {n} {} in {place}, continued (", kind.noun(n)));
                 m.push_code(&first.action);
                 m.push(&format!(" {due}): "));
             } else {
-                m.push(&format!("{n} {} in {}: ", kind.noun(n), first.region));
+                m.push(&format!("{n} {} in {place}: ", kind.noun(n)));
             }
             m
         };
@@ -385,6 +475,7 @@ fn same_group(a: &Pending, b: &Pending) -> bool {
         && (a.forced_apply, a.auto_applied_after, a.current_apply)
             == (b.forced_apply, b.auto_applied_after, b.current_apply)
         && a.region == b.region
+        && a.account == b.account
         && a.kind() == b.kind()
 }
 
@@ -425,6 +516,8 @@ mod tests {
             current_apply: None,
             window: Window::NotAsked,
             change: None,
+            account: None,
+            tags: Default::default(),
         }
     }
 
@@ -495,6 +588,8 @@ mod tests {
             regions: &[],
             failed: &[],
             pending: &[],
+            names: &opswatch_support::AccountNames::default(),
+            org: None,
         };
         let at = |secs: Option<i64>, opt_in: bool| Pending {
             region: "eu-west-1".into(),
@@ -507,6 +602,8 @@ mod tests {
             current_apply: None,
             window: Window::NotAsked,
             change: None,
+            account: None,
+            tags: Default::default(),
         };
         assert_eq!(
             d.severity(&at(Some(now + 3_600), false)),
@@ -540,7 +637,8 @@ mod tests {
     fn digest_message() {
         let pending = sample();
         let failed = [RegionFailure {
-            region: "ap-south-1".into(),
+            account: None,
+            region: Some("ap-south-1".into()),
             why: "AccessDenied: User: arn:aws:sts::111122223333:assumed-role/x is not authorized to perform: rds:DescribePendingMaintenanceActions".into(),
         }];
         let regions = regions();
@@ -550,11 +648,83 @@ mod tests {
             regions: &regions,
             failed: &failed,
             pending: &pending,
+            names: &opswatch_support::AccountNames::default(),
+            org: None,
         };
         assert_eq!(d.due_soon(), 2);
         let messages = d.alert(false).unwrap().into_messages();
         let text = serde_json::to_string(&messages).unwrap();
         assert!(!text.contains("<!channel>"), "{text}");
+        insta::assert_json_snapshot!(messages);
+    }
+
+    /// Across an organization: each group under its account's name, an account that could
+    /// not be entered and a region that could not be read named, the suspended one counted.
+    #[test]
+    fn organization_digest_message() {
+        let names = opswatch_support::AccountNames::parse(
+            "111122223333=management,222233334444=payments <!channel>",
+        )
+        .unwrap();
+        let of = |account: &str, region: &str, name: &str| Pending {
+            account: Some(account.into()),
+            auto_applied_after: Some(MIDNIGHT + 3 * DAY),
+            ..p(
+                region,
+                &format!("arn:aws:rds:{region}:{account}:cluster:{name}"),
+                "system-update",
+                "Patch",
+            )
+        };
+        let mut pending = vec![
+            of("222233334444", "us-east-1", "orders"),
+            of("111122223333", "us-east-1", "admin"),
+            of("111122223333", "eu-west-1", "admin-eu"),
+            of("222233334444", "us-east-1", "ledger"),
+        ];
+        sort(&mut pending, NOW);
+        let failed = [
+            RegionFailure {
+                account: Some("333344445555".into()),
+                region: None,
+                why: "AssumeRole arn:aws:iam::333344445555:role/opswatch-rds-reader: AccessDenied: User: arn:aws:sts::111122223333:assumed-role/checker/x is not authorized to perform: sts:AssumeRole".into(),
+            },
+            RegionFailure {
+                account: Some("222233334444".into()),
+                region: Some("eu-west-1".into()),
+                why: "Throttling: Rate exceeded".into(),
+            },
+        ];
+        let regions = vec!["us-east-1".to_owned(), "eu-west-1".to_owned()];
+        let d = Digest {
+            now: NOW,
+            warn_days: 7,
+            regions: &regions,
+            failed: &failed,
+            pending: &pending,
+            names: &names,
+            org: Some(OrgSummary {
+                asked: 3,
+                skipped: 1,
+            }),
+        };
+        let messages = d.alert(false).unwrap().into_messages();
+        let text = serde_json::to_string(&messages).unwrap();
+        // A name is text from outside: escaped like the rest.
+        assert!(!text.contains("<!channel>"), "{text}");
+        // One account's two clusters in one region are one group, apart from the other's.
+        assert!(
+            text.contains("2 clusters in us-east-1 · 222233334444 (payments &lt;!channel&gt;): "),
+            "{text}"
+        );
+        assert!(
+            text.contains("1 cluster in us-east-1 · 111122223333 (management): "),
+            "{text}"
+        );
+        assert!(
+            text.contains("2 of 3 read, 1 not active (skipped)"),
+            "{text}"
+        );
         insta::assert_json_snapshot!(messages);
     }
 
@@ -620,6 +790,8 @@ mod tests {
             regions: &regions,
             failed: &[],
             pending: &pending,
+            names: &opswatch_support::AccountNames::default(),
+            org: None,
         };
         let r = crate::report::Report {
             unchanged: 5,
@@ -641,6 +813,8 @@ mod tests {
             regions: &regions,
             failed: &[],
             pending: &[],
+            names: &opswatch_support::AccountNames::default(),
+            org: None,
         };
         assert!(d.alert(false).is_none());
         let m = d.alert(true).unwrap().into_messages();
@@ -684,6 +858,8 @@ mod tests {
             regions: &regions,
             failed: &[],
             pending: &pending,
+            names: &opswatch_support::AccountNames::default(),
+            org: None,
         };
         let messages = d.alert(false).unwrap().into_messages();
         let all = serde_json::to_string(&messages).unwrap();
@@ -758,7 +934,7 @@ mod tests {
             }
             sort(&mut pending, NOW);
             let regions = vec!["us-east-1".to_owned(), "eu-west-1".to_owned(), "ap-south-1".to_owned()];
-            let d = Digest { now: NOW, warn_days: 7, regions: &regions, failed: &[], pending: &pending };
+            let d = Digest { now: NOW, warn_days: 7, regions: &regions, failed: &[], pending: &pending , names: &opswatch_support::AccountNames::default(), org: None};
             let Some(alert) = d.alert(false) else {
                 proptest::prop_assert!(pending.is_empty());
                 return Ok(());

@@ -50,7 +50,8 @@ impl State {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
     }
 
-    /// The state after a run: actions no longer pending in a region that was read are
+    /// The state after a run: actions no longer pending in a unit (region, or account and
+    /// region across an organization: [`Pending::unit`]) that was read are
     /// forgotten; `delivered` entries are set.
     pub fn update(
         &mut self,
@@ -139,7 +140,7 @@ pub fn report(state: &State, pending: &[Pending], now: i64, remind: i64) -> Repo
         out.entries.push((
             k,
             Seen {
-                g: p.region.clone(),
+                g: p.unit(),
                 d,
                 w: w.or_else(|| before.and_then(|s| s.w.clone())),
                 at,
@@ -175,6 +176,8 @@ mod tests {
             current_apply: None,
             window: Window::Known(MaintenanceWindow::parse(window).unwrap()),
             change: None,
+            account: None,
+            tags: Default::default(),
         }
     }
 

@@ -113,6 +113,7 @@ impl Poller {
                         severity(entries.len(), self.warn_count),
                         None,
                         Some(list.name()),
+                        None,
                     )
                     .push((list, entries));
             }

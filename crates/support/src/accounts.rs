@@ -29,6 +29,29 @@ impl AccountNames {
         Ok(Self(names))
     }
 
+    /// From (id, name) pairs, as Organizations lists them; unnamed accounts are left out.
+    pub fn from_pairs<I, S>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (S, S)>,
+        S: Into<String>,
+    {
+        Self(
+            pairs
+                .into_iter()
+                .map(|(i, n)| (i.into(), n.into()))
+                .filter(|(_, n)| !n.trim().is_empty())
+                .collect(),
+        )
+    }
+
+    /// These names, and `other`'s for the accounts this list does not name.
+    pub fn or(mut self, other: &AccountNames) -> Self {
+        for (id, name) in &other.0 {
+            self.0.entry(id.clone()).or_insert_with(|| name.clone());
+        }
+        self
+    }
+
     pub fn name(&self, id: &str) -> Option<&str> {
         self.0.get(id).map(String::as_str)
     }

@@ -30,10 +30,13 @@ fn rendered(sample: &str) -> Vec<Value> {
         .expect("message");
     let (alert, severity) = match Notification::parse(&message).expect("parses") {
         Notification::ItemChange(c) => (
-            render::item_change(&c, Source::Notification),
+            render::item_change(&c, Source::Notification, &Default::default()),
             weigh::item(&c).0,
         ),
-        Notification::Compliance(c) => (render::compliance(&c), weigh::compliance(&c)),
+        Notification::Compliance(c) => (
+            render::compliance(&c, &Default::default()),
+            weigh::compliance(&c),
+        ),
         other => panic!("not directly renderable: {other:?}"),
     };
     opswatch_delivery::decorate(alert, severity, FUNCTION)

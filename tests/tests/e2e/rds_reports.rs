@@ -41,6 +41,7 @@ fn described(arn: &str, window: &str) -> Described {
         arn: arn.into(),
         preferred_maintenance_window: Some(window.into()),
         cluster: None,
+        tags: Vec::new(),
     }
 }
 
