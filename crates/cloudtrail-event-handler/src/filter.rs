@@ -39,6 +39,7 @@ pub mod env {
 
 pub const DEFAULT_READ_ONLY_PREFIXES: &str = "Describe,Get,List,Head,Lookup";
 
+use opswatch_delivery::config::Names;
 pub use opswatch_support::{AccountNames, Patterns};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,12 +131,9 @@ impl Filter {
             include_accounts: list(env::INCLUDE_ACCOUNTS),
             exclude_accounts: list(env::EXCLUDE_ACCOUNTS),
             // `organizations`: the delivery pipeline reads them ([`crate::Handler::from_env`]).
-            account_names: match get(env::ACCOUNT_NAMES) {
-                Some(v) if v.trim().eq_ignore_ascii_case("organizations") => {
-                    AccountNames::default()
-                }
-                v => AccountNames::parse(&v.unwrap_or_default())
-                    .map_err(|e| format!("{}: {e}", env::ACCOUNT_NAMES))?,
+            account_names: match Names::parse(get(env::ACCOUNT_NAMES).as_deref())? {
+                Names::Fixed(names) => names,
+                Names::Organizations => AccountNames::default(),
             },
             only_errors,
             only_console_logins,

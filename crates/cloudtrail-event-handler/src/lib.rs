@@ -36,8 +36,8 @@ impl Handler {
         let config = opswatch_support::aws_config().await;
         let mut filter = filter::Filter::from_lookup(|k| std::env::var(k).ok())?;
         let delivery = opswatch_delivery::Delivery::from_env(FUNCTION, &config).await?;
-        // `ACCOUNT_NAMES=organizations`: the names the pipeline read from Organizations.
-        filter.account_names = filter.account_names.or(delivery.names());
+        // The pipeline's names: the fixed list, or what it read from Organizations.
+        filter.account_names = delivery.names().clone();
         // `RULES` wins; else the parameter's value (the template sets both, one empty).
         let rules_json = match (
             opswatch_support::var(rules::env::RULES),

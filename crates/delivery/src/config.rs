@@ -57,6 +57,23 @@ pub enum Names {
     Organizations,
 }
 
+impl Names {
+    /// `ACCOUNT_NAMES` (unset or blank: no names); a mistake is one line naming it.
+    pub fn parse(value: Option<&str>) -> Result<Self, String> {
+        match value.map(str::trim) {
+            Some(v) if v.eq_ignore_ascii_case("organizations") => Ok(Names::Organizations),
+            v => opswatch_support::AccountNames::parse(v.unwrap_or_default())
+                .map(Names::Fixed)
+                .map_err(|e| {
+                    format!(
+                        "{}: {e}, or \"organizations\" to read them from AWS Organizations",
+                        env::ACCOUNT_NAMES
+                    )
+                }),
+        }
+    }
+}
+
 /// The keys a secret holding the signing secret may use.
 pub const SIGNING_SECRET_KEYS: &[&str] = &["signing_secret", "SLACK_SIGNING_SECRET", "secret"];
 
@@ -245,17 +262,7 @@ impl Settings {
         } else {
             None
         };
-        let account_names = match get(env::ACCOUNT_NAMES) {
-            Some(v) if v.eq_ignore_ascii_case("organizations") => Names::Organizations,
-            v => Names::Fixed(
-                opswatch_support::AccountNames::parse(&v.unwrap_or_default()).map_err(|e| {
-                    format!(
-                        "{}: {e}, or \"organizations\" to read them from AWS Organizations",
-                        env::ACCOUNT_NAMES
-                    )
-                })?,
-            ),
-        };
+        let account_names = Names::parse(get(env::ACCOUNT_NAMES).as_deref())?;
         Ok(Self {
             account_names,
             actions,

@@ -96,7 +96,8 @@ fn dynamo_error(status: StatusCode, kind: &str, message: &str) -> Response {
         .into_response()
 }
 
-/// Pass one call on to `upstream` unchanged: its status, content type and body.
+/// Pass one call on to `upstream` unchanged, and its answer back (status, content type,
+/// body); `Err`: a 502, as upstream could not be reached.
 async fn forward(
     http: &reqwest::Client,
     upstream: &str,
@@ -104,7 +105,7 @@ async fn forward(
     uri: &Uri,
     headers: &HeaderMap,
     body: Bytes,
-) -> Result<(reqwest::StatusCode, String, Bytes), Response> {
+) -> Result<Response, Response> {
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let mut request = http.request(method, format!("{upstream}{path}")).body(body);
     for (k, v) in headers {
@@ -123,11 +124,13 @@ async fn forward(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/x-amz-json-1.0")
         .to_owned();
+    let bytes = answer.bytes().await.unwrap_or_default();
     Ok((
-        status,
-        content_type,
-        answer.bytes().await.unwrap_or_default(),
-    ))
+        StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY),
+        [("content-type", content_type)],
+        bytes,
+    )
+        .into_response())
 }
 
 /// A proxy in front of moto's Organizations that throttles the first calls as AWS
@@ -189,15 +192,9 @@ async fn throttle(
         )
             .into_response();
     }
-    match forward(&inner.http, &inner.upstream, method, &uri, &headers, body).await {
-        Ok((status, content_type, bytes)) => (
-            StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY),
-            [("content-type", content_type)],
-            bytes,
-        )
-            .into_response(),
-        Err(bad) => bad,
-    }
+    forward(&inner.http, &inner.upstream, method, &uri, &headers, body)
+        .await
+        .unwrap_or_else(|bad| bad)
 }
 
 async fn proxy(
@@ -219,11 +216,10 @@ async fn proxy(
         );
     }
     let lose = r < f.throttle_per_mille + f.lost_answer_per_mille;
-    let (status, content_type, bytes) =
-        match forward(&inner.http, &inner.upstream, method, &uri, &headers, body).await {
-            Ok(a) => a,
-            Err(bad) => return bad,
-        };
+    let answer = match forward(&inner.http, &inner.upstream, method, &uri, &headers, body).await {
+        Ok(a) => a,
+        Err(bad) => return bad,
+    };
     if lose {
         inner.lost.fetch_add(1, Ordering::Relaxed);
         return dynamo_error(
@@ -232,10 +228,5 @@ async fn proxy(
             "Internal server error",
         );
     }
-    (
-        StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY),
-        [("content-type", content_type)],
-        bytes,
-    )
-        .into_response()
+    answer
 }

@@ -414,6 +414,8 @@ impl Checker {
             }
         };
         let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(org.settings.concurrency));
+        let regions: std::sync::Arc<[String]> =
+            self.regions.iter().map(|(r, _)| r.clone()).collect();
         let mut tasks = tokio::task::JoinSet::new();
         for (i, account) in accounts.iter().enumerate() {
             let semaphore = semaphore.clone();
@@ -425,11 +427,11 @@ impl Checker {
                 org.identity.partition.clone(),
                 org.base.clone(),
             );
-            let regions: Vec<String> = self.regions.iter().map(|(r, _)| r.clone()).collect();
+            let regions = regions.clone();
             let queries = self.queries.clone();
             tasks.spawn(async move {
                 let Ok(_permit) = semaphore.acquire_owned().await else {
-                    return (i, account, Err("the run was stopped".to_owned()));
+                    return (i, Err("the run was stopped".to_owned()));
                 };
                 // The function's own account, with its own credentials.
                 let clients = match own {
@@ -440,53 +442,49 @@ impl Checker {
                     .await
                     {
                         Ok(clients) => clients,
-                        Err(why) => return (i, account, Err(why)),
+                        Err(why) => return (i, Err(why)),
                     },
                 };
                 let results = read_regions(&clients, &queries, Some(&account)).await;
-                (i, account, Ok(results))
+                (i, Ok(results))
             });
         }
-        let mut done: Vec<(usize, String, Result<Vec<RegionResult>, String>)> =
-            Vec::with_capacity(accounts.len());
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok(r) => done.push(r),
-                Err(e) => tracing::error!(error = %e, "an account's task failed"),
-            }
-        }
-        done.sort_by_key(|(i, ..)| *i);
+        let done = in_order(tasks, accounts.len(), "an account's task failed").await;
         let mut f = Fetched {
             names,
             ..Fetched::default()
         };
-        let mut seen = vec![false; accounts.len()];
         let mut entered = 0;
-        for (i, account, result) in done {
-            seen[i] = true;
-            match result {
-                Ok(results) => {
+        // Accounts whose task did not finish are named last, as before.
+        let mut unfinished = Vec::new();
+        for (account, result) in accounts.iter().zip(done) {
+            let why = match result {
+                Some(Ok(results)) => {
                     entered += 1;
-                    f.settle(Some(&account), results);
+                    f.settle(Some(account), results);
+                    continue;
                 }
-                Err(why) => {
+                Some(Err(why)) => {
                     tracing::error!(account = %account, error = %why, "the account could not be entered");
-                    f.failed.push(RegionFailure {
-                        account: Some(account),
-                        region: None,
-                        why,
-                    });
+                    why
                 }
-            }
+                None => {
+                    unfinished.push(account);
+                    continue;
+                }
+            };
+            f.failed.push(RegionFailure {
+                account: Some(account.clone()),
+                region: None,
+                why,
+            });
         }
-        for (i, account) in accounts.iter().enumerate() {
-            if !seen[i] {
-                f.failed.push(RegionFailure {
-                    account: Some(account.clone()),
-                    region: None,
-                    why: "the account's task did not finish".into(),
-                });
-            }
+        for account in unfinished {
+            f.failed.push(RegionFailure {
+                account: Some(account.clone()),
+                region: None,
+                why: "the account's task did not finish".into(),
+            });
         }
         out.set("accounts", accounts.len());
         out.set("accountsEntered", entered);
@@ -552,29 +550,42 @@ async fn read_regions(
             if let Ok(list) = &mut result {
                 attach_windows(&client, list).await;
             }
-            (i, region, result)
+            (i, result)
         });
     }
-    let mut results = Vec::with_capacity(clients.len());
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(r) => results.push(r),
-            Err(e) => tracing::error!(error = %e, "a region's task failed"),
-        }
-    }
-    results.sort_by_key(|(i, ..)| *i);
-    let mut seen = vec![false; clients.len()];
+    let done = in_order(tasks, clients.len(), "a region's task failed").await;
+    // Regions whose task did not finish come last, as before.
     let mut out = Vec::with_capacity(clients.len());
-    for (i, region, result) in results {
-        seen[i] = true;
-        out.push((region, result));
-    }
-    for (i, (region, _)) in clients.iter().enumerate() {
-        if !seen[i] {
-            out.push((
+    let mut unfinished = Vec::new();
+    for ((region, _), result) in clients.iter().zip(done) {
+        match result {
+            Some(result) => out.push((region.clone(), result)),
+            None => unfinished.push((
                 region.clone(),
                 Err("the region's task did not finish".into()),
-            ));
+            )),
+        }
+    }
+    out.extend(unfinished);
+    out
+}
+
+/// The results of `tasks`, each tagged with its index below `n`, in that order; `None` for
+/// a task that panicked (logged as `failed`).
+async fn in_order<T: 'static>(
+    mut tasks: tokio::task::JoinSet<(usize, T)>,
+    n: usize,
+    failed: &'static str,
+) -> Vec<Option<T>> {
+    let mut out: Vec<Option<T>> = (0..n).map(|_| None).collect();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((i, r)) => {
+                if let Some(slot) = out.get_mut(i) {
+                    *slot = Some(r);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "{failed}"),
         }
     }
     out

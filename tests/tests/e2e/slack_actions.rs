@@ -144,9 +144,14 @@ async fn send(actions: &LocalLambda, event: &Value) -> (u16, Invoked) {
     (r["statusCode"].as_u64().unwrap_or(0) as u16, invoked)
 }
 
+/// `body` signed now as Slack signs it, sent: the status and the invocation.
+async fn send_signed(actions: &LocalLambda, body: &str) -> (u16, Invoked) {
+    send(actions, &slack::signed(SIGNING_SECRET, body)).await
+}
+
 /// The status of `body`, signed now as Slack signs it.
 async fn signed_status(actions: &LocalLambda, body: &str) -> u16 {
-    send(actions, &slack::signed(SIGNING_SECRET, body)).await.0
+    send_signed(actions, body).await.0
 }
 
 /// Whether some user was told `text` (ephemeral).
@@ -183,7 +188,7 @@ async fn acknowledge_mute_and_unmute_from_slack() {
         "opswatch_ack",
         &button_value(&bob, "opswatch_ack").unwrap(),
     );
-    let (status, invoked) = send(&actions, &slack::signed(SIGNING_SECRET, &click)).await;
+    let (status, invoked) = send_signed(&actions, &click).await;
     assert_eq!(status, 200, "{}", invoked.stderr);
     let acked = w.alert("b1");
     let text = all_text(&acked.body());
@@ -204,7 +209,7 @@ async fn acknowledge_mute_and_unmute_from_slack() {
         "opswatch_ack",
         &button_value(&bob, "opswatch_ack").unwrap(),
     );
-    let (status, _) = send(&actions, &slack::signed(SIGNING_SECRET, &again)).await;
+    let (status, _) = send_signed(&actions, &again).await;
     assert_eq!(status, 200);
     assert_eq!(w.alert("b1").edits.len(), edits);
     assert!(
@@ -221,7 +226,7 @@ async fn acknowledge_mute_and_unmute_from_slack() {
         "opswatch_mute",
         &mute_option(&alice, "24 hours").unwrap(),
     );
-    let (status, invoked) = send(&actions, &slack::signed(SIGNING_SECRET, &mute)).await;
+    let (status, invoked) = send_signed(&actions, &mute).await;
     assert_eq!(status, 200, "{}", invoked.stderr);
     let announced: Vec<ApiMessage> = w
         .api
@@ -274,7 +279,7 @@ async fn acknowledge_mute_and_unmute_from_slack() {
 
     // /opswatch mutes lists it.
     let list = slack::command(ONCALL, "C0ALERTS000", "mutes");
-    let (status, invoked) = send(&actions, &slack::signed(SIGNING_SECRET, &list)).await;
+    let (status, invoked) = send_signed(&actions, &list).await;
     assert_eq!(status, 200);
     let body: Value =
         serde_json::from_str(response(&invoked)["body"].as_str().expect("a body")).expect("JSON");
@@ -289,7 +294,7 @@ async fn acknowledge_mute_and_unmute_from_slack() {
         "opswatch_unmute",
         &button_value(&announcement, "opswatch_unmute").unwrap(),
     );
-    let (status, invoked) = send(&actions, &slack::signed(SIGNING_SECRET, &unmute)).await;
+    let (status, invoked) = send_signed(&actions, &unmute).await;
     assert_eq!(status, 200, "{}", invoked.stderr);
     let now_says = w
         .api
@@ -309,7 +314,7 @@ async fn acknowledge_mute_and_unmute_from_slack() {
         .collect();
     assert!(all.contains("marker=a4"), "alice's alerts post again");
     let list = slack::command(ONCALL, "C0ALERTS000", "mutes");
-    let (status, invoked) = send(&actions, &slack::signed(SIGNING_SECRET, &list)).await;
+    let (status, invoked) = send_signed(&actions, &list).await;
     assert_eq!(status, 200);
     assert!(
         response(&invoked)["body"]
@@ -363,15 +368,12 @@ async fn every_refusal_leaves_the_state_untouched() {
     let ssl = "ssl_check=1&token=deprecated";
     let unsigned = url_event(ssl, &now().to_string(), "v0=00");
     assert_eq!(send(&actions, &unsigned).await.0, 401);
-    assert_eq!(
-        send(&actions, &slack::signed(SIGNING_SECRET, ssl)).await.0,
-        200
-    );
+    assert_eq!(signed_status(&actions, ssl).await, 200);
     // A body larger than Slack sends: refused before it is hashed.
     let huge = format!("payload={}", "a".repeat(300 * 1024));
     assert_eq!(signed_status(&actions, &huge).await, 413);
     // Signed, but not what Slack sends: 400 and one log line.
-    let (status, invoked) = send(&actions, &slack::signed(SIGNING_SECRET, "payload=%7Bnope")).await;
+    let (status, invoked) = send_signed(&actions, "payload=%7Bnope").await;
     assert_eq!(status, 400);
     assert_eq!(
         invoked.logged("request refused").len(),
@@ -412,7 +414,7 @@ async fn every_refusal_leaves_the_state_untouched() {
             .any(|(_, u, t)| u == STRANGER && t.contains("not allowed"))
     );
     let stranger_cmd = slack::command(STRANGER, "C0ALERTS000", "mutes");
-    let (_, invoked) = send(&actions, &slack::signed(SIGNING_SECRET, &stranger_cmd)).await;
+    let (_, invoked) = send_signed(&actions, &stranger_cmd).await;
     assert!(
         response(&invoked)["body"]
             .as_str()
