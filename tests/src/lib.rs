@@ -63,13 +63,19 @@ pub async fn s3(moto: &Moto) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
-/// moto with the dedupe table `table` and CloudTrail's (empty) bucket, for tests that put
-/// their own log files ([`put_log`]).
-pub async fn moto_with_table_and_trail_bucket(table: &str) -> Moto {
+/// moto with the dedupe table `table`.
+pub async fn moto_with_table(table: &str) -> Moto {
     let moto = Moto::start().expect("moto");
     opswatch_devkit::dynamodb::create_table(&sdk_config(&moto).await, table)
         .await
         .expect("the dedupe table");
+    moto
+}
+
+/// moto with the dedupe table `table` and CloudTrail's (empty) bucket, for tests that put
+/// their own log files ([`put_log`]).
+pub async fn moto_with_table_and_trail_bucket(table: &str) -> Moto {
+    let moto = moto_with_table(table).await;
     trail_bucket(&moto).await;
     moto
 }

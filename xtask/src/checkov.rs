@@ -19,6 +19,7 @@ const FEATURES_ON: &[&[(&str, &str)]] = &[
     &[
         ("SesEventArchive", "\"true\""),
         ("RdsMaintenanceChecker", "\"true\""),
+        ("HealthEvents", "\"true\""),
         ("AuditLogGroupName", "/aws/rds/cluster/aurora-prod/audit"),
         ("AuditMode", "push"),
         (
@@ -36,6 +37,7 @@ const FEATURES_ON: &[&[(&str, &str)]] = &[
     &[
         ("SesEventArchive", "\"true\""),
         ("RdsMaintenanceChecker", "\"true\""),
+        ("HealthEvents", "\"true\""),
         ("AuditLogGroupName", "/aws/rds/cluster/aurora-prod/audit"),
         ("AuditMode", "pull"),
     ],

@@ -279,6 +279,27 @@ pub async fn run() -> Result<Transcript, String> {
         .await?,
     );
 
+    // AWS Health: the backup region's copy of the issue's first notice (another EventBridge
+    // id, delivered to us-west-2) posts nothing.
+    let sample = "events/health/issue-1-open.json";
+    let mut backup: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(crate::root().join(sample)).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    backup["id"] = "0b9d2c4e-5f6a-4b7c-8d9e-backup000001".into();
+    backup["region"] = "us-west-2".into();
+    backup["detail"]["backupEvent"] = true.into();
+    events_run += 1;
+    spans.push(
+        run(
+            "health-event-notifier",
+            "issue-1-open-backup-copy",
+            backup.to_string().into_bytes(),
+            format!("{sample}, the backup region's copy (us-west-2, backupEvent: true)"),
+        )
+        .await?,
+    );
+
     let acted = act(&slack, &env).await?;
     events_run += 3;
 
@@ -318,9 +339,39 @@ pub async fn run() -> Result<Transcript, String> {
                 })
                 .collect(),
         })
+        .chain(health_thread(&slack))
         .chain(acted)
         .collect();
     Ok(Transcript { runs, decoded })
+}
+
+/// The AWS Health issue's thread as it stands at the end: its parent, edited to the latest
+/// status, and its replies.
+fn health_thread(slack: &SlackApiFake) -> Option<Run> {
+    let messages = slack.messages();
+    let parent = messages.iter().find(|m| {
+        m.thread_ts.is_none()
+            && header_of(&messages, &m.ts).is_some_and(|h| h.contains("AWS Health issue"))
+    })?;
+    let thread = std::iter::once(parent)
+        .chain(
+            messages
+                .iter()
+                .filter(|m| m.thread_ts.as_deref() == Some(parent.ts.as_str())),
+        )
+        .map(|m| Posted {
+            channel: slack.channel_name(&m.channel),
+            reply_to: m.thread_ts.as_deref().and_then(|t| header_of(&messages, t)),
+            body: m.body(),
+            ephemeral: false,
+        })
+        .collect();
+    Some(Run {
+        function: "health-event-notifier",
+        slug: "thread".into(),
+        label: "The issue's thread after open → update → closed: one parent, edited to the latest status (resolved), and its replies".into(),
+        messages: thread,
+    })
 }
 
 /// The demo's on-call person, allowed to act (`ACTIONS_ALLOWED_USERS`).

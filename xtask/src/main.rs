@@ -64,6 +64,10 @@ pub const FUNCTIONS: &[Function] = &[
         events: "audit",
     },
     Function {
+        name: "health-event-notifier",
+        events: "health",
+    },
+    Function {
         name: "slack-actions",
         events: "slack-actions",
     },

@@ -153,6 +153,15 @@ pub fn ack_note(by: &str, at: i64) -> Mrkdwn {
     m
 }
 
+/// The newest state of a thread's subject: the parent's content (a [`Message`] as JSON) and
+/// its version ([`Notice::parent_version`]).
+///
+/// [`Message`]: opswatch_slack::Message
+pub(crate) struct Latest {
+    content: String,
+    version: i64,
+}
+
 /// One message of an alert on its way: its key, where it goes, its claim.
 struct Part<'a> {
     key: String,
@@ -325,9 +334,10 @@ impl Delivery {
             )));
         }
         let thread = match (&notice.thread, self.thread_window) {
-            (Some(key), Some(window)) if self.threads(id) => {
-                Some((keys::thread(self.function, &route.label, key), window))
-            }
+            (Some(key), Some(window)) if self.threads(id) => Some((
+                keys::thread(self.function, &route.label, key),
+                notice.thread_lasts.unwrap_or(window),
+            )),
             _ => None,
         };
         // A mute silences warnings and info, never a critical alert.
@@ -350,6 +360,13 @@ impl Delivery {
         {
             *first = first.with_actions(key.block(scope.as_ref()));
         }
+        // What the thread's parent shows when this alert is the newest state of its subject.
+        let latest = match (&thread, notice.parent_version, messages.first()) {
+            (Some(_), Some(version), Some(first)) => serde_json::to_string(first)
+                .ok()
+                .map(|content| Latest { content, version }),
+            _ => None,
+        };
         let (mut posted, mut skipped) = (0, 0);
         // The thread the alert's messages go to, once known.
         let mut thread_ts: Option<String> = None;
@@ -389,7 +406,8 @@ impl Delivery {
                             };
                             // A parent found: the thread goes on under it.
                             if let (0, Some((pk, _)), None) = (index, &thread, &p.thread_ts) {
-                                self.found_parent(pk, &part, &p, message).await;
+                                self.found_parent(pk, &part, &p, message, latest.as_ref())
+                                    .await;
                             }
                             break Ok((p, true, next));
                         }
@@ -404,7 +422,7 @@ impl Delivery {
                 let attempt = epoch();
                 let sent = match (&thread, index) {
                     (Some((pk, window)), 0) => {
-                        self.post_in_thread(pk, *window, &part, message, outcome)
+                        self.post_in_thread(pk, *window, &part, message, latest.as_ref(), outcome)
                             .await
                     }
                     _ => self
@@ -459,7 +477,7 @@ impl Delivery {
                 && let (Some((pk, _)), Some(parent)) = (&thread, &p.thread_ts)
                 && let Some(channel) = &p.channel
             {
-                self.count_and_edit(pk, parent, channel, target, &part.key)
+                self.count_and_edit(pk, parent, channel, target, &part.key, latest.as_ref())
                     .await;
             }
         }

@@ -32,6 +32,13 @@ pub struct Notice {
     pub source: String,
     /// The route, when the handler already split its events by route.
     pub route: Option<RouteId>,
+    /// How long the thread lasts from its first alert, instead of `THREAD_WINDOW`: for
+    /// something that lives longer than a burst of alerts (an AWS Health event).
+    pub thread_lasts: Option<std::time::Duration>,
+    /// This alert is a newer state of what its thread is about: the parent is edited to show
+    /// it (its first message) when `version` is above every version the thread has shown. An
+    /// older version arriving late is a reply and leaves the parent as it is.
+    pub parent_version: Option<i64>,
 }
 
 impl Notice {
@@ -46,6 +53,8 @@ impl Notice {
             subject: None,
             source: source.into(),
             route: None,
+            thread_lasts: None,
+            parent_version: None,
         }
     }
 
@@ -79,6 +88,18 @@ impl Notice {
     /// What the alert is about, for mutes.
     pub fn subject(mut self, subject: impl Into<String>) -> Self {
         self.subject = Some(subject.into());
+        self
+    }
+
+    /// The thread lasts this long from its first alert (instead of `THREAD_WINDOW`).
+    pub fn thread_lasts(mut self, lasts: std::time::Duration) -> Self {
+        self.thread_lasts = Some(lasts);
+        self
+    }
+
+    /// The thread's parent shows this alert while `version` is the newest it has seen.
+    pub fn parent_version(mut self, version: i64) -> Self {
+        self.parent_version = Some(version);
         self
     }
 

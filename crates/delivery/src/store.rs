@@ -647,11 +647,13 @@ impl Store {
         ts: &str,
         channel: &str,
         parent: &str,
+        version: Option<i64>,
     ) -> Result<(), StoreError> {
         let call = self.update(pk)
-            .update_expression(
-                "SET #state = :open, #ts = :ts, #channel = :channel, #message = :message REMOVE #expires",
-            )
+            .update_expression(match version {
+                Some(_) => "SET #state = :open, #ts = :ts, #channel = :channel, #message = :message, #pv = :pv REMOVE #expires",
+                None => "SET #state = :open, #ts = :ts, #channel = :channel, #message = :message REMOVE #expires",
+            })
             .condition_expression("#owner = :owner")
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#ts", "ts")
@@ -664,6 +666,12 @@ impl Store {
             .expression_attribute_values(":channel", s(channel))
             .expression_attribute_values(":message", s(parent))
             .expression_attribute_values(":owner", s(owner));
+        let call = match version {
+            Some(v) => call
+                .expression_attribute_names("#pv", "pv")
+                .expression_attribute_values(":pv", n(v)),
+            None => call,
+        };
         // Not made: taken over after our claim expired; the other parent stands, ours is
         // alone.
         self.write(|| call.clone().send()).await.map(|_| ())
@@ -708,13 +716,36 @@ impl Store {
 
     /// The reply whose message key is `reply` was posted in the thread whose parent is `ts`:
     /// count it — once, however often this is called for it (a set of keys, not a
-    /// counter).
+    /// counter). With `latest` (the parent's content and its version), the parent becomes
+    /// that content in the same write, if its version is above the one the thread holds: the
+    /// count and the content change together, so whoever holds the parent's edit and finds
+    /// the count moved also finds the newest content.
     pub async fn count_reply(
         &self,
         pk: &str,
         ts: &str,
         reply: &str,
+        latest: Option<(&str, i64)>,
     ) -> Result<Option<Counted>, StoreError> {
+        if let Some((message, version)) = latest {
+            let call = self
+                .update(pk)
+                .update_expression("ADD #counted :reply SET #message = :message, #pv = :pv")
+                .condition_expression("#ts = :ts AND (attribute_not_exists(#pv) OR #pv < :pv)")
+                .expression_attribute_names("#counted", "counted")
+                .expression_attribute_names("#message", "message")
+                .expression_attribute_names("#pv", "pv")
+                .expression_attribute_names("#ts", "ts")
+                .expression_attribute_values(":reply", AttributeValue::Ss(vec![short(reply)]))
+                .expression_attribute_values(":message", s(message))
+                .expression_attribute_values(":pv", n(version))
+                .expression_attribute_values(":ts", s(ts))
+                .return_values(ReturnValue::AllNew);
+            if let Written::Made(out) = self.write(|| call.clone().send()).await? {
+                return Ok(Some(counted(&out.attributes.unwrap_or_default())));
+            }
+            // Another thread, or the parent already shows a version as new: count only.
+        }
         let call = self
             .update(pk)
             .update_expression("ADD #counted :reply")

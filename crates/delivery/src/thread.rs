@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use opswatch_slack::{Message, Posted, SlackError, Target};
 
 use crate::store::{Store, ThreadClaim};
-use crate::{Delivery, Outcome, Part, epoch, owner_token, thread_note};
+use crate::{Delivery, Latest, Outcome, Part, epoch, owner_token, thread_note};
 
 /// How long one invocation may hold the parent's edit (Slack's `chat.update`, with retries,
 /// fits well inside).
@@ -35,8 +35,10 @@ impl Delivery {
         window: Duration,
         part: &Part<'_>,
         message: &Message,
+        latest: Option<&Latest>,
         outcome: &mut Outcome,
     ) -> Result<(Posted, Option<String>), SlackError> {
+        let version = latest.map(|l| l.version);
         let Some(store) = self.store.as_ref().filter(|_| outcome.store_down.is_none()) else {
             return self
                 .alone(part, message, "the dedupe table cannot be reached")
@@ -84,7 +86,10 @@ impl Delivery {
                             ts: Some(ts),
                             channel: Some(channel),
                             ..
-                        })) => match store.open_thread(pk, &owner, &ts, &channel, &parent).await {
+                        })) => match store
+                            .open_thread(pk, &owner, &ts, &channel, &parent, None)
+                            .await
+                        {
                             Ok(()) => continue,
                             Err(e) => {
                                 tracing::warn!(error = %e, "could not record a thread's parent found after its poster crashed");
@@ -107,18 +112,18 @@ impl Delivery {
                         }
                     }
                     return self
-                        .post_parent(store, pk, &owner, part, message, &content)
+                        .post_parent(store, pk, &owner, part, message, &content, version)
                         .await;
                 }
                 // Taken over from a poster that left no parent to look for.
                 Ok(ThreadClaim::TakenOver { .. }) => {
                     return self
-                        .post_parent(store, pk, &owner, part, message, &content)
+                        .post_parent(store, pk, &owner, part, message, &content, version)
                         .await;
                 }
                 Ok(ThreadClaim::Parent) => {
                     return self
-                        .post_parent(store, pk, &owner, part, message, &content)
+                        .post_parent(store, pk, &owner, part, message, &content, version)
                         .await;
                 }
                 Ok(ThreadClaim::Open { ts, channel }) => {
@@ -130,7 +135,7 @@ impl Delivery {
                         Ok(mut p) => {
                             outcome.replies += 1;
                             p.thread_ts = Some(ts.clone());
-                            self.count_and_edit(pk, &ts, &channel, part.target, &part.key)
+                            self.count_and_edit(pk, &ts, &channel, part.target, &part.key, latest)
                                 .await;
                             return Ok((p, Some(ts)));
                         }
@@ -180,6 +185,7 @@ impl Delivery {
     /// certain lets the thread go; one whose outcome is unknown keeps it, so that whoever
     /// finds the parent (this alert's retry, or the alert that takes the thread over) opens
     /// the thread under it rather than starting a second one.
+    #[allow(clippy::too_many_arguments)]
     async fn post_parent(
         &self,
         store: &Store,
@@ -188,6 +194,7 @@ impl Delivery {
         part: &Part<'_>,
         message: &Message,
         content: &str,
+        version: Option<i64>,
     ) -> Result<(Posted, Option<String>), SlackError> {
         match self
             .slack
@@ -196,7 +203,9 @@ impl Delivery {
         {
             Ok(p) => {
                 if let (Some(ts), Some(channel)) = (&p.ts, &p.channel)
-                    && let Err(e) = store.open_thread(pk, owner, ts, channel, content).await
+                    && let Err(e) = store
+                        .open_thread(pk, owner, ts, channel, content, version)
+                        .await
                 {
                     tracing::warn!(error = %e, "the thread's parent was posted but not recorded: the next alert looks for it when it takes the thread over");
                 }
@@ -222,6 +231,7 @@ impl Delivery {
         part: &Part<'_>,
         p: &Posted,
         message: &Message,
+        latest: Option<&Latest>,
     ) {
         let (Some(store), Some(owner), Some(ts), Some(channel)) =
             (&self.store, &part.owner, &p.ts, &p.channel)
@@ -229,7 +239,10 @@ impl Delivery {
             return;
         };
         let content = serde_json::to_string(message).unwrap_or_default();
-        if let Err(e) = store.open_thread(pk, owner, ts, channel, &content).await {
+        if let Err(e) = store
+            .open_thread(pk, owner, ts, channel, &content, latest.map(|l| l.version))
+            .await
+        {
             tracing::warn!(error = %e, "could not record a thread's parent found after a lost answer");
         }
     }
@@ -309,7 +322,8 @@ impl Delivery {
     }
 
     /// Count a reply (once, by its key) and see that the parent shows the count (its
-    /// content kept). A failure here costs the count only: the reply itself was posted.
+    /// content kept, or replaced by `latest` when that is the newest version the thread has
+    /// seen). A failure here costs the count only: the reply itself was posted.
     pub(crate) async fn count_and_edit(
         &self,
         pk: &str,
@@ -317,9 +331,11 @@ impl Delivery {
         channel: &str,
         target: &Target,
         reply: &str,
+        latest: Option<&Latest>,
     ) {
         let Some(store) = &self.store else { return };
-        match store.count_reply(pk, ts, reply).await {
+        let latest = latest.map(|l| (l.content.as_str(), l.version));
+        match store.count_reply(pk, ts, reply, latest).await {
             Ok(Some(_)) => {}
             Ok(None) => return,
             Err(e) => {

@@ -751,3 +751,57 @@ async fn a_mute_holds_back_its_subjects_alerts_but_never_a_critical_one() {
         .expect("delivered");
     assert_eq!((out.muted(), out.messages_posted()), (0, 1));
 }
+
+/// A notice that is version `v` of a long-lived subject (an AWS Health event's update).
+fn version(source: &str, v: i64) -> Notice {
+    let mut n = notice(source, Some("event-1"), 1);
+    n.alert.header = format!("status v{v}");
+    n.thread_lasts(Duration::from_secs(3600)).parent_version(v)
+}
+
+#[tokio::test]
+async fn a_living_threads_parent_shows_its_newest_version_and_outlasts_the_window() {
+    let w = world().await;
+    let d = w.delivery(&[("THREAD_WINDOW", "1s")]).await;
+    deliver(&d, version("health/v1", 1)).await.1.unwrap();
+    // Past THREAD_WINDOW: the thread lasts as long as the notice says.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    deliver(&d, version("health/v3", 3)).await.1.unwrap();
+    let header = |m: &opswatch_devkit::ApiMessage| m.blocks[0]["text"]["text"].to_string();
+    let m = w.slack.messages();
+    assert_eq!(m.len(), 2);
+    assert_eq!(m[1].thread_ts.as_deref(), Some(m[0].ts.as_str()));
+    assert!(header(&m[0]).contains("status v3"), "{}", header(&m[0]));
+    assert!(
+        m[0].blocks
+            .to_string()
+            .contains("1 more alert in the thread")
+    );
+    // An older version arriving late is a reply; the parent keeps the newest, with the count.
+    deliver(&d, version("health/v2", 2)).await.1.unwrap();
+    let m = w.slack.messages();
+    assert_eq!(m.len(), 3);
+    assert_eq!(m[2].thread_ts.as_deref(), Some(m[0].ts.as_str()));
+    assert!(header(&m[0]).contains("status v3"), "{}", header(&m[0]));
+    assert!(
+        m[0].blocks
+            .to_string()
+            .contains("2 more alerts in the thread")
+    );
+    // A redelivered update posts nothing and changes nothing.
+    let edits = m[0].edits.len();
+    let (out, _) = deliver(&d, version("health/v3", 3)).await;
+    assert_eq!(counts(&out), (0, 1));
+    assert_eq!(w.slack.messages()[0].edits.len(), edits);
+    // A notice without a version leaves the parent's content alone.
+    let plain = notice("health/page-2", Some("event-1"), 1).thread_lasts(Duration::from_secs(3600));
+    deliver(&d, plain).await.1.unwrap();
+    let m = w.slack.messages();
+    assert_eq!(m[3].thread_ts.as_deref(), Some(m[0].ts.as_str()));
+    assert!(header(&m[0]).contains("status v3"), "{}", header(&m[0]));
+    assert!(
+        m[0].blocks
+            .to_string()
+            .contains("3 more alerts in the thread")
+    );
+}

@@ -5,7 +5,7 @@
 use opswatch_e2e::*;
 use serde_json::json;
 
-const FUNCTIONS: [(&str, &str); 6] = [
+const FUNCTIONS: [(&str, &str); 7] = [
     (
         env!("CARGO_BIN_EXE_e2e-config-change-notifier"),
         "config-change-notifier",
@@ -29,6 +29,10 @@ const FUNCTIONS: [(&str, &str); 6] = [
     (
         env!("CARGO_BIN_EXE_e2e-audit-log-watcher"),
         "audit-log-watcher",
+    ),
+    (
+        env!("CARGO_BIN_EXE_e2e-health-event-notifier"),
+        "health-event-notifier",
     ),
 ];
 

@@ -8,6 +8,7 @@ mod cloudtrail_event_handler;
 mod config_change_notifier;
 mod delivery;
 mod faults;
+mod health_event_notifier;
 mod organizations;
 mod rds_maintenance_checker;
 mod rds_reports;

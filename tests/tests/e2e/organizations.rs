@@ -8,7 +8,8 @@
 //!   channel; an answer for another account is never shown under the asking account's name;
 //!   throttled Organizations calls are retried; a bad setting is one line at cold start.
 //! - config-change-notifier shows a member account's name, and routes on the item's tags.
-//! - cloudtrail-event-handler routes on the account's tags in Organizations.
+//! - cloudtrail-event-handler and health-event-notifier route on the account's tags in
+//!   Organizations, and show its name from there.
 
 use std::collections::BTreeSet;
 
@@ -22,6 +23,7 @@ use opswatch_e2e::*;
 const RDS: &str = env!("CARGO_BIN_EXE_e2e-rds-maintenance-checker");
 const CONFIG: &str = env!("CARGO_BIN_EXE_e2e-config-change-notifier");
 const CLOUDTRAIL: &str = env!("CARGO_BIN_EXE_e2e-cloudtrail-event-handler");
+const HEALTH: &str = env!("CARGO_BIN_EXE_e2e-health-event-notifier");
 const ROLE: &str = "opswatch-rds-reader";
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
 const TOKEN: &str = "xoxb-0000000000-0000000000000-org0test0token0000000000";
@@ -589,4 +591,40 @@ async fn an_organization_trails_events_route_by_their_accounts_tags() {
     // Names from Organizations on the lines.
     assert!(team.contains(&o.payments.label()), "{team}");
     assert!(rest.contains(&o.analytics.label()), "{rest}");
+}
+
+#[tokio::test]
+async fn an_organization_views_health_event_shows_the_members_name_and_takes_its_tags_route() {
+    let o = organization().await;
+    let mut ev: Value =
+        serde_json::from_slice(&event("health/org-view-ec2-retirement.json")).expect("JSON");
+    ev["account"] = json!(o.management.id);
+    ev["detail"]["affectedAccount"] = json!(o.payments.id);
+    // No entity tags: the account's own (team=payments) decide.
+    ev["detail"]["affectedEntities"][0]
+        .as_object_mut()
+        .expect("entity")
+        .remove("tags");
+    let team = SlackFake::start().await.expect("team's webhook");
+    let rest = SlackFake::start().await.expect("default webhook");
+    let invoked = lambda(HEALTH, "health-event-notifier", o.moto.aws_env())
+        .env("ACCOUNT_NAMES", "organizations")
+        .env("SLACK_WEBHOOK_URL", rest.url())
+        .env(
+            "SLACK_ROUTES",
+            json!([{"tag": {"team": "payments"}, "webhook_url": team.url()}]).to_string(),
+        )
+        .invoke(ev.to_string().as_bytes())
+        .await
+        .expect("runs");
+    assert_eq!(
+        response(&invoked)["messagesPosted"],
+        1,
+        "{}",
+        invoked.stderr
+    );
+    assert!(rest.received().is_empty());
+    let text: String = team.received().iter().map(all_text).collect();
+    assert!(text.contains(&o.payments.label()), "{text}");
+    assert!(!text.contains(&o.management.id), "{text}");
 }
