@@ -136,6 +136,23 @@ pub struct Posted {
     pub ephemeral: bool,
 }
 
+impl Posted {
+    /// A message of the fake workspace as it stands in `messages` (the workspace's messages,
+    /// where a reply's parent is found).
+    fn of(
+        slack: &SlackApiFake,
+        messages: &[opswatch_devkit::ApiMessage],
+        m: &opswatch_devkit::ApiMessage,
+    ) -> Self {
+        Posted {
+            channel: slack.channel_name(&m.channel),
+            reply_to: m.thread_ts.as_deref().and_then(|t| header_of(messages, t)),
+            body: m.body(),
+            ephemeral: false,
+        }
+    }
+}
+
 /// Which of the workspace's messages one invocation posted.
 struct Span {
     function: &'static str,
@@ -331,12 +348,7 @@ pub async fn run() -> Result<Transcript, String> {
             label: span.label,
             messages: messages[span.first..span.first + span.count]
                 .iter()
-                .map(|m| Posted {
-                    channel: slack.channel_name(&m.channel),
-                    reply_to: m.thread_ts.as_deref().and_then(|t| header_of(&messages, t)),
-                    body: m.body(),
-                    ephemeral: false,
-                })
+                .map(|m| Posted::of(&slack, &messages, m))
                 .collect(),
         })
         .chain(health_thread(&slack))
@@ -359,12 +371,7 @@ fn health_thread(slack: &SlackApiFake) -> Option<Run> {
                 .iter()
                 .filter(|m| m.thread_ts.as_deref() == Some(parent.ts.as_str())),
         )
-        .map(|m| Posted {
-            channel: slack.channel_name(&m.channel),
-            reply_to: m.thread_ts.as_deref().and_then(|t| header_of(&messages, t)),
-            body: m.body(),
-            ephemeral: false,
-        })
+        .map(|m| Posted::of(slack, &messages, m))
         .collect();
     Some(Run {
         function: "health-event-notifier",
@@ -386,15 +393,7 @@ async fn act(slack: &SlackApiFake, env: &[(String, String)]) -> Result<Vec<Run>,
         LocalLambda::new(crate::binary("slack-actions", false), "slack-actions").envs(env.to_vec());
     let messages = slack.messages();
     let top = |m: &&opswatch_devkit::ApiMessage| m.thread_ts.is_none();
-    let posted = |m: &opswatch_devkit::ApiMessage| Posted {
-        channel: slack.channel_name(&m.channel),
-        reply_to: m
-            .thread_ts
-            .as_deref()
-            .and_then(|t| header_of(&slack.messages(), t)),
-        body: m.body(),
-        ephemeral: false,
-    };
+    let posted = |m: &opswatch_devkit::ApiMessage| Posted::of(slack, &slack.messages(), m);
     let current = |ts: &str| slack.messages().into_iter().find(|m| m.ts == ts);
     // A critical alert (no Mute…: a mute never hides one), and a CloudTrail alert.
     let critical = messages

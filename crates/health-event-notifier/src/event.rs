@@ -477,14 +477,16 @@ impl HealthEvent {
         self.affected_account.as_deref().or(self.account.as_deref())
     }
 
+    /// When this notice was written: its `lastUpdatedTime`, else the EventBridge event's
+    /// `time`.
+    pub fn updated(&self) -> Option<&Time> {
+        self.last_updated.as_ref().or(self.sent.as_ref())
+    }
+
     /// The notice's place in its event's life: later updates have higher versions; at the
     /// same `lastUpdatedTime`, closed is after open. `None` when no time can be read.
     pub fn version(&self) -> Option<i64> {
-        let t = self
-            .last_updated
-            .as_ref()
-            .or(self.sent.as_ref())
-            .and_then(|t| t.epoch)?;
+        let t = self.updated().and_then(|t| t.epoch)?;
         Some(t * 4 + self.status.rank())
     }
 

@@ -32,11 +32,7 @@ pub fn thread(e: &HealthEvent) -> String {
 /// was delivered to and `backupEvent` differ between the primary and backup copies and
 /// are left out; the communication (with its page), the update's time and status are in.
 pub fn source(e: &HealthEvent) -> String {
-    let updated = e
-        .last_updated
-        .as_ref()
-        .or(e.sent.as_ref())
-        .map_or("", |t| t.raw.as_str());
+    let updated = e.updated().map_or("", |t| t.raw.as_str());
     format!(
         "health/{}/{}/{}/{}/{}/{}",
         thread(e),

@@ -509,18 +509,30 @@ fn config_from(account: &Account) -> Vec<u8> {
     ev.to_string().into_bytes()
 }
 
-#[tokio::test]
-async fn a_member_accounts_config_change_shows_its_name_and_takes_its_tags_route() {
-    let o = organization().await;
-    let team = SlackFake::start().await.expect("team's webhook");
-    let rest = SlackFake::start().await.expect("default webhook");
-    let invoked = lambda(CONFIG, "config-change-notifier", o.moto.aws_env())
+/// `function` with names from Organizations, the default webhook `rest`, and one tag route:
+/// the accounts tagged `team=payments` to the webhook `team`.
+fn routed_by_team(
+    o: &Org,
+    binary: &str,
+    function: &str,
+    team: &SlackFake,
+    rest: &SlackFake,
+) -> LocalLambda {
+    lambda(binary, function, o.moto.aws_env())
         .env("ACCOUNT_NAMES", "organizations")
         .env("SLACK_WEBHOOK_URL", rest.url())
         .env(
             "SLACK_ROUTES",
             json!([{"tag": {"team": "payments"}, "webhook_url": team.url()}]).to_string(),
         )
+}
+
+#[tokio::test]
+async fn a_member_accounts_config_change_shows_its_name_and_takes_its_tags_route() {
+    let o = organization().await;
+    let team = SlackFake::start().await.expect("team's webhook");
+    let rest = SlackFake::start().await.expect("default webhook");
+    let invoked = routed_by_team(&o, CONFIG, "config-change-notifier", &team, &rest)
         .invoke(&config_from(&o.payments))
         .await
         .expect("runs");
@@ -562,13 +574,7 @@ async fn an_organization_trails_events_route_by_their_accounts_tags() {
     .await;
     let team = SlackFake::start().await.expect("team's webhook");
     let rest = SlackFake::start().await.expect("default webhook");
-    let invoked = lambda(CLOUDTRAIL, "cloudtrail-event-handler", o.moto.aws_env())
-        .env("ACCOUNT_NAMES", "organizations")
-        .env("SLACK_WEBHOOK_URL", rest.url())
-        .env(
-            "SLACK_ROUTES",
-            json!([{"tag": {"team": "payments"}, "webhook_url": team.url()}]).to_string(),
-        )
+    let invoked = routed_by_team(&o, CLOUDTRAIL, "cloudtrail-event-handler", &team, &rest)
         .invoke(&sqs_for(&[("m-org", key)]))
         .await
         .expect("runs");
@@ -607,13 +613,7 @@ async fn an_organization_views_health_event_shows_the_members_name_and_takes_its
         .remove("tags");
     let team = SlackFake::start().await.expect("team's webhook");
     let rest = SlackFake::start().await.expect("default webhook");
-    let invoked = lambda(HEALTH, "health-event-notifier", o.moto.aws_env())
-        .env("ACCOUNT_NAMES", "organizations")
-        .env("SLACK_WEBHOOK_URL", rest.url())
-        .env(
-            "SLACK_ROUTES",
-            json!([{"tag": {"team": "payments"}, "webhook_url": team.url()}]).to_string(),
-        )
+    let invoked = routed_by_team(&o, HEALTH, "health-event-notifier", &team, &rest)
         .invoke(ev.to_string().as_bytes())
         .await
         .expect("runs");
