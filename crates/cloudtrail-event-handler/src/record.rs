@@ -32,6 +32,9 @@ pub struct Record {
     pub read_only: Option<bool>,
     pub recipient_account_id: Option<String>,
     pub event_type: Option<String>,
+    /// CloudTrail's id of the call (`eventID`, not camel case): what tells two calls of one
+    /// principal in one second apart.
+    #[serde(rename = "eventID")]
     pub event_id: Option<String>,
     pub user_identity: UserIdentity,
     pub request_parameters: Option<Value>,

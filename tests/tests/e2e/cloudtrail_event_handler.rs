@@ -352,3 +352,44 @@ async fn filters_come_from_the_environment() {
     let why = cold_start_error(&invoked);
     assert!(why.starts_with("ALERT_ONLY: unknown mode"), "{why}");
 }
+
+#[tokio::test]
+async fn two_eventbridge_calls_in_the_same_second_are_two_alerts_and_a_redelivery_none() {
+    // CloudTrail names each call by `eventID`: two calls by one principal within one second
+    // share `eventTime`, and must not be taken for one delivered twice.
+    const TABLE: &str = "opswatch-dedupe";
+    let moto = moto_with_table(TABLE).await;
+    let slack = SlackFake::start().await.expect("fake Slack");
+    let first: Value =
+        serde_json::from_slice(&event("cloudtrail/eventbridge-security-group-ingress.json"))
+            .unwrap();
+    let mut second = first.clone();
+    second["id"] = json!("0f5c3e1a-4d2b-4e8f-9a61-2b7c9d0e1f23");
+    second["detail"]["eventID"] = json!("5e4d3c2b-1a09-4f8e-8d7c-6b5a49382716");
+    second["detail"]["requestParameters"]["groupId"] = json!("sg-0fedcba9876543210");
+    let mut posted = Vec::new();
+    for ev in [&first, &second, &first] {
+        let invoked = lambda(BIN, FUNCTION, moto.aws_env())
+            .env("SLACK_WEBHOOK_URL", slack.url())
+            .env("DEDUPE_TABLE", TABLE)
+            .invoke(ev.to_string().as_bytes())
+            .await
+            .expect("the function runs");
+        posted.push((
+            response(&invoked)["messagesPosted"].clone(),
+            response(&invoked)["deduplicated"].clone(),
+        ));
+    }
+    assert_eq!(
+        posted,
+        [
+            (json!(1), json!(0)),
+            (json!(1), json!(0)),
+            (json!(0), json!(1))
+        ],
+        "the second call is its own alert; the first's redelivery posts nothing"
+    );
+    let texts: Vec<String> = slack.received().iter().map(all_text).collect();
+    assert!(texts[0].contains("sg-0a1b2c3d4e5f67890"), "{texts:?}");
+    assert!(texts[1].contains("sg-0fedcba9876543210"), "{texts:?}");
+}
