@@ -204,7 +204,7 @@ fn baseline_python() -> Result<PathBuf, String> {
 }
 
 /// The median of some samples (NaN for none).
-fn median(v: &[f64]) -> f64 {
+pub fn median(v: &[f64]) -> f64 {
     let mut v: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
     if v.is_empty() {
         return f64::NAN;
@@ -266,6 +266,10 @@ struct Samples {
     base_warm: Side,
     fresh: Side,
     warm: Side,
+    floor_fresh: Side,
+    floor_warm: Side,
+    /// The decoder's response, which the floor answers.
+    response: Option<PathBuf>,
 }
 
 /// One side and kind of a batch's samples.
@@ -327,8 +331,9 @@ pub async fn bench(args: &[String]) -> Result<(), String> {
     crate::python::ensure()?;
     let python = baseline_python()?;
     let script = crate::root().join("xtask/bench/das_baseline.py");
-    eprintln!("bench das: building the decoder and the generator (release)");
+    eprintln!("bench das: building the decoder, the generator and the runtime's floor (release)");
     crate::build_bins(&[FUNCTION], true)?;
+    let floor_bin = crate::build_example("opswatch-support", "runtime-floor")?;
     let moto = Moto::start_with(&crate::python::bin("moto_server"))?;
     let dir = crate::target_dir().join("bench/das");
     let _ = std::fs::remove_dir_all(&dir);
@@ -391,6 +396,32 @@ pub async fn bench(args: &[String]) -> Result<(), String> {
             let base = run_side(&baseline, bytes, "baseline summary").await?;
             let ours = run_side(&decoder, bytes, "invocation summary").await?;
             let s = &mut all[b];
+            // The floor answers the decoder's own response (the same bytes, precomputed).
+            let response = match &s.response {
+                Some(p) => p.clone(),
+                None => {
+                    let p = dir.join(format!("response-{b:02}.json"));
+                    std::fs::write(&p, ours[0].0.to_string()).map_err(|e| e.to_string())?;
+                    s.response = Some(p.clone());
+                    p
+                }
+            };
+            let floor = timed(
+                LocalLambda::new(&floor_bin, "runtime-floor")
+                    .env("FLOOR_RESPONSE", response.to_string_lossy().into_owned()),
+            );
+            for (i, (_, ms, _)) in run_side(&floor, bytes, "none")
+                .await?
+                .into_iter()
+                .enumerate()
+            {
+                let side = if i == 0 {
+                    &mut s.floor_fresh
+                } else {
+                    &mut s.floor_warm
+                };
+                side.wall_ms.push(ms);
+            }
             let want = decoded(&base[0].0);
             for (i, ((b_resp, b_ms, b_sum), (o_resp, o_ms, o_sum))) in
                 base.into_iter().zip(ours).enumerate()
@@ -483,6 +514,8 @@ pub async fn bench(args: &[String]) -> Result<(), String> {
     let warm: Pick = |s| &s.warm;
     let base_fresh: Pick = |s| &s.base_fresh;
     let base_warm: Pick = |s| &s.base_warm;
+    let floor_warm: Pick = |s| &s.floor_warm;
+    let floor_fresh: Pick = |s| &s.floor_fresh;
     println!(
         "all    like for like (what Firehose waits for): warm {:.1}×, fresh keys {:.1}×",
         like(warm, base_warm),
@@ -523,6 +556,60 @@ pub async fn bench(args: &[String]) -> Result<(), String> {
             runs.iter()
                 .map(|v| v["sdk_fallbacks"].as_u64().unwrap_or(0))
                 .sum::<u64>()
+        );
+    }
+    println!(
+        "\nthe runtime's floor: a function behind the same Runtime API and the same serve, taking the same\n\
+         event as JSON text and answering a precomputed response of the decoder's bytes, decoding nothing.\n\
+         Medians, ms of wall time; the decoder against floor + its own transform step (KMS included):"
+    );
+    println!(
+        "{:<6} {:<6} {:>9} {:>10} {:>17} {:>9} {:>22}",
+        "batch", "", "floor", "transform", "floor + transform", "decoder", "decoder / (fl. + tr.)"
+    );
+    for (b, s) in all.iter().enumerate() {
+        for (label, floor, ours) in [
+            ("warm", &s.floor_warm, &s.warm),
+            ("fresh", &s.floor_fresh, &s.fresh),
+        ] {
+            let fl = median(&floor.wall_ms);
+            let tr = median(
+                &ours
+                    .summaries
+                    .iter()
+                    .map(|v| v["transform_us"].as_f64().unwrap_or(f64::NAN) / 1e3)
+                    .collect::<Vec<_>>(),
+            );
+            let wall = median(&ours.wall_ms);
+            let lo = ours.wall_ms.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = ours
+                .wall_ms
+                .iter()
+                .copied()
+                .fold(f64::NEG_INFINITY, f64::max);
+            println!(
+                "{b:<6} {label:<6} {fl:>9.1} {tr:>10.1} {:>17.1} {wall:>9.1} {:>21.2}×   (decoder {lo:.1}–{hi:.1} ms over the rounds)",
+                fl + tr,
+                wall / (fl + tr),
+            );
+        }
+    }
+    // Every batch's samples together: the noisiest single median weighs less.
+    for (label, floor, ours) in [("warm", floor_warm, warm), ("fresh", floor_fresh, fresh)] {
+        let fl = median(&pooled(&|s| floor(s).wall_ms.clone()));
+        let tr = median(&pooled(&|s| {
+            ours(s)
+                .summaries
+                .iter()
+                .map(|v| v["transform_us"].as_f64().unwrap_or(f64::NAN) / 1e3)
+                .collect()
+        }));
+        let wall = median(&pooled(&|s| ours(s).wall_ms.clone()));
+        println!(
+            "{:<6} {label:<6} {fl:>9.1} {tr:>10.1} {:>17.1} {wall:>9.1} {:>21.2}×   (every batch's samples together)",
+            "all",
+            fl + tr,
+            wall / (fl + tr),
         );
     }
     println!(

@@ -112,10 +112,11 @@ pub async fn bench(only: Option<&str>) -> Result<(), String> {
         && o != "reconcile"
         && o != "slack-actions"
         && o != "organization"
+        && o != "org-trail"
         && !all.contains(&o)
     {
         return Err(format!(
-            "bench load {o}: unknown; known: reconcile, slack-actions, organization, {}",
+            "bench load {o}: unknown; known: reconcile, slack-actions, organization, org-trail, {}",
             all.join(", ")
         ));
     }
@@ -125,7 +126,7 @@ pub async fn bench(only: Option<&str>) -> Result<(), String> {
     }
     let names: Vec<&str> = match only {
         None => all.to_vec(),
-        Some("reconcile" | "organization") => Vec::new(),
+        Some("reconcile" | "organization" | "org-trail") => Vec::new(),
         Some(f) => vec![f],
     };
     let build: &[&str] = match only {
@@ -175,6 +176,17 @@ pub async fn bench(only: Option<&str>) -> Result<(), String> {
         Some(_) => Vec::new(),
     };
 
+    let trail_rows = match only {
+        None | Some("org-trail") => {
+            let slack = SlackFake::start().await.map_err(|e| e.to_string())?;
+            vec![
+                org_trail(false, &slack).await?,
+                org_trail(true, &slack).await?,
+            ]
+        }
+        Some(_) => Vec::new(),
+    };
+
     let reconcile_rows = match only {
         None | Some("reconcile") => {
             let (web, looked) = reconcile(&tables).await?;
@@ -190,7 +202,12 @@ pub async fn bench(only: Option<&str>) -> Result<(), String> {
         "{:<26} {:<12} {:<44} {:>6} {:>9} {:>12} {:>9} {:>10}",
         "function", "mode", "load", "invoc.", "seconds", "items/s", "messages", "peak RSS"
     );
-    for r in rows.iter().chain(&org_rows).chain(&reconcile_rows) {
+    for r in rows
+        .iter()
+        .chain(&org_rows)
+        .chain(&trail_rows)
+        .chain(&reconcile_rows)
+    {
         println!(
             "{:<26} {:<12} {:<44} {:>6} {:>9.2} {:>12.0} {:>9} {:>7.1} MB",
             r.function,
@@ -236,6 +253,9 @@ pub async fn bench(only: Option<&str>) -> Result<(), String> {
                 r.peak_mb
             );
         }
+    }
+    if let [trail, empty] = trail_rows.as_slice() {
+        org_trail_summary(trail, empty);
     }
     let [web, looked] = reconcile_rows.as_slice() else {
         return Ok(());
@@ -460,6 +480,124 @@ async fn reconcile(tables: &Moto) -> Result<(Row, Row), String> {
     Ok((plain, lookup))
 }
 
+/// The CloudTrail handler's memory in the template (MB): what its GB-seconds are counted at.
+const CLOUDTRAIL_MEMORY_MB: f64 = 256.0;
+
+/// Lambda's CPU share grows with memory: one vCPU at 1,769 MB.
+const MB_PER_VCPU: f64 = 1769.0;
+
+/// An organization trail's hour, shaped: 1,000 log files of 100 member accounts, mostly small
+/// (a quiet account's five minutes), a few of several MB (a busy one's), announced by SQS in
+/// batches of 10 as CloudTrail's SNS → SQS delivery does; `MIN_SEVERITY=warning`, as an
+/// organization would run it (every write of 100 accounts in Slack is nobody's wish). With
+/// `empty`, the same 1,000 files with no records: what a file costs beside its events.
+async fn org_trail(empty: bool, slack: &SlackFake) -> Result<Row, String> {
+    use opswatch_cloudtrail_event_handler::synthetic::{Rng, Trail};
+    let moto = Moto::start_with(&crate::python::bin("moto_server"))?;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&moto.sdk_config().await)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = "org-trail-logs";
+    s3.create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .map_err(|e| format!("moto: {e:?}"))?;
+    let trail = Trail::organization(100);
+    let mut rng = Rng::new(30);
+    let (mut keys, mut events, mut json_bytes) = (Vec::new(), 0u64, 0u64);
+    eprintln!(
+        "bench load: an organization trail's 1,000 log files{}",
+        if empty { ", empty" } else { "" }
+    );
+    for i in 0..1000u64 {
+        let account = trail.accounts[rng.below(100) as usize].clone();
+        let records = match (empty, rng.below(100)) {
+            (true, _) => 0,
+            (false, 0..=1) => 3000 + rng.below(3000),
+            (false, 2..=14) => 200 + rng.below(800),
+            (false, _) => 5 + rng.below(95),
+        };
+        let mut json = Vec::new();
+        trail
+            .write_log(&mut rng, &account, records, &mut json)
+            .map_err(|e| e.to_string())?;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+        gz.write_all(&json).map_err(|e| e.to_string())?;
+        let body = gz.finish().map_err(|e| e.to_string())?;
+        let key = format!(
+            "AWSLogs/o-exampleorg1/{account}/CloudTrail/us-east-1/2026/11/25/{account}_CloudTrail_us-east-1_20261125T{:04}Z_{i:05}{}.json.gz",
+            i % 2400,
+            if empty { "e" } else { "" }
+        );
+        s3.put_object()
+            .bucket(bucket)
+            .key(&key)
+            .body(body.into())
+            .send()
+            .await
+            .map_err(|e| format!("seeding {key}: {e:?}"))?;
+        keys.push(key);
+        events += records;
+        json_bytes += json.len() as u64;
+    }
+    let batches = sqs_batches(bucket, &keys, 10);
+    let before = slack.received().len();
+    let answers = lambda("cloudtrail-event-handler", moto.aws_env(), slack, None)
+        .env("MIN_SEVERITY", "warning")
+        .invoke_many(&batches)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (secs, peak_mb) = check_batches("cloudtrail-event-handler", &answers)?;
+    Ok(Row {
+        function: "cloudtrail-event-handler",
+        mode: if empty { "org, empty" } else { "org trail" },
+        load: if empty {
+            "the same 1,000 files, no records".into()
+        } else {
+            format!(
+                "1,000 files, 100 accounts, {:.0} MB, {events} events",
+                json_bytes as f64 / 1e6
+            )
+        },
+        items: if empty { 1000 } else { events as usize },
+        invocations: answers.len(),
+        secs,
+        messages: slack.received().len() - before,
+        peak_mb,
+    })
+}
+
+/// The organization trail's figures: per file, per event, and what a million events cost.
+fn org_trail_summary(trail: &Row, empty: &Row) {
+    let per_file_s = empty.secs / 1000.0;
+    let per_event_s = (trail.secs - empty.secs).max(0.0) / trail.items as f64;
+    // Reading and judging events is CPU-bound: its time stretches as the CPU share shrinks
+    // (one vCPU at 1,769 MB). A file's own cost here is mostly waiting on moto's S3, which
+    // does not stretch. GB-seconds are time at the template's memory.
+    let stretch = MB_PER_VCPU / CLOUDTRAIL_MEMORY_MB;
+    let gb = CLOUDTRAIL_MEMORY_MB / 1024.0;
+    let files_per_million = 1000.0 / trail.items as f64 * 1e6;
+    let events_gb_s = per_event_s * 1e6 * stretch * gb;
+    let files_gb_s = per_file_s * files_per_million * gb;
+    println!(
+        "\nan organization trail (1,000 files of 100 accounts, MIN_SEVERITY=warning): {:.0} events/s on one core of this machine,\n\
+         peak RSS {:.1} MB. A file costs {:.2} ms beside its events (S3 GET from moto, the message, the pipeline); an event {:.2} µs\n\
+         (read, judged, its alert posted to the local webhook). At the template's {CLOUDTRAIL_MEMORY_MB:.0} MB (Lambda gives {:.2} vCPU, so\n\
+         CPU-bound time is {stretch:.1}× longer than here), a million events cost {events_gb_s:.1} GB-s of reading and judging, plus\n\
+         {files_gb_s:.1} GB-s for the {files_per_million:.0} files that carry them at this trail's shape: {:.1} GB-s, ${:.5} at arm64's $0.0000133334 per GB-s",
+        trail.items as f64 / trail.secs,
+        trail.peak_mb.max(empty.peak_mb),
+        per_file_s * 1e3,
+        per_event_s * 1e6,
+        CLOUDTRAIL_MEMORY_MB / MB_PER_VCPU,
+        events_gb_s + files_gb_s,
+        (events_gb_s + files_gb_s) * 0.000_013_333_4,
+    );
+}
+
 /// `n` SQS messages (batches of 1,000), each announcing its own log file (named with `tag`,
 /// so that two runs' messages have different keys) in a fresh moto's S3 (the 40-record sample: 9 write calls, the rest reads and a service event).
 async fn cloudtrail_load(n: usize, tag: &str) -> Result<(Moto, Vec<Vec<u8>>), String> {
@@ -490,15 +628,25 @@ async fn cloudtrail_load(n: usize, tag: &str) -> Result<(Moto, Vec<Vec<u8>>), St
             .await
             .map_err(|e| format!("seeding {k}: {e:?}"))?;
     }
-    let events: Vec<Vec<u8>> = (0..n.div_ceil(1000))
-        .map(|batch| {
-            let records: Vec<Value> = (0..1000.min(n - batch * 1000))
-                .map(|i| {
-                    let n = batch * 1000 + i;
+    let events = sqs_batches(&bucket, &keys, 1000);
+    Ok((moto, events))
+}
+
+/// SQS events of `per_batch` messages each, each message announcing one log file of `keys`
+/// as CloudTrail's delivery notification does (message ids numbered in order).
+fn sqs_batches(bucket: &str, keys: &[String], per_batch: usize) -> Vec<Vec<u8>> {
+    keys.chunks(per_batch)
+        .enumerate()
+        .map(|(batch, chunk)| {
+            let records: Vec<Value> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, key)| {
+                    let n = batch * per_batch + i;
                     json!({
                         "messageId": format!("00000000-0000-4000-8000-{n:012}"),
                         "receiptHandle": format!("AQEB{n}"),
-                        "body": json!({"s3Bucket": bucket, "s3ObjectKey": [keys[n]]}).to_string(),
+                        "body": json!({"s3Bucket": bucket, "s3ObjectKey": [key]}).to_string(),
                         "attributes": {"ApproximateReceiveCount": "1"},
                         "messageAttributes": {},
                         "md5OfBody": "0",
@@ -510,8 +658,7 @@ async fn cloudtrail_load(n: usize, tag: &str) -> Result<(Moto, Vec<Vec<u8>>), St
                 .collect();
             json!({ "Records": records }).to_string().into_bytes()
         })
-        .collect();
-    Ok((moto, events))
+        .collect()
 }
 
 /// 10,000 bounces in one 10-minute window: 20 pages of SendGrid's 500.

@@ -129,6 +129,23 @@ pub fn build_bins(names: &[&str], release: bool) -> Result<(), String> {
     run(&mut c)
 }
 
+/// Build an example of a package (release) and return its path.
+pub fn build_example(package: &str, example: &str) -> Result<PathBuf, String> {
+    let mut c = cargo();
+    c.args([
+        "build",
+        "--quiet",
+        "--release",
+        "-p",
+        package,
+        "--example",
+        example,
+    ]);
+    c.stdout(std::io::stderr());
+    run(&mut c)?;
+    Ok(target_dir().join("release/examples").join(example))
+}
+
 pub fn binary(name: &str, release: bool) -> PathBuf {
     target_dir()
         .join(if release { "release" } else { "debug" })
@@ -151,7 +168,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   package                                        arm64 Lambda zips of every function (cargo-lambda)
   gen-das [--endpoint URL] [--out DIR]           DAS Firehose events made as RDS makes them
   bench das [--rounds N] [--pause-ms N]          decoder vs the Python baseline, same run
-  bench cloudtrail                               a 110 MB log file streamed vs Python json.load
+  bench cloudtrail [--rounds N]                  a 110 MB log file: floor, steps, before, Python
   bench load                                     every poster at volume: time, rate, peak RSS
   fake sendgrid [--port N]                       a fake SendGrid bounces API with the sample bounces
   fake rds [--port N]                            a fake RDS API with the sample maintenance and windows";
@@ -182,11 +199,11 @@ fn main() -> ExitCode {
         Some("fake") => runtime.block_on(fake(&args[1..])),
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("das") => runtime.block_on(das::bench(&args[2..])),
-            Some("cloudtrail") => ct::bench(),
+            Some("cloudtrail") => ct::bench(&args[2..]),
             Some("load") => runtime.block_on(load::bench(args.get(2).map(String::as_str))),
             None => runtime
                 .block_on(das::bench(&[]))
-                .and_then(|()| ct::bench())
+                .and_then(|()| ct::bench(&[]))
                 .and_then(|()| runtime.block_on(load::bench(None))),
             Some(other) => Err(format!(
                 "unknown benchmark {other}; known: das, cloudtrail, load"

@@ -157,14 +157,20 @@ impl Filter {
     /// Whether a record is read-only: CloudTrail's `readOnly` when the record has it, else
     /// the name's prefix; never when `INCLUDE_EVENT_NAMES` lists the name exactly.
     pub fn read_only(&self, r: &Record) -> bool {
-        let read_only = match r.read_only {
+        self.read_only_call(r.read_only, &r.event_name)
+    }
+
+    /// [`Filter::read_only`] of a call known by its `readOnly` and its name (a record's skim
+    /// has both).
+    pub fn read_only_call(&self, flag: Option<bool>, name: &str) -> bool {
+        let read_only = match flag {
             Some(flag) => flag,
             None => self
                 .read_only_prefixes
                 .iter()
-                .any(|p| r.event_name.starts_with(p.as_str())),
+                .any(|p| name.starts_with(p.as_str())),
         };
-        read_only && !self.include_names.lists_exactly(&r.event_name)
+        read_only && !self.include_names.lists_exactly(name)
     }
 
     /// The lists: accounts, names, sources, principals, `ALERT_ONLY`. (AWS service events

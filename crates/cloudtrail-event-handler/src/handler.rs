@@ -12,7 +12,8 @@ use serde_json::Value;
 
 use crate::filter::{Drop, Filter};
 use crate::input::{self, Delivery as Announced, Event, InputError, Item};
-use crate::record::{self, LogError, Record};
+use crate::logfile::{self, Entry, Skim};
+use crate::record::{LogError, Record};
 use crate::render::Digest;
 use crate::rules::{Rules, Verdict};
 use crate::weigh;
@@ -206,9 +207,15 @@ impl Handler {
             let mut held = Vec::new();
             // One judge per file: secret reads are counted per principal across it.
             let mut judge = self.rules.reading(&self.filter);
-            let seen = match record::read_log(&bytes, |r, raw| {
+            let sieve = |skim: &Skim| self.rules.sieve(&self.filter, skim);
+            let seen = match logfile::read_log(&bytes, sieve, |item| {
                 counts.events += 1;
-                let doc = self.rules.document(raw);
+                let (r, text) = match item {
+                    // Most of a trail: dropped on its skim, never parsed.
+                    Entry::Dropped(why) => return counts.drop(why),
+                    Entry::Record(r, text) => (r, text),
+                };
+                let doc = self.rules.document(text);
                 match judge.judge(&r, doc.as_ref()) {
                     Ok(verdict) => {
                         kept(&r, &verdict);

@@ -2,7 +2,9 @@
 //! (S3, announced through SNS to SQS) or EventBridge API-call events, as Slack alerts.
 //!
 //! - [`input`]: what invoked the function — SQS, SNS or EventBridge (pure);
-//! - [`record`]: CloudTrail records, and log files read one record at a time (pure);
+//! - [`record`]: CloudTrail records, and the reference reader of log files (pure);
+//! - [`logfile`]: log files read at the speed of their decompression: records skimmed, and
+//!   parsed only where a rule needs them (pure);
 //! - [`filter`]: which records deserve an alert (pure);
 //! - [`principal`]: who made a call, named once for threads, lines, lists and rules (pure);
 //! - [`render`]: one line per event, many lines to an alert (pure);
@@ -16,11 +18,13 @@
 pub mod filter;
 pub mod handler;
 pub mod input;
+pub mod logfile;
 pub mod principal;
 pub mod record;
 pub mod render;
 pub mod replay;
 pub mod rules;
+pub mod synthetic;
 pub mod weigh;
 
 use serde_json::Value;

@@ -300,7 +300,7 @@ impl Digest {
 mod tests {
     use super::*;
     use crate::filter::Filter;
-    use crate::record::read_log;
+    use crate::logfile::{Entry, read_log};
     use crate::rules::Rules;
 
     const SAMPLE: &str = "111122223333_CloudTrail_us-east-1_20261125T0915Z_mixed.json";
@@ -319,16 +319,21 @@ mod tests {
         let (filter, rules) = (Filter::default(), Rules::default());
         let mut d = Digest::default();
         let mut seen = Vec::new();
-        read_log(bytes, |r, _| {
-            if let Ok(v) = rules.judge(&filter, &r, None) {
-                seen.push(
-                    format!("{} {} {}", r.event_name, v.severity, v.rules.join("+"))
-                        .trim_end()
-                        .to_owned(),
-                );
-                d.add(&r, &v, names);
-            }
-        })
+        read_log(
+            bytes,
+            |_| None,
+            |item| {
+                let Entry::Record(r, _) = item else { return };
+                if let Ok(v) = rules.judge(&filter, &r, None) {
+                    seen.push(
+                        format!("{} {} {}", r.event_name, v.severity, v.rules.join("+"))
+                            .trim_end()
+                            .to_owned(),
+                    );
+                    d.add(&r, &v, names);
+                }
+            },
+        )
         .expect("the sample reads");
         (d, seen)
     }

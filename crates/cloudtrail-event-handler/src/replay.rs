@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use crate::filter::Filter;
-use crate::record::{self, LogError, Record};
+use crate::logfile::{self, Entry};
+use crate::record::{LogError, Record};
 use crate::rules::{Dropped, Judge, Rules};
 use crate::weigh;
 
@@ -76,10 +77,17 @@ fn reason(d: &Dropped) -> String {
 pub fn log_file(filter: &Filter, rules: &Rules, bytes: &[u8]) -> Result<Vec<Replayed>, LogError> {
     let mut out = Vec::new();
     let mut judge = rules.reading(filter);
-    record::read_log(bytes, |r, raw| {
-        let doc = rules.document(raw);
-        out.push(record(filter, &mut judge, &r, doc.as_ref()));
-    })?;
+    // No sieve: every record is replayed, with its name.
+    logfile::read_log(
+        bytes,
+        |_| None,
+        |item| {
+            if let Entry::Record(r, text) = item {
+                let doc = rules.document(text);
+                out.push(record(filter, &mut judge, &r, doc.as_ref()));
+            }
+        },
+    )?;
     Ok(out)
 }
 

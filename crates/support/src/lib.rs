@@ -9,6 +9,7 @@
 mod accounts;
 #[cfg(feature = "ssm")]
 pub mod checkpoint;
+pub mod json;
 mod patterns;
 pub mod window;
 

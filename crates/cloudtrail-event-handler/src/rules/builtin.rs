@@ -1082,9 +1082,30 @@ pub struct SecretRead {
     pub bulk: usize,
 }
 
+/// The calls that may read a secret, by event source and name: [`secret_read`] looks only
+/// at these (and at their parameters), and the log reader's sieve parses any of them in full.
+const SECRET_READS: &[(&str, &str)] = &[
+    ("secretsmanager.amazonaws.com", "GetSecretValue"),
+    ("secretsmanager.amazonaws.com", "BatchGetSecretValue"),
+    ("ssm.amazonaws.com", "GetParameter"),
+    ("ssm.amazonaws.com", "GetParameters"),
+    ("ssm.amazonaws.com", "GetParametersByPath"),
+    ("ec2.amazonaws.com", "GetPasswordData"),
+    ("ec2.amazonaws.com", "DescribeInstanceAttribute"),
+];
+
+/// Whether a call of this source and name may read a secret ([`secret_read`] says whether it
+/// did, from its parameters).
+pub fn may_read_secret(source: &str, name: &str) -> bool {
+    SECRET_READS.contains(&(source, name))
+}
+
 /// The secrets a call reads, if it reads any: Secrets Manager values, SSM parameters with
 /// decryption, an instance's Windows password or user data.
 pub fn secret_read(r: &Record) -> Option<SecretRead> {
+    if !may_read_secret(&r.event_source, &r.event_name) {
+        return None;
+    }
     let source = r.event_source.strip_suffix(".amazonaws.com")?;
     let strings = |key: &str| -> Vec<String> {
         let mut found = Vec::new();

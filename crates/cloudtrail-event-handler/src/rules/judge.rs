@@ -24,6 +24,7 @@ use serde_json::Value;
 use super::builtin::{self, ACCESS_DENIED, ROOT_ACTIVITY, SECRET_READ_BURST, Test};
 use super::{Custom, Rules};
 use crate::filter::{Drop, Filter};
+use crate::logfile::Skim;
 use crate::principal::Principal;
 use crate::record::Record;
 
@@ -122,6 +123,31 @@ impl Rules {
             filter,
             secret_reads: BTreeMap::new(),
         }
+    }
+}
+
+impl Rules {
+    /// What [`Judge::judge`] would say of a record known only by its skim, where that does
+    /// not depend on the rest of it: an AWS service event, or a read-only call that no rule
+    /// looks at. `None`: the record needs its full parse and judgement.
+    ///
+    /// The built-in rules that judge reads look only at the identity's type
+    /// (`root-activity`), the error code (`access-denied`) and, for the calls that may read a
+    /// secret, the parameters (`secret-read-burst`); custom rules may look at anything.
+    /// (`the_sieve_knows_every_rule_that_judges_reads` holds this list to [`BUILTINS`].)
+    ///
+    /// [`BUILTINS`]: super::BUILTINS
+    pub fn sieve(&self, filter: &Filter, s: &Skim) -> Option<Drop> {
+        if s.event_type == Some("AwsServiceEvent") {
+            return Some(Drop::ServiceEvent);
+        }
+        let maybe_judged = !self.custom.is_empty()
+            || s.identity_type == Some("Root")
+            || s.error_code
+            || (self.secret_reads.is_some()
+                && builtin::may_read_secret(s.event_source, s.event_name));
+        (!maybe_judged && filter.read_only_call(s.read_only, s.event_name))
+            .then_some(Drop::ReadOnly)
     }
 }
 

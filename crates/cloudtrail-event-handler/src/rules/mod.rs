@@ -190,9 +190,9 @@ impl Rules {
 
     /// A log file's record as JSON, only where [`Rules::needs_document`]; a record that is
     /// not JSON here cannot have been read as a `Record` either.
-    pub fn document(&self, raw: &serde_json::value::RawValue) -> Option<Value> {
+    pub fn document(&self, text: &str) -> Option<Value> {
         if self.needs_document() {
-            serde_json::from_str(raw.get()).ok()
+            serde_json::from_str(text).ok()
         } else {
             None
         }
