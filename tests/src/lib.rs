@@ -57,10 +57,7 @@ pub async fn sdk_config(moto: &Moto) -> aws_config::SdkConfig {
 
 /// An S3 client for moto (path-style).
 pub async fn s3(moto: &Moto) -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::config::Builder::from(&sdk_config(moto).await)
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
+    moto.s3_client().await
 }
 
 /// moto with the dedupe table `table`.

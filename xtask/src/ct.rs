@@ -149,8 +149,7 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     let python = idx("python");
     for (i, (_, label)) in ROWS.iter().enumerate() {
         let s = secs(i);
-        let lo = s.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let (lo, hi) = crate::das::bounds(&s);
         let m = crate::das::median(&s);
         let rss = rss(i);
         println!(
@@ -177,11 +176,10 @@ pub fn bench(args: &[String]) -> Result<(), String> {
         m(read) - m(reader)
     );
     let ratios = per_round(python, read);
+    let (lo, hi) = crate::das::bounds(&ratios);
     println!(
-        "ours vs Python: {:.1}× the MB/s (rounds {:.1}–{:.1}×); vs before: {:.1}×; peak RSS {:.0} MB (Python {:.0} MB)",
+        "ours vs Python: {:.1}× the MB/s (rounds {lo:.1}–{hi:.1}×); vs before: {:.1}×; peak RSS {:.0} MB (Python {:.0} MB)",
         crate::das::median(&ratios),
-        ratios.iter().copied().fold(f64::INFINITY, f64::min),
-        ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         crate::das::median(&per_round(reference, read)),
         rss(read),
         rss(python)

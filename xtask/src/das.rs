@@ -218,10 +218,17 @@ pub fn median(v: &[f64]) -> f64 {
     }
 }
 
+/// The smallest and the largest of some samples.
+pub fn bounds(v: &[f64]) -> (f64, f64) {
+    v.iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+            (lo.min(*x), hi.max(*x))
+        })
+}
+
 /// `median (min–max)` of rates, without decimals.
 fn spread(v: &[f64]) -> String {
-    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (lo, hi) = bounds(v);
     format!("{:.0} ({lo:.0}–{hi:.0})", median(v))
 }
 
@@ -240,6 +247,14 @@ impl Side {
         self.wall_ms
             .iter()
             .map(|ms| records as f64 / (ms / 1e3))
+            .collect()
+    }
+
+    /// The transform step's times (each summary's `transform_us`), ms.
+    fn transform_ms(&self) -> Vec<f64> {
+        self.summaries
+            .iter()
+            .map(|v| v["transform_us"].as_f64().unwrap_or(f64::NAN) / 1e3)
             .collect()
     }
 
@@ -573,20 +588,9 @@ pub async fn bench(args: &[String]) -> Result<(), String> {
             ("fresh", &s.floor_fresh, &s.fresh),
         ] {
             let fl = median(&floor.wall_ms);
-            let tr = median(
-                &ours
-                    .summaries
-                    .iter()
-                    .map(|v| v["transform_us"].as_f64().unwrap_or(f64::NAN) / 1e3)
-                    .collect::<Vec<_>>(),
-            );
+            let tr = median(&ours.transform_ms());
             let wall = median(&ours.wall_ms);
-            let lo = ours.wall_ms.iter().copied().fold(f64::INFINITY, f64::min);
-            let hi = ours
-                .wall_ms
-                .iter()
-                .copied()
-                .fold(f64::NEG_INFINITY, f64::max);
+            let (lo, hi) = bounds(&ours.wall_ms);
             println!(
                 "{b:<6} {label:<6} {fl:>9.1} {tr:>10.1} {:>17.1} {wall:>9.1} {:>21.2}×   (decoder {lo:.1}–{hi:.1} ms over the rounds)",
                 fl + tr,
@@ -597,13 +601,7 @@ pub async fn bench(args: &[String]) -> Result<(), String> {
     // Every batch's samples together: the noisiest single median weighs less.
     for (label, floor, ours) in [("warm", floor_warm, warm), ("fresh", floor_fresh, fresh)] {
         let fl = median(&pooled(&|s| floor(s).wall_ms.clone()));
-        let tr = median(&pooled(&|s| {
-            ours(s)
-                .summaries
-                .iter()
-                .map(|v| v["transform_us"].as_f64().unwrap_or(f64::NAN) / 1e3)
-                .collect()
-        }));
+        let tr = median(&pooled(&|s| ours(s).transform_ms()));
         let wall = median(&pooled(&|s| ours(s).wall_ms.clone()));
         println!(
             "{:<6} {label:<6} {fl:>9.1} {tr:>10.1} {:>17.1} {wall:>9.1} {:>21.2}×   (every batch's samples together)",

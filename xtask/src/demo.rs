@@ -663,11 +663,7 @@ async fn seed_audit_log(config: &aws_config::SdkConfig) -> Result<(), String> {
 async fn seed(moto: &Moto) -> Result<(), String> {
     let config = moto.sdk_config().await;
     seed_audit_log(&config).await?;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = moto.s3_client().await;
     // config-change-notifier: the oversized item AWS Config put in S3.
     let event: serde_json::Value = serde_json::from_slice(
         &std::fs::read(crate::root().join("events/config/oversized-security-group.json"))

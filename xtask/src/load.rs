@@ -494,11 +494,7 @@ const MB_PER_VCPU: f64 = 1769.0;
 async fn org_trail(empty: bool, slack: &SlackFake) -> Result<Row, String> {
     use opswatch_cloudtrail_event_handler::synthetic::{Rng, Trail};
     let moto = Moto::start_with(&crate::python::bin("moto_server"))?;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&moto.sdk_config().await)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = moto.s3_client().await;
     let bucket = "org-trail-logs";
     s3.create_bucket()
         .bucket(bucket)
@@ -605,12 +601,7 @@ async fn cloudtrail_load(n: usize, tag: &str) -> Result<(Moto, Vec<Vec<u8>>), St
     let files = opswatch_devkit::fixtures::cloudtrail_log_files(&crate::root())
         .map_err(|e| format!("the CloudTrail sample: {e}"))?;
     let (bucket, key, body) = files.first().cloned().ok_or("no CloudTrail sample")?;
-    let config = moto.sdk_config().await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = moto.s3_client().await;
     s3.create_bucket()
         .bucket(&bucket)
         .send()

@@ -195,6 +195,14 @@ impl Moto {
         sdk_config(&self.endpoint()).await
     }
 
+    /// An S3 client for this moto (path-style: moto serves buckets under its one host).
+    pub async fn s3_client(&self) -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::config::Builder::from(&self.sdk_config().await)
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
     /// The environment that points an AWS SDK client (or a function) at this moto.
     pub fn aws_env(&self) -> Vec<(String, String)> {
         [

@@ -21,12 +21,6 @@ pub struct Syntax {
     pub at: usize,
 }
 
-/// Text that is kept or compared must be UTF-8; like serde_json, bytes in values that are
-/// skipped are not checked.
-pub fn utf8(b: &[u8]) -> Result<&str, std::str::Utf8Error> {
-    std::str::from_utf8(b)
-}
-
 /// The index of the first `"`, `\\` or control character in `b` (or its length), eight bytes
 /// at a time: in the word `v`, a byte is flagged by `(v - 0x01…) & !v & 0x80…` when it is
 /// zero; the lowest flag is always exact.
@@ -177,7 +171,9 @@ impl<'a> Scanner<'a> {
     pub fn string(&mut self) -> Result<Cow<'a, str>, Syntax> {
         let open = self.i;
         let escaped = self.skip_string()?;
-        let raw = utf8(&self.b[open..self.i]).map_err(|_| Syntax {
+        // Text that is kept or compared must be UTF-8; like serde_json, bytes in values that
+        // are skipped are not checked.
+        let raw = std::str::from_utf8(&self.b[open..self.i]).map_err(|_| Syntax {
             what: "a string that is not UTF-8",
             at: open,
         })?;
