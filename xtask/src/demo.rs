@@ -179,8 +179,17 @@ pub async fn main() -> Result<(), String> {
 pub async fn run() -> Result<Transcript, String> {
     crate::python::ensure()?;
     let names: Vec<&str> = crate::FUNCTIONS.iter().map(|f| f.name).collect();
-    eprintln!("xtask demo: building {}", names.join(", "));
+    eprintln!(
+        "xtask demo: building {} and the DAS sample generator (the first build compiles the AWS SDK and the AWS Encryption SDK: 10–20 minutes on 2 cores, a line per crate)",
+        names.join(", ")
+    );
     crate::build_bins(&names, false)?;
+    crate::build(&[
+        "-p",
+        "opswatch-activity-stream-decoder",
+        "--example",
+        "gen-das",
+    ])?;
     let standins = Standins::start().await?;
     let slack = SlackApiFake::start(DEMO_TOKEN)
         .await
@@ -260,8 +269,9 @@ pub async fn run() -> Result<Transcript, String> {
                 std::fs::read(&event).map_err(|e| format!("reading {}: {e}", event.display()))?;
             if f.name == "audit-log-watcher" && event.ends_with("schedule.json") {
                 // Pull mode: moto holds the sample's audit lines from the last few minutes
-                // (CloudWatch Logs takes only recent events), so the poll runs now.
-                bytes = at_now(&bytes)?;
+                // (CloudWatch Logs takes only recent events): the poll runs at the moment
+                // they were stored for, however long the demo took to get here.
+                bytes = scheduled_at(&bytes, standins.audit_poll_at)?;
             }
             let rel = event.strip_prefix(crate::root()).unwrap_or(&event);
             let slug = event.file_stem().unwrap_or_default().to_string_lossy();
@@ -381,6 +391,11 @@ fn health_thread(slack: &SlackApiFake) -> Option<Run> {
     })
 }
 
+/// The demo's clock for slack-actions (`OPSWATCH_CLOCK`, epoch seconds: 2026-12-05 08:00
+/// UTC): the times it shows (acknowledged at, muted until) are the same on every run, so are
+/// the pictures `cargo xtask preview` draws of them.
+pub const DEMO_CLOCK: i64 = 1_796_457_600;
+
 /// The demo's on-call person, allowed to act (`ACTIONS_ALLOWED_USERS`).
 const ONCALL: &str = "U0ONCALL01";
 
@@ -389,8 +404,9 @@ const ONCALL: &str = "U0ONCALL01";
 /// signed as Slack signs it, sent to the function as a function URL event.
 async fn act(slack: &SlackApiFake, env: &[(String, String)]) -> Result<Vec<Run>, String> {
     use opswatch_devkit::slack_requests::{self as requests, button_value, mute_option};
-    let lambda =
-        LocalLambda::new(crate::binary("slack-actions", false), "slack-actions").envs(env.to_vec());
+    let lambda = LocalLambda::new(crate::binary("slack-actions", false), "slack-actions")
+        .envs(env.to_vec())
+        .env("OPSWATCH_CLOCK", DEMO_CLOCK.to_string());
     let messages = slack.messages();
     let top = |m: &&opswatch_devkit::ApiMessage| m.thread_ts.is_none();
     let posted = |m: &opswatch_devkit::ApiMessage| Posted::of(slack, &slack.messages(), m);
@@ -419,7 +435,7 @@ async fn act(slack: &SlackApiFake, env: &[(String, String)]) -> Result<Vec<Run>,
         let before = seen(slack);
         let invoked = lambda
             .invoke(
-                requests::signed(requests::SIGNING_SECRET, &body)
+                requests::signed_at(requests::SIGNING_SECRET, &body, DEMO_CLOCK)
                     .to_string()
                     .as_bytes(),
             )
@@ -502,12 +518,11 @@ async fn act(slack: &SlackApiFake, env: &[(String, String)]) -> Result<Vec<Run>,
     ])
 }
 
-/// A scheduled event whose `time` is now.
-fn at_now(event: &[u8]) -> Result<Vec<u8>, String> {
+/// A scheduled event whose `time` is `secs` (epoch seconds).
+fn scheduled_at(event: &[u8], secs: i64) -> Result<Vec<u8>, String> {
     let mut ev: serde_json::Value =
         serde_json::from_slice(event).map_err(|e| format!("the schedule sample: {e}"))?;
-    let now = aws_sdk_s3::primitives::DateTime::from(std::time::SystemTime::now());
-    let now = aws_sdk_s3::primitives::DateTime::from_secs(now.secs());
+    let now = aws_sdk_s3::primitives::DateTime::from_secs(secs);
     ev["time"] = serde_json::Value::String(
         now.fmt(aws_sdk_s3::primitives::DateTimeFormat::DateTime)
             .map_err(|e| e.to_string())?,
@@ -532,12 +547,15 @@ pub struct Standins {
     pub moto: Moto,
     pub sendgrid: opswatch_devkit::SendGridFake,
     pub rds: opswatch_devkit::RdsFake,
+    /// When a scheduled poll finds the audit log's sample lines (epoch seconds): they were
+    /// stored four minutes before.
+    pub audit_poll_at: i64,
 }
 
 impl Standins {
     pub async fn start() -> Result<Self, String> {
         let moto = Moto::start_with(&crate::python::bin("moto_server"))?;
-        seed(&moto).await?;
+        let audit_poll_at = seed(&moto).await?;
         let sendgrid = opswatch_devkit::SendGridFake::start(
             opswatch_devkit::sendgrid::DEMO_KEY,
             opswatch_devkit::SendGridFake::fixture(&crate::root())
@@ -555,6 +573,7 @@ impl Standins {
             moto,
             sendgrid,
             rds,
+            audit_poll_at,
         })
     }
 
@@ -565,24 +584,44 @@ impl Standins {
 
     /// The environment that points a function at them.
     pub fn env(&self) -> Vec<(String, String)> {
-        let mut env = self.moto.aws_env();
+        self.env_by_standin()
+            .into_iter()
+            .map(|(_, k, v)| (k, v))
+            .collect()
+    }
+
+    /// [`Standins::env`], each variable with the stand-in it points at (or the sample it
+    /// is written for).
+    pub fn env_by_standin(&self) -> Vec<(&'static str, String, String)> {
+        let mut env: Vec<(&'static str, String, String)> = self
+            .moto
+            .aws_env()
+            .into_iter()
+            .map(|(k, v)| ("moto", k, v))
+            .collect();
         env.extend(
             [
-                ("SENDGRID_API_URL", self.sendgrid.url()),
+                ("fake SendGrid", "SENDGRID_API_URL", self.sendgrid.url()),
                 (
+                    "fake SendGrid",
                     "SENDGRID_API_KEY",
                     opswatch_devkit::sendgrid::DEMO_KEY.to_owned(),
                 ),
                 (
+                    "fake SendGrid",
                     "SENDGRID_LISTS",
                     "bounces,blocks,spam_reports,invalid_emails".to_owned(),
                 ),
-                ("AWS_ENDPOINT_URL_RDS", self.rds.url()),
-                ("RDS_REGIONS", "us-east-1,eu-west-1".to_owned()),
-                ("LOG_GROUPS", AUDIT_GROUP.to_owned()),
-                ("SETTLE_DELAY", "0".to_owned()),
+                ("fake RDS API", "AWS_ENDPOINT_URL_RDS", self.rds.url()),
+                (
+                    "fake RDS API",
+                    "RDS_REGIONS",
+                    "us-east-1,eu-west-1".to_owned(),
+                ),
+                ("moto", "LOG_GROUPS", AUDIT_GROUP.to_owned()),
+                ("moto", "SETTLE_DELAY", "0".to_owned()),
             ]
-            .map(|(k, v)| (k.to_owned(), v)),
+            .map(|(who, k, v)| (who, k.to_owned(), v)),
         );
         env
     }
@@ -592,7 +631,7 @@ impl Standins {
 const AUDIT_GROUP: &str = "/aws/rds/cluster/aurora-prod/audit";
 
 /// audit-log-watcher (pull mode): the MySQL sample's lines, moved to the last few minutes.
-async fn seed_audit_log(config: &aws_config::SdkConfig) -> Result<(), String> {
+async fn seed_audit_log(config: &aws_config::SdkConfig) -> Result<i64, String> {
     use aws_sdk_cloudwatchlogs::types::InputLogEvent;
     let logs = aws_sdk_cloudwatchlogs::Client::new(config);
     let sample: serde_json::Value = serde_json::from_slice(
@@ -612,6 +651,9 @@ async fn seed_audit_log(config: &aws_config::SdkConfig) -> Result<(), String> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_err(|e| e.to_string())?
         .as_millis() as i64;
+    // CloudWatch Logs (and moto) take only recent events: the lines are stored four
+    // minutes ago, each keeping its own time in its text (what the alert shows), so every
+    // run shows the same times; the demo polls at the moment returned.
     let shift = now_ms - 240_000 - first;
     let mut seen = std::collections::HashSet::new();
     let mut input = Vec::new();
@@ -620,15 +662,6 @@ async fn seed_audit_log(config: &aws_config::SdkConfig) -> Result<(), String> {
             continue;
         }
         let message = e["message"].as_str().unwrap_or_default();
-        let message = match message.split_once(',') {
-            Some((micros, rest)) if micros.parse::<i64>().is_ok() => {
-                format!(
-                    "{},{rest}",
-                    micros.parse::<i64>().unwrap_or_default() + shift * 1000
-                )
-            }
-            _ => message.to_owned(),
-        };
         input.push(
             InputLogEvent::builder()
                 .timestamp(e["timestamp"].as_i64().unwrap_or(first) + shift)
@@ -656,13 +689,14 @@ async fn seed_audit_log(config: &aws_config::SdkConfig) -> Result<(), String> {
         .send()
         .await
         .map_err(|e| format!("seeding the audit log: {e:?}"))?;
-    Ok(())
+    Ok(now_ms / 1000)
 }
 
 /// The AWS state the samples refer to.
-async fn seed(moto: &Moto) -> Result<(), String> {
+/// Returns the moment the audit log was seeded: a poll then finds the pull sample's lines.
+async fn seed(moto: &Moto) -> Result<i64, String> {
     let config = moto.sdk_config().await;
-    seed_audit_log(&config).await?;
+    let audit_poll_at = seed_audit_log(&config).await?;
     let s3 = moto.s3_client().await;
     // config-change-notifier: the oversized item AWS Config put in S3.
     let event: serde_json::Value = serde_json::from_slice(
@@ -712,5 +746,5 @@ async fn seed(moto: &Moto) -> Result<(), String> {
             .await
             .map_err(|e| format!("seeding {key}: {e:?}"))?;
     }
-    Ok(())
+    Ok(audit_poll_at)
 }

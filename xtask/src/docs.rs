@@ -111,6 +111,125 @@ fn links_and_pictures_point_at_files_of_the_repository() {
     }
 }
 
+/// The commands xtask's usage names, as words: `["invoke"]`, `["fake", "slack"]`, ….
+fn commands() -> Vec<Vec<String>> {
+    crate::USAGE
+        .lines()
+        .skip(1)
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .map(|l| words(l.trim_start().split("  ").next().unwrap_or_default()))
+        .collect()
+}
+
+/// The leading command words of a command line: lower-case words and hyphens, up to the
+/// first that is anything else (an option, a placeholder, a path, `test/demo`).
+fn words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for token in text.split_whitespace() {
+        let word: String = token
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
+            .collect();
+        let whole = word.len() == token.len();
+        if !word.is_empty() && !word.starts_with('-') {
+            out.push(word);
+        }
+        if !whole || out.is_empty() {
+            break;
+        }
+    }
+    out
+}
+
+/// Whether `used` (the words after `cargo xtask`) names a command of `known`: the longest
+/// command it starts with, a two-word one wherever its first word has them and it gives two.
+fn names_a_command(known: &[Vec<String>], used: &[String]) -> bool {
+    let Some(first) = used.first() else {
+        return false;
+    };
+    let family: Vec<&Vec<String>> = known.iter().filter(|c| &c[0] == first).collect();
+    let two_words = family.iter().any(|c| c.len() == 2);
+    match used.get(1) {
+        Some(second) if two_words => family.iter().any(|c| c.get(1) == Some(second)),
+        _ => family.iter().any(|c| c.len() == 1),
+    }
+}
+
+#[test]
+fn every_cargo_xtask_command_in_the_docs_is_a_real_one() {
+    let known = commands();
+    assert!(known.contains(&vec!["fake".to_owned(), "slack".to_owned()]));
+    let root = crate::root();
+    let mut checked = 0;
+    for page in pages() {
+        let text = read(&page);
+        for (at, _) in text.match_indices("cargo xtask ") {
+            let line = text[at + "cargo xtask ".len()..]
+                .lines()
+                .next()
+                .unwrap_or_default();
+            let line = line.split(['`', '#', '|', ')']).next().unwrap_or_default();
+            let used = words(line);
+            assert!(
+                names_a_command(&known, &used),
+                "{}: `cargo xtask {line}` names no command of xtask's usage",
+                page.display()
+            );
+            // An invoke's function and event file (not a placeholder, stdin or a file made
+            // by an earlier command under target/), and a rules file, exist.
+            let args: Vec<&str> = line
+                .split_whitespace()
+                .skip(1)
+                .take_while(|a| !a.starts_with('<'))
+                .filter(|a| !a.starts_with("--") && !a.starts_with('['))
+                .collect();
+            if used[0] == "invoke"
+                && let Some(name) = args.first()
+            {
+                assert!(
+                    crate::function(name).is_ok(),
+                    "{}: `cargo xtask {line}`: no function {name}",
+                    page.display()
+                );
+            }
+            if used[0] == "invoke" || used[0] == "rules" {
+                let files = if used[0] == "invoke" { 1 } else { 0 };
+                for file in args.iter().skip(files) {
+                    if *file != "-" && !file.starts_with("target/") {
+                        assert!(
+                            root.join(file).is_file(),
+                            "{}: `cargo xtask {line}`: no file {file}",
+                            page.display()
+                        );
+                    }
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 50, "only {checked} commands found in the docs");
+}
+
+#[test]
+fn command_words_are_read_as_a_reader_would() {
+    let known = commands();
+    let w = |s: &str| words(s);
+    assert_eq!(w("invoke [--release] <function> <f>"), ["invoke"]);
+    assert_eq!(w("test/demo"), ["test"]);
+    assert_eq!(
+        w("bench load slack-actions"),
+        ["bench", "load", "slack-actions"]
+    );
+    assert!(names_a_command(&known, &w("bench")));
+    assert!(names_a_command(&known, &w("bench load org-trail")));
+    assert!(names_a_command(&known, &w("fake slack --port 9000")));
+    assert!(!names_a_command(&known, &w("fake")));
+    assert!(!names_a_command(&known, &w("fake smtp")));
+    assert!(!names_a_command(&known, &w("bench speed")));
+    assert!(!names_a_command(&known, &w("deploy")));
+    assert!(!names_a_command(&known, &w("")));
+}
+
 #[test]
 fn targets_are_read_from_links_and_images() {
     assert_eq!(

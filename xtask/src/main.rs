@@ -10,6 +10,7 @@
 //! - `slack-manifest`: the Slack app's manifest (scopes, interactivity, `/opswatch`).
 //! - `rules <log file|event>…`: CloudTrail records through the configured rules; nothing
 //!   posted.
+//! - `fake slack|sendgrid|rds [--port N]`: a local stand-in to point `invoke` at.
 
 mod checkov;
 mod ct;
@@ -17,6 +18,7 @@ mod das;
 mod demo;
 #[cfg(test)]
 mod docs;
+mod fake;
 mod iam;
 mod invoke;
 mod load;
@@ -112,37 +114,33 @@ pub fn run(cmd: &mut std::process::Command) -> Result<(), String> {
     }
 }
 
-/// Build function binaries; cargo's output goes to stderr.
-pub fn build_bins(names: &[&str], release: bool) -> Result<(), String> {
+/// `cargo build <args>`, its progress shown (a line per crate compiled: the first build
+/// takes minutes) on stderr.
+pub fn build(args: &[&str]) -> Result<(), String> {
     let mut c = cargo();
-    c.arg("build").arg("--quiet");
-    if release {
-        c.arg("--release");
-    }
+    c.arg("build").args(args);
     if std::env::var_os("CI").is_some() {
         c.arg("--locked");
-    }
-    for n in names {
-        c.args(["--bin", n]);
     }
     c.stdout(std::io::stderr());
     run(&mut c)
 }
 
+/// Build function binaries, showing cargo's progress.
+pub fn build_bins(names: &[&str], release: bool) -> Result<(), String> {
+    let mut args: Vec<&str> = Vec::new();
+    if release {
+        args.push("--release");
+    }
+    for n in names {
+        args.extend(["--bin", n]);
+    }
+    build(&args)
+}
+
 /// Build an example of a package (release) and return its path.
 pub fn build_example(package: &str, example: &str) -> Result<PathBuf, String> {
-    let mut c = cargo();
-    c.args([
-        "build",
-        "--quiet",
-        "--release",
-        "-p",
-        package,
-        "--example",
-        example,
-    ]);
-    c.stdout(std::io::stderr());
-    run(&mut c)?;
+    build(&["--release", "-p", package, "--example", example])?;
     Ok(target_dir().join("release/examples").join(example))
 }
 
@@ -157,7 +155,7 @@ const USAGE: &str = "usage: cargo xtask <command>
                                                  run a function once on an event (--local, or
                                                  no AWS credentials: local stand-ins)
   demo                                           every function on its samples, locally
-  preview                                        the demo's Slack messages as HTML and PNG
+  preview [--out DIR]                            the demo's Slack messages as HTML and PNG
                                                  pictures in docs/img/ (needs Debian's chromium)
   test                                           fmt, clippy, all tests, template lint, checkov (CI)
   checkov                                        checkov over every CloudFormation template
@@ -167,9 +165,12 @@ const USAGE: &str = "usage: cargo xtask <command>
                                                  rules (RULES, DISABLE_RULES, …); nothing posted
   package                                        arm64 Lambda zips of every function (cargo-lambda)
   gen-das [--endpoint URL] [--out DIR]           DAS Firehose events made as RDS makes them
+  bench                                          the three benchmarks below, in turn
   bench das [--rounds N] [--pause-ms N]          decoder vs the Python baseline, same run
   bench cloudtrail [--rounds N]                  a 110 MB log file: floor, steps, before, Python
   bench load                                     every poster at volume: time, rate, peak RSS
+  fake slack [--port N]                          a local Slack: incoming webhook and Web API, each
+                                                 message printed as it arrives
   fake sendgrid [--port N]                       a fake SendGrid bounces API with the sample bounces
   fake rds [--port N]                            a fake RDS API with the sample maintenance and windows";
 
@@ -188,7 +189,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("invoke") => runtime.block_on(invoke::main(&args[1..])),
         Some("demo") => runtime.block_on(demo::main()),
-        Some("preview") => runtime.block_on(preview::main()),
+        Some("preview") => runtime.block_on(preview::main(&args[1..])),
         Some("rules") => rules::main(&args[1..]),
         Some("test") => test::main(),
         Some("checkov") => checkov::main(),
@@ -196,7 +197,7 @@ fn main() -> ExitCode {
         Some("slack-manifest") => manifest::main(&args[1..]),
         Some("package") => package::main(),
         Some("gen-das") => das::gen_main(&args[1..]),
-        Some("fake") => runtime.block_on(fake(&args[1..])),
+        Some("fake") => runtime.block_on(fake::main(&args[1..])),
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("das") => runtime.block_on(das::bench(&args[2..])),
             Some("cloudtrail") => ct::bench(&args[2..]),
@@ -222,64 +223,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// `cargo xtask fake sendgrid|rds [--port N]`: serve the samples until interrupted.
-async fn fake(args: &[String]) -> Result<(), String> {
-    const USAGE: &str = "usage: cargo xtask fake sendgrid|rds [--port N]";
-    let (what, port) = match args {
-        [what] => (what.as_str(), None),
-        [what, flag, port] if flag == "--port" => (
-            what.as_str(),
-            Some(
-                port.parse::<u16>()
-                    .map_err(|e| format!("--port {port}: {e}"))?,
-            ),
-        ),
-        _ => return Err(USAGE.into()),
-    };
-    match what {
-        "sendgrid" => {
-            use opswatch_devkit::sendgrid::{DEMO_KEY, SendGridFake};
-            let port = port.unwrap_or(8025);
-            let bounces =
-                SendGridFake::fixture(&root()).map_err(|e| format!("the sample bounces: {e}"))?;
-            let fake = SendGridFake::start_on(port, DEMO_KEY, bounces)
-                .await
-                .map_err(|e| format!("starting the fake SendGrid on 127.0.0.1:{port}: {e}"))?;
-            fake.add_fixture_lists(&root())
-                .map_err(|e| format!("the sample suppression lists: {e}"))?;
-            println!(
-                "fake SendGrid with the sample bounces, blocks, spam reports and invalid emails; in another shell:\n"
-            );
-            println!(
-                "  export SENDGRID_API_URL={} SENDGRID_API_KEY={DEMO_KEY} SENDGRID_LISTS=bounces,blocks,spam_reports,invalid_emails",
-                fake.url()
-            );
-            println!("  cargo xtask invoke sendgrid-bounce-poller events/sendgrid/schedule.json\n");
-            println!("Ctrl-C stops it.");
-            std::future::pending::<()>().await;
-            drop(fake);
-        }
-        "rds" => {
-            use opswatch_devkit::RdsFake;
-            let port = port.unwrap_or(8026);
-            let fake = RdsFake::start_sample(&root(), port)
-                .await
-                .map_err(|e| format!("starting the fake RDS API on 127.0.0.1:{port}: {e}"))?;
-            println!(
-                "fake RDS API with the sample pending maintenance and maintenance windows; in another shell:\n"
-            );
-            println!(
-                "  export AWS_ENDPOINT_URL_RDS={} RDS_REGIONS=us-east-1,eu-west-1 \\\n    AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1",
-                fake.url()
-            );
-            println!("  cargo xtask invoke rds-maintenance-checker events/rds/schedule.json\n");
-            println!("Ctrl-C stops it.");
-            std::future::pending::<()>().await;
-            drop(fake);
-        }
-        _ => return Err(USAGE.into()),
-    }
-    Ok(())
 }

@@ -17,10 +17,15 @@ const WIDTH: u32 = 760;
 /// The window the browser draws into; the picture is cut to its content afterwards.
 const MAX_HEIGHT: u32 = 4000;
 
-pub async fn main() -> Result<(), String> {
+/// `cargo xtask preview [--out DIR]` (default `docs/img/`).
+pub async fn main(args: &[String]) -> Result<(), String> {
+    let out = match args {
+        [] => crate::root().join("docs/img"),
+        [flag, dir] if flag == "--out" => PathBuf::from(dir),
+        _ => return Err("usage: cargo xtask preview [--out DIR]".into()),
+    };
     let chromium = chromium()?;
     let transcript = crate::demo::run().await?;
-    let out = crate::root().join("docs/img");
     let work = crate::target_dir().join("preview");
     for dir in [&out, &work] {
         std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
@@ -63,7 +68,7 @@ fn chromium() -> Result<PathBuf, String> {
         .map(PathBuf::from)
         .find(|p| p.exists())
         .ok_or_else(|| {
-            "no Chromium: `apt-get install chromium fonts-noto-color-emoji` (or set CHROMIUM)"
+            "no Chromium: `apt-get update && apt-get install chromium fonts-noto-color-emoji fonts-noto-cjk` (or set CHROMIUM)"
                 .to_owned()
         })
 }

@@ -435,6 +435,7 @@ impl Delivery {
                     Ok((p, next)) => break Ok((p, false, next)),
                     Err(e) => e,
                 };
+                outcome.slack_retries += e.attempts().saturating_sub(1);
                 if e.outcome_unknown() {
                     outcome.unknown_outcomes += 1;
                     let since = look_since.map_or(attempt, |s| s.min(attempt));
@@ -461,6 +462,11 @@ impl Delivery {
             if found {
                 outcome.reconciled += 1;
                 skipped += 1;
+            } else if matches!(target, Target::DryRun) {
+                // Printed to stderr, not posted: counted apart, so nobody mistakes one for
+                // the other.
+                outcome.messages_printed += 1;
+                posted += 1;
             } else {
                 outcome.messages_posted += 1;
                 outcome.slack_retries += p.attempts.saturating_sub(1);
@@ -481,16 +487,29 @@ impl Delivery {
                     .await;
             }
         }
-        tracing::info!(
-            severity = %notice.severity,
-            route = %route.name,
-            source = %notice.source,
-            thread = notice.thread.as_deref().unwrap_or(""),
-            parts = messages.len(),
-            posted,
-            deduplicated = skipped,
-            "alert delivered"
-        );
+        if matches!(target, Target::DryRun) {
+            tracing::info!(
+                severity = %notice.severity,
+                route = %route.name,
+                source = %notice.source,
+                thread = notice.thread.as_deref().unwrap_or(""),
+                parts = messages.len(),
+                printed = posted,
+                deduplicated = skipped,
+                "alert printed (dry run: no Slack destination is set)"
+            );
+        } else {
+            tracing::info!(
+                severity = %notice.severity,
+                route = %route.name,
+                source = %notice.source,
+                thread = notice.thread.as_deref().unwrap_or(""),
+                parts = messages.len(),
+                posted,
+                deduplicated = skipped,
+                "alert delivered"
+            );
+        }
         Ok(())
     }
 

@@ -33,6 +33,8 @@ pub struct Outcome {
     ignored: usize,
     pub(crate) alerts: usize,
     pub(crate) messages_posted: usize,
+    /// Messages printed to stderr instead (a dry run: no Slack destination is set).
+    pub(crate) messages_printed: usize,
     pub(crate) deduplicated: usize,
     pub(crate) dedupe_unavailable: usize,
     pub(crate) dropped: usize,
@@ -70,6 +72,7 @@ impl Outcome {
             ignored: 0,
             alerts: 0,
             messages_posted: 0,
+            messages_printed: 0,
             deduplicated: 0,
             dedupe_unavailable: 0,
             dropped: 0,
@@ -118,6 +121,16 @@ impl Outcome {
     /// Messages posted so far.
     pub fn messages_posted(&self) -> usize {
         self.messages_posted
+    }
+
+    /// Messages printed so far by a dry run (no Slack destination set).
+    pub fn messages_printed(&self) -> usize {
+        self.messages_printed
+    }
+
+    /// Calls to Slack tried again (a 429, a 5xx, a timeout), whether they then succeeded or not.
+    pub fn slack_retries(&self) -> u32 {
+        self.slack_retries
     }
 
     /// Alerts not posted because they were muted.
@@ -207,6 +220,7 @@ impl Outcome {
             records = self.records,
             alerts = self.alerts,
             messages_posted = self.messages_posted,
+            messages_printed = self.messages_printed,
             deduplicated = self.deduplicated,
             dedupe_unavailable = self.dedupe_unavailable,
             dropped = self.dropped,
@@ -229,6 +243,9 @@ impl Outcome {
         r.insert("records".into(), json!(self.records));
         r.insert("alerts".into(), json!(self.alerts));
         r.insert("messagesPosted".into(), json!(self.messages_posted));
+        if self.messages_printed > 0 {
+            r.insert("messagesPrinted".into(), json!(self.messages_printed));
+        }
         r.insert("deduplicated".into(), json!(self.deduplicated));
         if self.muted > 0 {
             r.insert("muted".into(), json!(self.muted));

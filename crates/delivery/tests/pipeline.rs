@@ -108,6 +108,50 @@ async fn a_source_posts_once_however_often_it_is_delivered() {
 }
 
 #[tokio::test]
+async fn a_dry_run_counts_what_it_printed_not_posted() {
+    let w = world().await;
+    let settings = Settings::from_lookup(|_| None).expect("no settings: a dry run");
+    let d = Delivery::from_settings(FUNCTION, &w.config, settings)
+        .await
+        .expect("delivery");
+    let (out, r) = deliver(&d, notice("sns/dry", None, 1)).await;
+    r.unwrap();
+    assert_eq!((out.messages_posted(), out.messages_printed()), (0, 1));
+    let response = out.response();
+    assert_eq!(
+        (&response["messagesPosted"], &response["messagesPrinted"]),
+        (&serde_json::json!(0), &serde_json::json!(1))
+    );
+    assert!(w.slack.messages().is_empty());
+}
+
+#[tokio::test]
+async fn retries_are_counted_whether_the_post_then_succeeds_or_fails() {
+    let w = world().await;
+    let d = w.delivery(&[]).await;
+    let posts = |w: &World| {
+        w.slack
+            .calls()
+            .iter()
+            .filter(|c| c.method == "chat.postMessage")
+            .count()
+    };
+    // Two 429s, then taken: two retries.
+    w.slack
+        .script([ApiReply::RateLimited(0), ApiReply::RateLimited(0)]);
+    let (out, r) = deliver(&d, notice("sns/retried", None, 1)).await;
+    r.unwrap();
+    assert_eq!((posts(&w), out.slack_retries()), (3, 2));
+    // Rate limited until the budget or the attempts run out: every try after the first counts.
+    w.slack.always(ApiReply::RateLimited(0));
+    let (out, r) = deliver(&d, notice("sns/given-up", None, 1)).await;
+    assert!(r.is_err(), "{r:?}");
+    let tried = posts(&w) - 3;
+    assert!(tried > 1, "{tried}");
+    assert_eq!(out.slack_retries() as usize, tried - 1);
+}
+
+#[tokio::test]
 async fn a_partly_posted_alert_posts_only_the_rest_on_retry() {
     let w = world().await;
     let d = w.delivery(&[]).await;

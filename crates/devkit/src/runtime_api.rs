@@ -70,7 +70,8 @@ pub struct LocalLambda {
     pub function_name: String,
     pub env: Vec<(String, String)>,
     pub timeout: Duration,
-    /// Capture stdout/stderr (tests) instead of passing them through to stderr (xtask).
+    /// Capture stdout/stderr (tests) instead of passing them through to stderr (xtask; stderr
+    /// is then kept as well, in [`Invoked::stderr`]).
     pub capture: bool,
     /// Start from this process's environment (xtask) rather than an empty one, as on Lambda
     /// (tests: nothing from the developer's shell leaks in).
@@ -281,15 +282,23 @@ impl LocalLambda {
         if self.capture {
             cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         } else {
-            // stdout is for the response alone: the function's own output goes to stderr.
+            // stdout is for the response alone: the function's own output goes to stderr,
+            // as it comes, and is kept too (a failed cold start's reason is read from it).
             cmd.stdout(Stdio::from(std::io::stderr().as_fd().try_clone_to_owned()?));
+            cmd.stderr(Stdio::piped());
         }
         let spawned_at = Instant::now();
         let mut child = cmd.spawn().map_err(|e| {
             std::io::Error::new(e.kind(), format!("starting {}: {e}", self.binary.display()))
         })?;
         let stdout = child.stdout.take().map(|s| tokio::spawn(read_all(s)));
-        let stderr = child.stderr.take().map(|s| tokio::spawn(read_all(s)));
+        let stderr = child.stderr.take().map(|s| {
+            if self.capture {
+                tokio::spawn(read_all(s))
+            } else {
+                tokio::spawn(tee_all(s))
+            }
+        });
 
         let mut answers: Vec<(Outcome, Option<Duration>, String)> = Vec::new();
         let deadline = tokio::time::sleep(self.timeout);
@@ -393,6 +402,14 @@ impl LocalLambda {
 }
 
 impl Invoked {
+    /// The reason a cold start failed, as the function logged it (`cold start failed`), on
+    /// one line.
+    pub fn cold_start_error(&self) -> Option<String> {
+        self.logged("cold start failed")
+            .last()
+            .and_then(|l| l["fields"]["error"].as_str().map(str::to_owned))
+    }
+
     /// The JSON log lines the process printed on stderr whose `fields.message` is `message`
     /// (the shape of opswatch's tracing output), whole (`fields`, `span`), in order.
     pub fn logged(&self, message: &str) -> Vec<serde_json::Value> {
@@ -415,6 +432,25 @@ fn peak_rss_kb(pid: u32) -> Option<u64> {
         .trim()
         .parse()
         .ok()
+}
+
+/// Copy everything to this process's stderr as it comes, and keep it.
+async fn tee_all(mut r: impl tokio::io::AsyncRead + Unpin) -> String {
+    use std::io::Write as _;
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match r.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let mut err = std::io::stderr().lock();
+                let _ = err.write_all(&buf[..n]);
+                let _ = err.flush();
+                kept.extend_from_slice(&buf[..n]);
+            }
+        }
+    }
+    String::from_utf8_lossy(&kept).into_owned()
 }
 
 async fn read_all(mut r: impl tokio::io::AsyncRead + Unpin) -> String {

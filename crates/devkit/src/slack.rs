@@ -86,18 +86,41 @@ struct Inner {
 
 /// The fake; stops when dropped.
 pub struct SlackFake {
-    server: crate::Served,
+    server: Arc<crate::Served>,
     inner: Arc<Mutex<Inner>>,
 }
 
 impl SlackFake {
     pub async fn start() -> std::io::Result<Self> {
         let inner = Arc::new(Mutex::new(Inner::default()));
-        let app = Router::new()
-            .route("/{*path}", post(hook))
-            .with_state(inner.clone());
-        let server = crate::Served::start(0, app).await?;
+        let server = Arc::new(crate::Served::start(0, Self::router(&inner)).await?);
         Ok(Self { server, inner })
+    }
+
+    fn router(inner: &Arc<Mutex<Inner>>) -> Router {
+        Router::new()
+            .route("/{*path}", post(hook))
+            .with_state(inner.clone())
+    }
+
+    /// A whole local Slack on one port of 127.0.0.1 (0: a free one): the incoming webhook
+    /// (`/services/…`, [`SlackFake::url`]) and the Web API (`/api/…`, [`SlackApiFake::url`])
+    /// accepting `token`, as `cargo xtask fake slack` serves them.
+    pub async fn start_with_api(
+        port: u16,
+        token: &str,
+    ) -> std::io::Result<(Self, crate::SlackApiFake)> {
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let api = crate::slack_api::inner(token);
+        let app = crate::slack_api::router(&api).merge(Self::router(&inner));
+        let server = Arc::new(crate::Served::start(port, app).await?);
+        Ok((
+            Self {
+                server: server.clone(),
+                inner,
+            },
+            crate::SlackApiFake::served(server, api),
+        ))
     }
 
     /// The webhook URL (a secret, as far as the code under test knows).

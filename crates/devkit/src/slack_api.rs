@@ -145,7 +145,7 @@ pub struct ApiCall {
     pub body: String,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     token: String,
     revoked: bool,
     channels: Vec<Channel>,
@@ -171,60 +171,74 @@ struct Inner {
 
 /// The fake; stops when dropped.
 pub struct SlackApiFake {
-    server: crate::Served,
+    server: Arc<crate::Served>,
     inner: Arc<Mutex<Inner>>,
+}
+
+/// The routes of the Web API over `inner`.
+pub(crate) fn router(inner: &Arc<Mutex<Inner>>) -> Router {
+    Router::new()
+        .route("/api/{method}", post(api))
+        .with_state(inner.clone())
+}
+
+/// A workspace that accepts `token`, with the channels `#alerts` (C0ALERTS000) and
+/// `#security` (C0SECURITY0), both with the app in them.
+pub(crate) fn inner(token: &str) -> Arc<Mutex<Inner>> {
+    Arc::new(Mutex::new(Inner {
+        token: token.to_owned(),
+        revoked: false,
+        channels: vec![
+            Channel {
+                id: "C0ALERTS000".into(),
+                name: "alerts".into(),
+                member: true,
+                archived: false,
+            },
+            Channel {
+                id: "C0SECURITY0".into(),
+                name: "security".into(),
+                member: true,
+                archived: false,
+            },
+        ],
+        messages: Vec::new(),
+        script: VecDeque::new(),
+        default: None,
+        calls: Vec::new(),
+        last_ts: 0,
+        scopes: [
+            "chat:write",
+            "channels:history",
+            "groups:history",
+            "channels:read",
+            "groups:read",
+            "usergroups:read",
+        ]
+        .map(String::from)
+        .to_vec(),
+        chaos: ApiChaos::default(),
+        rng: 1,
+        faults: Faults::default(),
+        delay: Duration::ZERO,
+        fail_first_posts: false,
+        keys_seen: Default::default(),
+        usergroups: Vec::new(),
+        ephemerals: Vec::new(),
+    }))
 }
 
 impl SlackApiFake {
     /// A workspace that accepts `token`, with the channels `#alerts` (C0ALERTS000) and
     /// `#security` (C0SECURITY0), both with the app in them.
     pub async fn start(token: &str) -> std::io::Result<Self> {
-        let inner = Arc::new(Mutex::new(Inner {
-            token: token.to_owned(),
-            revoked: false,
-            channels: vec![
-                Channel {
-                    id: "C0ALERTS000".into(),
-                    name: "alerts".into(),
-                    member: true,
-                    archived: false,
-                },
-                Channel {
-                    id: "C0SECURITY0".into(),
-                    name: "security".into(),
-                    member: true,
-                    archived: false,
-                },
-            ],
-            messages: Vec::new(),
-            script: VecDeque::new(),
-            default: None,
-            calls: Vec::new(),
-            last_ts: 0,
-            scopes: [
-                "chat:write",
-                "channels:history",
-                "groups:history",
-                "channels:read",
-                "groups:read",
-                "usergroups:read",
-            ]
-            .map(String::from)
-            .to_vec(),
-            chaos: ApiChaos::default(),
-            rng: 1,
-            faults: Faults::default(),
-            delay: Duration::ZERO,
-            fail_first_posts: false,
-            keys_seen: Default::default(),
-            usergroups: Vec::new(),
-            ephemerals: Vec::new(),
-        }));
-        let app = Router::new()
-            .route("/api/{method}", post(api))
-            .with_state(inner.clone());
-        let server = crate::Served::start(0, app).await?;
+        let inner = inner(token);
+        let server = Arc::new(crate::Served::start(0, router(&inner)).await?);
         Ok(Self { server, inner })
+    }
+
+    pub(crate) fn served(server: Arc<crate::Served>, inner: Arc<Mutex<Inner>>) -> Self {
+        Self { server, inner }
     }
 
     /// The API's base URL (`SLACK_API_URL`).

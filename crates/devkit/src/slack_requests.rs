@@ -63,7 +63,11 @@ pub fn url_event(body: &str, timestamp: &str, signature: &str) -> Value {
 
 /// `body` signed now under `secret`, as a function URL event.
 pub fn signed(secret: &str, body: &str) -> Value {
-    let ts = now();
+    signed_at(secret, body, now())
+}
+
+/// `body` signed under `secret` at `ts` (epoch seconds), as a function URL event.
+pub fn signed_at(secret: &str, body: &str, ts: i64) -> Value {
     url_event(body, &ts.to_string(), &signature(secret, ts, body))
 }
 

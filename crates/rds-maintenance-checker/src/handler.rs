@@ -455,7 +455,7 @@ impl Checker {
             ..Fetched::default()
         };
         let mut entered = 0;
-        // Accounts whose task did not finish are named last, as before.
+        // Accounts whose task did not finish are named last.
         let mut unfinished = Vec::new();
         for (account, result) in accounts.iter().zip(done) {
             let why = match result {
@@ -554,7 +554,7 @@ async fn read_regions(
         });
     }
     let done = in_order(tasks, clients.len(), "a region's task failed").await;
-    // Regions whose task did not finish come last, as before.
+    // Regions whose task did not finish come last.
     let mut out = Vec::with_capacity(clients.len());
     let mut unfinished = Vec::new();
     for ((region, _), result) in clients.iter().zip(done) {

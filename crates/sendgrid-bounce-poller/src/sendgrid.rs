@@ -257,7 +257,7 @@ impl SendGrid {
                     let body = response.text().await.unwrap_or_default();
                     return Err(SendGridError::Http {
                         status,
-                        body: opswatch_slack::truncate_plain(body.trim(), 200),
+                        body: opswatch_slack::one_line(&body, 200),
                     });
                 }
             }

@@ -31,6 +31,8 @@ pub struct Actions {
     /// `ACTIONS_ALLOWED_USERGROUPS`.
     pub(crate) groups: Vec<String>,
     pub(crate) members: tokio::sync::Mutex<Option<(Instant, HashSet<String>)>>,
+    /// `OPSWATCH_CLOCK` (local runs): the frozen time every request is handled at.
+    pub(crate) clock: Option<i64>,
 }
 
 impl std::fmt::Debug for Actions {

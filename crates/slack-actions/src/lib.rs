@@ -38,12 +38,39 @@ pub mod env {
     pub const ACTIONS_ALLOWED_USERS: &str = "ACTIONS_ALLOWED_USERS";
     /// Slack user group ids whose members may act (comma-separated).
     pub const ACTIONS_ALLOWED_USERGROUPS: &str = "ACTIONS_ALLOWED_USERGROUPS";
+    /// Local runs only: a frozen clock (epoch seconds), so `cargo xtask demo` and `preview`
+    /// show the same acknowledgement and mute times on every run. Requests are checked
+    /// against it too, so a deployment that sets it refuses every real request (it fails
+    /// closed, never open).
+    pub const OPSWATCH_CLOCK: &str = "OPSWATCH_CLOCK";
 }
 
 fn epoch() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// `OPSWATCH_CLOCK`, when set: the frozen time, or why it cannot be one.
+fn frozen_clock(value: Option<String>) -> Result<Option<i64>, String> {
+    let Some(v) = value else { return Ok(None) };
+    let secs: i64 = v.parse().map_err(|_| {
+        format!(
+            "{}: {v:?} is not a time in epoch seconds (it is for local runs only: unset it)",
+            env::OPSWATCH_CLOCK
+        )
+    })?;
+    if !(1_000_000_000..=4_000_000_000).contains(&secs) {
+        return Err(format!(
+            "{}: {secs} is not a plausible time in epoch seconds",
+            env::OPSWATCH_CLOCK
+        ));
+    }
+    tracing::warn!(
+        clock = secs,
+        "OPSWATCH_CLOCK is set: the clock is frozen for a local run; requests from Slack will be refused as too old"
+    );
+    Ok(Some(secs))
 }
 
 /// A value set directly (`value`) or read from the Secrets Manager secret `arn` names.
@@ -125,7 +152,9 @@ impl Actions {
         let slack = Slack::new(retry)
             .map_err(|e| e.to_string())?
             .with_token(token, &api_url);
+        let clock = frozen_clock(var(env::OPSWATCH_CLOCK))?;
         Ok(Self {
+            clock,
             key: ActionKey::from_signing_secret(&secret),
             secret,
             slack,
@@ -144,8 +173,31 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     let actions = opswatch_support::cold_start(Actions::from_env().await)?;
     let actions = &actions;
     opswatch_support::serve(move |event: Value| async move {
-        let answer = actions.handle(&event, epoch()).await;
+        let answer = actions
+            .handle(&event, actions.clock.unwrap_or_else(epoch))
+            .await;
         Ok::<Value, std::convert::Infallible>(answer.into_response())
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frozen_clock_is_read_or_refused_in_one_line() {
+        assert_eq!(frozen_clock(None), Ok(None));
+        assert_eq!(
+            frozen_clock(Some("1796457600".into())),
+            Ok(Some(1_796_457_600))
+        );
+        for bad in ["2026-12-05T00:00:00Z", "12", "-1"] {
+            let e = frozen_clock(Some(bad.into())).unwrap_err();
+            assert!(
+                e.starts_with("OPSWATCH_CLOCK: ") && !e.contains('\n'),
+                "{e}"
+            );
+        }
+    }
 }

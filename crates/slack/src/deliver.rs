@@ -143,6 +143,14 @@ impl SlackError {
         matches!(self, SlackError::Config(_) | SlackError::Setup { .. })
     }
 
+    /// How many times the call was tried before it failed (1: never retried).
+    pub fn attempts(&self) -> u32 {
+        match self {
+            SlackError::GaveUp { attempts, .. } => *attempts,
+            _ => 1,
+        }
+    }
+
     /// Whether Slack may have taken the message although the call failed (an *unknown*
     /// outcome, as opposed to a known failure: refused connection, `ok:false`, a 4xx, a
     /// 429 — nothing was posted).
@@ -678,7 +686,7 @@ impl Slack {
                 };
             }
         };
-        let body = crate::mrkdwn::truncate_plain(body.trim(), 200);
+        let body = crate::mrkdwn::one_line(&body, 200);
         if status.is_success() {
             Attempt::Done(Posted::default())
         } else if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
@@ -757,7 +765,7 @@ impl Slack {
                 why: format!(
                     "{method}: HTTP {} {}",
                     status.as_u16(),
-                    crate::mrkdwn::truncate_plain(text.trim(), 200)
+                    crate::mrkdwn::one_line(&text, 200)
                 ),
                 after: retry_after,
                 // Slack refused a 429 before acting; a 5xx may come after it acted.
@@ -769,7 +777,7 @@ impl Slack {
             _ => {
                 return Attempt::Fatal(SlackError::Rejected {
                     status: status.as_u16(),
-                    body: crate::mrkdwn::truncate_plain(text.trim(), 200),
+                    body: crate::mrkdwn::one_line(&text, 200),
                 });
             }
         };

@@ -17,5 +17,5 @@ pub mod signing;
 
 pub use deliver::{DEFAULT_API_URL, Posted, RetryPolicy, Slack, SlackError, Target};
 pub use message::{Alert, Block, Body, Message, NOTE_ROOM, limits};
-pub use mrkdwn::{Mrkdwn, escape, truncate_plain};
+pub use mrkdwn::{Mrkdwn, escape, one_line, truncate_plain};
 pub use secret::{BotToken, CREDENTIAL_URL_RULE, Secret, WebhookUrl, credential_url};

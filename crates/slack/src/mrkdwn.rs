@@ -211,6 +211,32 @@ impl fmt::Display for Mrkdwn {
     }
 }
 
+/// Another service's answer body as one line of at most `max` characters, for an error
+/// message: an HTML page (a proxy's or a plain web server's error page) is read as its text
+/// without the markup, and every run of whitespace, line breaks included, becomes one space.
+pub fn one_line(body: &str, max: usize) -> String {
+    let body = body.trim();
+    let mut text = String::with_capacity(body.len().min(4 * max));
+    if body.starts_with('<') {
+        let mut in_tag = false;
+        for c in body.chars() {
+            match c {
+                '<' => {
+                    in_tag = true;
+                    text.push(' ');
+                }
+                '>' if in_tag => in_tag = false,
+                c if !in_tag => text.push(c),
+                _ => {}
+            }
+        }
+    } else {
+        text.push_str(body);
+    }
+    let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    truncate_plain(&collapsed, max)
+}
+
 /// Cut plain (not mrkdwn) text to `max` characters with a trailing "…".
 pub fn truncate_plain(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -224,6 +250,21 @@ pub fn truncate_plain(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answer_body_becomes_one_line() {
+        // What `python3 -m http.server` answers a POST.
+        let page = "<!DOCTYPE HTML>\n<html lang=\"en\">\n    <head>\n        <meta charset=\"utf-8\">\n        <title>Error response</title>\n    </head>\n    <body>\n        <h1>Error response</h1>\n        <p>Error code: 501</p>\n        <p>Message: Unsupported method ('POST').</p>\n    </body>\n</html>\n";
+        assert_eq!(
+            one_line(page, 200),
+            "Error response Error response Error code: 501 Message: Unsupported method ('POST')."
+        );
+        assert_eq!(one_line("no_service", 200), "no_service");
+        assert_eq!(one_line(" a\r\n\tb  c ", 200), "a b c");
+        let long = one_line(&"x ".repeat(300), 20);
+        assert_eq!(long.chars().count(), 20);
+        assert!(long.ends_with('…') && !long.contains('\n'));
+    }
 
     fn check_escape(input: &str, expected: &str) {
         assert_eq!(Mrkdwn::text(input).as_str(), expected, "input: {input:?}");
