@@ -164,7 +164,7 @@ struct Span {
 }
 
 /// The header of the message with this `ts`.
-fn header_of(messages: &[opswatch_devkit::slack_api::ApiMessage], ts: &str) -> Option<String> {
+pub fn header_of(messages: &[opswatch_devkit::slack_api::ApiMessage], ts: &str) -> Option<String> {
     messages
         .iter()
         .find(|m| m.ts == ts)
@@ -590,38 +590,37 @@ impl Standins {
             .collect()
     }
 
-    /// [`Standins::env`], each variable with the stand-in it points at (or the sample it
-    /// is written for).
-    pub fn env_by_standin(&self) -> Vec<(&'static str, String, String)> {
-        let mut env: Vec<(&'static str, String, String)> = self
+    /// [`Standins::env`], each variable with the stand-in it points at, named with its
+    /// address ("moto http://127.0.0.1:…").
+    pub fn env_by_standin(&self) -> Vec<(String, String, String)> {
+        let moto = format!("moto {}", self.moto.endpoint());
+        let sendgrid = format!("fake SendGrid {}", self.sendgrid.url());
+        let rds = format!("fake RDS API {}", self.rds.url());
+        let mut env: Vec<(String, String, String)> = self
             .moto
             .aws_env()
             .into_iter()
-            .map(|(k, v)| ("moto", k, v))
+            .map(|(k, v)| (moto.clone(), k, v))
             .collect();
         env.extend(
             [
-                ("fake SendGrid", "SENDGRID_API_URL", self.sendgrid.url()),
+                (&sendgrid, "SENDGRID_API_URL", self.sendgrid.url()),
                 (
-                    "fake SendGrid",
+                    &sendgrid,
                     "SENDGRID_API_KEY",
                     opswatch_devkit::sendgrid::DEMO_KEY.to_owned(),
                 ),
                 (
-                    "fake SendGrid",
+                    &sendgrid,
                     "SENDGRID_LISTS",
                     "bounces,blocks,spam_reports,invalid_emails".to_owned(),
                 ),
-                ("fake RDS API", "AWS_ENDPOINT_URL_RDS", self.rds.url()),
-                (
-                    "fake RDS API",
-                    "RDS_REGIONS",
-                    "us-east-1,eu-west-1".to_owned(),
-                ),
-                ("moto", "LOG_GROUPS", AUDIT_GROUP.to_owned()),
-                ("moto", "SETTLE_DELAY", "0".to_owned()),
+                (&rds, "AWS_ENDPOINT_URL_RDS", self.rds.url()),
+                (&rds, "RDS_REGIONS", "us-east-1,eu-west-1".to_owned()),
+                (&moto, "LOG_GROUPS", AUDIT_GROUP.to_owned()),
+                (&moto, "SETTLE_DELAY", "0".to_owned()),
             ]
-            .map(|(who, k, v)| (who, k.to_owned(), v)),
+            .map(|(who, k, v)| (who.clone(), k.to_owned(), v)),
         );
         env
     }

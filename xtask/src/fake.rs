@@ -111,13 +111,8 @@ impl Shown {
         }
         self.hook_attempts = attempts.len();
         let messages = api.messages();
-        let header = |ts: &str| {
-            messages
-                .iter()
-                .find(|m| m.ts == ts)
-                .and_then(|m| m.blocks[0]["text"]["text"].as_str())
-                .map_or_else(|| ts.to_owned(), str::to_owned)
-        };
+        let header =
+            |ts: &str| crate::demo::header_of(&messages, ts).unwrap_or_else(|| ts.to_owned());
         for (i, m) in messages.iter().enumerate() {
             let seen = self.edits.get(i).copied();
             match seen {
@@ -191,11 +186,8 @@ async fn sendgrid(port: u16) -> Result<(), String> {
         fake.url()
     );
     println!("  cargo xtask invoke sendgrid-bounce-poller events/sendgrid/schedule.json\n");
-    println!("Another key is answered 401, as SendGrid answers it. Ctrl-C stops it.");
-    let _ = std::io::stdout().flush();
-    std::future::pending::<()>().await;
-    drop(fake);
-    Ok(())
+    println!("Another key is answered 401, as SendGrid answers it.");
+    serve(fake).await
 }
 
 async fn rds(port: u16) -> Result<(), String> {
@@ -211,6 +203,11 @@ async fn rds(port: u16) -> Result<(), String> {
         fake.url()
     );
     println!("  cargo xtask invoke rds-maintenance-checker events/rds/schedule.json\n");
+    serve(fake).await
+}
+
+/// Keep `fake` serving until the process is interrupted.
+async fn serve<T>(fake: T) -> Result<(), String> {
     println!("Ctrl-C stops it.");
     let _ = std::io::stdout().flush();
     std::future::pending::<()>().await;

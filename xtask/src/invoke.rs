@@ -166,20 +166,11 @@ impl Filling {
 
 /// Split the stand-ins' variables by whether `set` says the user set them.
 pub fn fill(standins: &crate::demo::Standins, set: impl Fn(&str) -> bool) -> Filling {
-    let address = |who: &str| match who {
-        "moto" => format!("moto {}", standins.moto.endpoint()),
-        "fake SendGrid" => format!("fake SendGrid {}", standins.sendgrid.url()),
-        "fake RDS API" => format!("fake RDS API {}", standins.rds.url()),
-        other => other.to_owned(),
-    };
-    split(standins.env_by_standin(), set, address)
+    split(standins.env_by_standin(), set)
 }
 
-fn split(
-    env: Vec<(&'static str, String, String)>,
-    set: impl Fn(&str) -> bool,
-    address: impl Fn(&str) -> String,
-) -> Filling {
+/// (stand-in, variable, value) split by `set`.
+fn split(env: Vec<(String, String, String)>, set: impl Fn(&str) -> bool) -> Filling {
     let mut f = Filling {
         filled: Vec::new(),
         kept: Vec::new(),
@@ -189,9 +180,8 @@ fn split(
         if set(&k) {
             f.kept.push(k);
         } else {
-            let at = address(who);
-            if !f.used.contains(&at) {
-                f.used.push(at);
+            if !f.used.contains(&who) {
+                f.used.push(who);
             }
             f.filled.push((k, v));
         }
@@ -232,16 +222,16 @@ mod tests {
     #[test]
     fn the_users_own_variables_are_kept_and_only_the_unset_filled() {
         let env = [
-            ("moto", "AWS_ENDPOINT_URL", "http://m"),
-            ("moto", "AWS_REGION", "us-east-1"),
-            ("fake SendGrid", "SENDGRID_API_URL", "http://s"),
-            ("fake SendGrid", "SENDGRID_API_KEY", "SG.demo"),
-            ("fake RDS API", "AWS_ENDPOINT_URL_RDS", "http://r"),
+            ("moto at x", "AWS_ENDPOINT_URL", "http://m"),
+            ("moto at x", "AWS_REGION", "us-east-1"),
+            ("fake SendGrid at x", "SENDGRID_API_URL", "http://s"),
+            ("fake SendGrid at x", "SENDGRID_API_KEY", "SG.demo"),
+            ("fake RDS API at x", "AWS_ENDPOINT_URL_RDS", "http://r"),
         ]
-        .map(|(w, k, v)| (w, k.to_owned(), v.to_owned()))
+        .map(|(w, k, v)| (w.to_owned(), k.to_owned(), v.to_owned()))
         .to_vec();
         let mine = ["SENDGRID_API_URL", "SENDGRID_API_KEY"];
-        let f = split(env, |k| mine.contains(&k), |w| format!("{w} at x"));
+        let f = split(env, |k| mine.contains(&k));
         assert_eq!(
             f.filled,
             [
@@ -257,7 +247,7 @@ mod tests {
             "local stand-ins moto at x, fake RDS API at x; filled AWS_ENDPOINT_URL AWS_REGION \
              AWS_ENDPOINT_URL_RDS; kept yours: SENDGRID_API_URL SENDGRID_API_KEY"
         );
-        let none = split(Vec::new(), |_| true, |w| w.to_owned());
+        let none = split(Vec::new(), |_| true);
         assert_eq!(
             none.line(),
             "local stand-ins none used; filled none; kept yours: none"

@@ -367,6 +367,9 @@ impl Delivery {
                 .map(|content| Latest { content, version }),
             _ => None,
         };
+        // Printed to stderr, not posted: counted and logged apart, so nobody mistakes one
+        // for the other.
+        let dry_run = matches!(target, Target::DryRun);
         let (mut posted, mut skipped) = (0, 0);
         // The thread the alert's messages go to, once known.
         let mut thread_ts: Option<String> = None;
@@ -462,14 +465,13 @@ impl Delivery {
             if found {
                 outcome.reconciled += 1;
                 skipped += 1;
-            } else if matches!(target, Target::DryRun) {
-                // Printed to stderr, not posted: counted apart, so nobody mistakes one for
-                // the other.
-                outcome.messages_printed += 1;
-                posted += 1;
             } else {
-                outcome.messages_posted += 1;
-                outcome.slack_retries += p.attempts.saturating_sub(1);
+                if dry_run {
+                    outcome.messages_printed += 1;
+                } else {
+                    outcome.messages_posted += 1;
+                    outcome.slack_retries += p.attempts.saturating_sub(1);
+                }
                 posted += 1;
             }
             thread_ts = next;
@@ -487,7 +489,7 @@ impl Delivery {
                     .await;
             }
         }
-        if matches!(target, Target::DryRun) {
+        if dry_run {
             tracing::info!(
                 severity = %notice.severity,
                 route = %route.name,
